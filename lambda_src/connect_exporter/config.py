@@ -1,0 +1,279 @@
+"""Exporter configuration: one JSON file, validated completely before any API call.
+
+Every problem raises `ConfigError` with one line naming the file, the field path and the value,
+so a typo is fixed in one go and never reaches Amazon Connect.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+# The API's ContactState enum (botocore connect model).
+CONTACT_STATES: tuple[str, ...] = (
+    "INCOMING",
+    "PENDING",
+    "CONNECTING",
+    "CONNECTED",
+    "CONNECTED_ONHOLD",
+    "MISSED",
+    "ERROR",
+    "ENDED",
+    "REJECTED",
+)
+
+# Filter kind in the config -> (key in the API's Filters, ARN resource type, values per API call).
+FILTER_KINDS: dict[str, tuple[str, str, int]] = {
+    "queues": ("Queues", "queue", 100),
+    "routing_profiles": ("RoutingProfiles", "routing-profile", 100),
+    "agents": ("Agents", "agent", 100),
+    "user_hierarchy_groups": ("UserHierarchyGroups", "agent-group", 1),
+}
+ALL_AGENTS = "all"
+
+# Names and ids become S3 key segments, partition values, IAM ARNs and metric dimensions:
+# keep them to characters that are safe in all four.
+FILTER_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+INSTANCE_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,99}$")
+RESOURCE_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$")
+ARN_RE = re.compile(
+    r"^arn:aws[a-z-]*:connect:[a-z0-9-]+:\d{12}:instance/(?P<instance>[A-Za-z0-9-]+)"
+    r"/(?P<type>[a-z-]+)/(?P<id>[A-Za-z0-9_-]+)$"
+)
+NAMESPACE_RE = re.compile(r"^(?!AWS/)[A-Za-z0-9.\-_/#:]{1,255}$")
+
+
+class ConfigError(ValueError):
+    """A configuration problem, described in one line."""
+
+
+@dataclass(frozen=True)
+class FilterConfig:
+    """One named filter of an instance: which agents a snapshot covers."""
+
+    name: str
+    kind: str = ALL_AGENTS  # "all" or a key of FILTER_KINDS
+    values: tuple[str, ...] = ()
+    contact_states: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class InstanceConfig:
+    instance_id: str
+    filters: tuple[FilterConfig, ...]
+
+
+@dataclass(frozen=True)
+class PacingConfig:
+    """Client-side pace of GetCurrentUserData: the account's quota, shared by every caller."""
+
+    requests_per_second: float = 2.0
+    burst: int = 5
+    max_attempts: int = 8
+
+
+@dataclass(frozen=True)
+class MetricsConfig:
+    namespace: str = "ConnectUserData"
+    per_agent: bool = False
+
+
+@dataclass(frozen=True)
+class ExporterConfig:
+    instances: tuple[InstanceConfig, ...]
+    pacing: PacingConfig = PacingConfig()
+    metrics: MetricsConfig = MetricsConfig()
+    names_ttl_seconds: int = 900
+    # Deployment settings for the CDK stack; the exporter ignores them, infra/ validates them.
+    deployment: dict[str, Any] = field(default_factory=dict)
+
+
+def load_config(path: str | Path) -> ExporterConfig:
+    """Read and validate a config file."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read config: {exc.strerror or exc}") from None
+    return parse_config(text, source=str(path))
+
+
+def parse_config(text: str, source: str = "config") -> ExporterConfig:
+    """Parse and validate config JSON text; `source` names it in errors."""
+    try:
+        raw = json.loads(text, object_pairs_hook=_no_duplicate_keys)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"{source}: not valid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
+    except _DuplicateKey as exc:
+        raise ConfigError(f"{source}: duplicate key {exc.args[0]!r}") from None
+    return validate_config(raw, source=source)
+
+
+class _DuplicateKey(Exception):
+    pass
+
+
+def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    # json.loads keeps the last of two equal keys silently; a config must not.
+    seen: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in seen:
+            raise _DuplicateKey(key)
+        seen[key] = value
+    return seen
+
+
+def validate_config(raw: Any, source: str = "config") -> ExporterConfig:
+    """Validate an already-parsed config document."""
+    v = _Validator(source)
+    top = v.object(raw, "", required={"instances"}, optional={"pacing", "metrics", "names", "deployment"})
+    instances_raw = v.array(top["instances"], "instances", min_len=1)
+    instances = tuple(v.instance(item, f"instances[{i}]") for i, item in enumerate(instances_raw))
+    v.unique([inst.instance_id for inst in instances], "instances", "instance_id")
+
+    pacing = PacingConfig()
+    if "pacing" in top:
+        p = v.object(top["pacing"], "pacing", optional={"requests_per_second", "burst", "max_attempts"})
+        pacing = PacingConfig(
+            requests_per_second=v.number(p.get("requests_per_second", 2.0), "pacing.requests_per_second", 0.01, 1000),
+            burst=v.integer(p.get("burst", 5), "pacing.burst", 1, 1000),
+            max_attempts=v.integer(p.get("max_attempts", 8), "pacing.max_attempts", 1, 20),
+        )
+    metrics = MetricsConfig()
+    if "metrics" in top:
+        m = v.object(top["metrics"], "metrics", optional={"namespace", "per_agent"})
+        namespace = m.get("namespace", MetricsConfig.namespace)
+        if not isinstance(namespace, str) or not NAMESPACE_RE.match(namespace):
+            v.fail("metrics.namespace", "must be 1-255 of A-Z a-z 0-9 . - _ / # : and not start with AWS/", namespace)
+        per_agent = m.get("per_agent", False)
+        if not isinstance(per_agent, bool):
+            v.fail("metrics.per_agent", "must be true or false", per_agent)
+        metrics = MetricsConfig(namespace=namespace, per_agent=per_agent)
+    ttl = 900
+    if "names" in top:
+        n = v.object(top["names"], "names", optional={"ttl_seconds"})
+        ttl = v.integer(n.get("ttl_seconds", 900), "names.ttl_seconds", 0, 86400)
+    deployment = top.get("deployment", {})
+    if not isinstance(deployment, dict):
+        v.fail("deployment", "must be an object", deployment)
+    return ExporterConfig(instances, pacing, metrics, ttl, deployment)
+
+
+class _Validator:
+    """Small helpers that turn every rule into one line naming source, path and value."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+
+    def fail(self, path: str, problem: str, value: Any = ...) -> None:
+        where = f"{self.source}: {path}" if path else self.source
+        got = "" if value is ... else f" (got {_show(value)})"
+        raise ConfigError(f"{where}: {problem}{got}")
+
+    def object(self, raw: Any, path: str, required: set[str] = frozenset(), optional: set[str] = frozenset()) -> dict:
+        if not isinstance(raw, dict):
+            self.fail(path, "must be a JSON object", raw)
+        for key in raw:
+            if key not in required and key not in optional:
+                allowed = ", ".join(sorted(required | optional))
+                self.fail(_join(path, key), f"unknown key; allowed keys: {allowed}")
+        for key in sorted(required):
+            if key not in raw:
+                self.fail(_join(path, key), "is required")
+        return raw
+
+    def array(self, raw: Any, path: str, min_len: int = 0) -> list:
+        if not isinstance(raw, list):
+            self.fail(path, "must be a JSON array", raw)
+        if len(raw) < min_len:
+            self.fail(path, f"must hold at least {min_len} item(s)")
+        return raw
+
+    def integer(self, raw: Any, path: str, low: int, high: int) -> int:
+        if isinstance(raw, bool) or not isinstance(raw, int) or not low <= raw <= high:
+            self.fail(path, f"must be a whole number from {low} to {high}", raw)
+        return raw
+
+    def number(self, raw: Any, path: str, low: float, high: float) -> float:
+        if isinstance(raw, bool) or not isinstance(raw, (int, float)) or not low <= raw <= high:
+            self.fail(path, f"must be a number from {low} to {high}", raw)
+        return float(raw)
+
+    def unique(self, values: list[str], path: str, what: str) -> None:
+        seen: set[str] = set()
+        for i, value in enumerate(values):
+            if value in seen:
+                self.fail(f"{path}[{i}].{what}", "is a duplicate", value)
+            seen.add(value)
+
+    def instance(self, raw: Any, path: str) -> InstanceConfig:
+        obj = self.object(raw, path, required={"instance_id", "filters"})
+        instance_id = obj["instance_id"]
+        if not isinstance(instance_id, str) or not INSTANCE_ID_RE.match(instance_id):
+            self.fail(f"{path}.instance_id", "must be an Amazon Connect instance id (letters, digits, -)", instance_id)
+        filters_raw = self.array(obj["filters"], f"{path}.filters", min_len=1)
+        filters = tuple(self.filter(item, f"{path}.filters[{i}]", instance_id) for i, item in enumerate(filters_raw))
+        self.unique([f.name for f in filters], f"{path}.filters", "name")
+        return InstanceConfig(instance_id, filters)
+
+    def filter(self, raw: Any, path: str, instance_id: str) -> FilterConfig:
+        obj = self.object(raw, path, required={"name"}, optional={*FILTER_KINDS, "contact_states"})
+        name = obj["name"]
+        if not isinstance(name, str) or not FILTER_NAME_RE.match(name):
+            self.fail(f"{path}.name", "must match ^[a-z0-9][a-z0-9-]{0,62}$", name)
+        kinds = [k for k in FILTER_KINDS if k in obj]
+        if len(kinds) > 1:
+            self.fail(path, f"filter {name!r} sets {' and '.join(kinds)}; the API takes at most one of them")
+        kind, values = ALL_AGENTS, ()
+        if kinds:
+            kind = kinds[0]
+            values = self.resource_ids(obj[kind], f"{path}.{kind}", kind, instance_id)
+        states: tuple[str, ...] = ()
+        if "contact_states" in obj:
+            raw_states = self.array(obj["contact_states"], f"{path}.contact_states", min_len=1)
+            for i, state in enumerate(raw_states):
+                if state not in CONTACT_STATES:
+                    self.fail(f"{path}.contact_states[{i}]", f"must be one of {', '.join(CONTACT_STATES)}", state)
+            self.unique(raw_states, f"{path}", "contact_states")
+            states = tuple(raw_states)
+        return FilterConfig(name=name, kind=kind, values=values, contact_states=states)
+
+    def resource_ids(self, raw: Any, path: str, kind: str, instance_id: str) -> tuple[str, ...]:
+        items = self.array(raw, path, min_len=1)
+        arn_type = FILTER_KINDS[kind][1]
+        for i, item in enumerate(items):
+            item_path = f"{path}[{i}]"
+            if not isinstance(item, str):
+                self.fail(item_path, "must be a string id or ARN", item)
+            arn = ARN_RE.match(item)
+            if arn:
+                if arn["type"] != arn_type:
+                    self.fail(item_path, f"is a {arn['type']} ARN; {kind} takes {arn_type} ARNs", item)
+                if arn["instance"] != instance_id:
+                    self.fail(item_path, f"belongs to instance {arn['instance']}, not {instance_id}", item)
+            elif not RESOURCE_ID_RE.match(item):
+                self.fail(item_path, f"must be a {arn_type} id or ARN", item)
+        seen: dict[str, int] = {}
+        for i, item in enumerate(items):
+            key = resource_id(item)
+            if key in seen:
+                self.fail(f"{path}[{i}]", f"repeats {path}[{seen[key]}]", item)
+            seen[key] = i
+        return tuple(items)
+
+
+def resource_id(id_or_arn: str) -> str:
+    """The bare id of an id or ARN (the ARN's last path segment)."""
+    return id_or_arn.rsplit("/", 1)[-1]
+
+
+def _join(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key
+
+
+def _show(value: Any) -> str:
+    text = json.dumps(value) if not isinstance(value, str) else repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."

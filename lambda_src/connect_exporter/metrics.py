@@ -1,0 +1,155 @@
+"""Pure aggregation of records into CloudWatch Embedded Metric Format documents.
+
+Dimension sets are exact, because alarms match them exactly: Powertools' provider serialises each
+document, with its `service` dimension turned off (POWERTOOLS_SERVICE_NAME would otherwise add one).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from aws_lambda_powertools.metrics.provider.cloudwatch_emf.cloudwatch import AmazonCloudWatchEMFProvider
+
+# The API's Channel enum: every one gets a datapoint, zeros included, so an alarm sees 0 not "missing".
+CHANNELS: tuple[str, ...] = ("VOICE", "CHAT", "TASK", "EMAIL")
+
+
+@dataclass(frozen=True)
+class FilterSummary:
+    agents: int
+    available: dict[str, int]
+    max: dict[str, int]
+    active: dict[str, int]
+    by_status: dict[str, int]
+    contacts_by_state: dict[str, int]
+
+
+@dataclass(frozen=True)
+class FilterHealth:
+    failed: bool
+    api_calls: int = 0
+    throttles: int = 0
+    short_of_total: int = 0
+
+
+@dataclass(frozen=True)
+class InstanceHealth:
+    failed_filters: int
+    api_calls: int
+    throttles: int
+    duration_seconds: float
+
+
+def summarize(records: Iterable[Mapping[str, Any]]) -> FilterSummary:
+    """Sum slots per channel (every known channel, plus any new one the API returns) and count states."""
+    sums = {kind: Counter({channel: 0 for channel in CHANNELS}) for kind in ("available", "max", "active")}
+    by_status: Counter[str] = Counter()
+    contacts: Counter[str] = Counter()
+    agents = 0
+    for record in records:
+        agents += 1
+        for kind in sums:
+            for channel, value in (record.get(f"{kind}_slots") or {}).items():
+                sums[kind][channel] += value
+        by_status[record.get("status_name") or "UNKNOWN"] += 1
+        for contact in record.get("contacts") or []:
+            contacts[contact.get("agent_contact_state") or "UNKNOWN"] += 1
+    return FilterSummary(
+        agents=agents,
+        available=dict(sums["available"]),
+        max=dict(sums["max"]),
+        active=dict(sums["active"]),
+        by_status=dict(by_status),
+        contacts_by_state=dict(contacts),
+    )
+
+
+def document(namespace: str, at: dt.datetime, dimensions: Mapping[str, str], values: Mapping[str, float]) -> dict:
+    """One EMF document: these dimensions exactly, these metrics (unit Count unless named *Seconds)."""
+    provider = AmazonCloudWatchEMFProvider(namespace=namespace, service="")
+    for name, value in dimensions.items():
+        provider.add_dimension(name=name, value=value)
+    for name, value in values.items():
+        provider.add_metric(name=name, unit="Seconds" if name.endswith("Seconds") else "Count", value=value)
+    provider.set_timestamp(at)
+    return dict(provider.serialize_metric_set())
+
+
+def filter_documents(
+    namespace: str, at: dt.datetime, instance_id: str, filter_name: str, summary: FilterSummary | None, health: FilterHealth
+) -> list[dict]:
+    """Slots per channel, agents, agents per status, contacts per state and health of one filter.
+    A failed filter emits only its health: no made-up zeros where data is missing."""
+    base = {"InstanceId": instance_id, "Filter": filter_name}
+    docs = [
+        document(
+            namespace,
+            at,
+            base,
+            {
+                "FilterFailed": int(health.failed),
+                "ApiCalls": health.api_calls,
+                "Throttles": health.throttles,
+                "AgentsShortOfTotal": health.short_of_total,
+                **({"Agents": summary.agents} if summary else {}),
+            },
+        )
+    ]
+    if summary is None:
+        return docs
+    for channel in sorted(summary.max.keys() | summary.available.keys() | summary.active.keys()):
+        docs.append(
+            document(
+                namespace,
+                at,
+                {**base, "Channel": channel},
+                {
+                    "AvailableSlots": summary.available.get(channel, 0),
+                    "MaxSlots": summary.max.get(channel, 0),
+                    "ActiveSlots": summary.active.get(channel, 0),
+                },
+            )
+        )
+    for status, count in sorted(summary.by_status.items()):
+        docs.append(document(namespace, at, {**base, "Status": status}, {"AgentsByStatus": count}))
+    for state, count in sorted(summary.contacts_by_state.items()):
+        docs.append(document(namespace, at, {**base, "ContactState": state}, {"Contacts": count}))
+    return docs
+
+
+def agent_documents(
+    namespace: str, at: dt.datetime, instance_id: str, filter_name: str, records: Iterable[Mapping[str, Any]]
+) -> list[dict]:
+    """Per-agent slots (opt-in: each agent x channel is a billed custom metric)."""
+    docs = []
+    for record in records:
+        agent = record.get("username") or record.get("user_id") or "unknown"
+        for channel, available in sorted((record.get("available_slots") or {}).items()):
+            docs.append(
+                document(
+                    namespace,
+                    at,
+                    {"InstanceId": instance_id, "Filter": filter_name, "Agent": agent, "Channel": channel},
+                    {"AgentAvailableSlots": available, "AgentActiveSlots": (record.get("active_slots") or {}).get(channel, 0)},
+                )
+            )
+    return docs
+
+
+def instance_document(namespace: str, at: dt.datetime, instance_id: str, health: InstanceHealth) -> dict:
+    """The exporter's own health for one instance: what the health alarm watches."""
+    return document(
+        namespace,
+        at,
+        {"InstanceId": instance_id},
+        {
+            "FailedFilters": health.failed_filters,
+            "ApiCalls": health.api_calls,
+            "Throttles": health.throttles,
+            "SnapshotDurationSeconds": round(health.duration_seconds, 3),
+        },
+    )

@@ -1,0 +1,58 @@
+"""Client-side pacing and retry backoff for Amazon Connect's per-account request quotas.
+
+Every Connect API has a token-bucket quota per account and Region, shared by all callers and
+instances (GetCurrentUserData: 2 requests/s, burst 5 by default). Pacing to that rate on the client
+keeps a snapshot close to the floor `(calls - burst) / rate` instead of bouncing off 429s.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+
+Clock = Callable[[], float]
+Sleep = Callable[[float], None]
+
+
+class TokenBucket:
+    """A token bucket that sleeps until a token is free; clock and sleep are injectable for tests."""
+
+    def __init__(self, rate: float, burst: int, clock: Clock = time.monotonic, sleep: Sleep = time.sleep) -> None:
+        if rate <= 0 or burst < 1:
+            raise ValueError("rate must be > 0 and burst >= 1")
+        self.rate = rate
+        self.burst = burst
+        self._clock = clock
+        self._sleep = sleep
+        self._tokens = float(burst)
+        self._updated = clock()
+
+    def wait_time(self) -> float:
+        """Seconds until the next token is free (0 when one is free now)."""
+        self._refill()
+        return 0.0 if self._tokens >= 1 else (1 - self._tokens) / self.rate
+
+    def acquire(self) -> float:
+        """Take one token, sleeping first if none is free; returns the seconds slept."""
+        wait = self.wait_time()
+        if wait > 0:
+            self._sleep(wait)
+            self._refill()
+        self._tokens = max(self._tokens - 1, 0.0)
+        return wait
+
+    def drain(self) -> None:
+        """Empty the bucket: after a 429 someone else is spending the shared quota, so back off to the rate."""
+        self._refill()
+        self._tokens = 0.0
+
+    def _refill(self) -> None:
+        now = self._clock()
+        self._tokens = min(self.burst, self._tokens + (now - self._updated) * self.rate)
+        self._updated = now
+
+
+def backoff_delay(attempt: int, base: float = 0.25, cap: float = 8.0, rng: random.Random | None = None) -> float:
+    """'Full jitter' exponential backoff: uniform in [0, min(cap, base * 2**attempt)]."""
+    return (rng or random).uniform(0, min(cap, base * (2**attempt)))

@@ -1,0 +1,215 @@
+"""Paced, retried calls to Amazon Connect, and paging of one filter's GetCurrentUserData.
+
+botocore has no paginator for GetCurrentUserData, and its filters take at most 100 queues,
+routing profiles or agents (one hierarchy group) per call: a filter is split into chunks, each
+chunk paged on NextToken, and agents de-duplicated by user id across chunks and pages.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from botocore.exceptions import ClientError, ConnectionError as BotoConnectionError, HTTPClientError
+
+from .config import ALL_AGENTS, FILTER_KINDS, FilterConfig, PacingConfig
+from .pacing import Clock, Sleep, TokenBucket, backoff_delay
+
+THROTTLE_CODES = frozenset({"ThrottlingException", "TooManyRequestsException", "Throttling", "LimitExceededException"})
+PAGE_SIZE = 100
+
+
+class DeadlineReached(Exception):
+    """Raised before a call that could not finish before the Lambda deadline."""
+
+
+class Deadline:
+    """Time left to work, keeping `reserve` seconds to write what is done and report."""
+
+    def __init__(self, remaining: Callable[[], float] | None = None, reserve: float = 0.0) -> None:
+        self._remaining = remaining
+        self.reserve = reserve
+
+    def check(self, upcoming_wait: float = 0.0) -> None:
+        if self._remaining is None:
+            return
+        left = self._remaining()
+        if left - upcoming_wait < self.reserve:
+            raise DeadlineReached(f"stopped paging with {left:.1f} s left before the Lambda deadline")
+
+
+@dataclass
+class CallStats:
+    """What calls cost: counts by operation, throttles and server errors retried."""
+
+    calls: Counter[str] = field(default_factory=Counter)
+    throttles: int = 0
+    server_errors: int = 0
+
+    @property
+    def total_calls(self) -> int:
+        return sum(self.calls.values())
+
+
+class ConnectApi:
+    """Calls Connect through one paced bucket per operation (each has its own quota), with retries."""
+
+    def __init__(
+        self,
+        client: Any,
+        pacing: PacingConfig,
+        deadline: Deadline | None = None,
+        clock: Clock = time.monotonic,
+        sleep: Sleep = time.sleep,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.client = client
+        self.pacing = pacing
+        self.deadline = deadline or Deadline()
+        self._clock = clock
+        self._sleep = sleep
+        self._rng = rng or random.Random()
+        self._buckets: dict[str, TokenBucket] = {}
+
+    def bucket(self, operation: str) -> TokenBucket:
+        if operation not in self._buckets:
+            self._buckets[operation] = TokenBucket(
+                self.pacing.requests_per_second, self.pacing.burst, self._clock, self._sleep
+            )
+        return self._buckets[operation]
+
+    def call(self, operation: str, stats: CallStats, **params: Any) -> dict[str, Any]:
+        """Call `operation` (e.g. "GetCurrentUserData"), paced, retrying throttles, 5xx and dropped connections."""
+        method = getattr(self.client, _snake(operation))
+        bucket = self.bucket(operation)
+        attempts = self.pacing.max_attempts
+        for attempt in range(attempts):
+            self.deadline.check(bucket.wait_time())
+            bucket.acquire()
+            stats.calls[operation] += 1
+            try:
+                return method(**params)
+            except ClientError as exc:
+                code = exc.response.get("Error", {}).get("Code", "")
+                status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+                if code in THROTTLE_CODES or status == 429:
+                    stats.throttles += 1
+                    bucket.drain()
+                elif status >= 500:
+                    stats.server_errors += 1
+                else:
+                    raise
+                if attempt == attempts - 1:
+                    raise
+            except (BotoConnectionError, HTTPClientError):
+                stats.server_errors += 1
+                if attempt == attempts - 1:
+                    raise
+            delay = backoff_delay(attempt, rng=self._rng)
+            self.deadline.check(delay)
+            self._sleep(delay)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def list_all(self, operation: str, list_key: str, stats: CallStats, **params: Any) -> list[dict[str, Any]]:
+        """Every item of a List* operation, paged on NextToken at the largest page size."""
+        items: list[dict[str, Any]] = []
+        token = None
+        while True:
+            page = self.call(operation, stats, MaxResults=1000, **params, **({"NextToken": token} if token else {}))
+            items.extend(page.get(list_key) or [])
+            token = page.get("NextToken")
+            if not token:
+                return items
+
+
+@dataclass
+class FilterResult:
+    """The agents of one filter, unique by user id, with what it cost to get them."""
+
+    users: list[dict[str, Any]]
+    chunks: int
+    # Sum over chunks of ApproximateTotalCount minus the unique agents received (agents who logged out
+    # between pages, or a count the API over-estimated): visible, not silently lost.
+    short_of_total: int
+
+
+def filter_chunks(filt: FilterConfig, routing_profile_ids: Sequence[str] = ()) -> Iterator[dict[str, Any]]:
+    """The API `Filters` of each call a filter needs. An all-agents filter goes by routing profile:
+    every agent has exactly one, so each comes back once."""
+    if filt.kind == ALL_AGENTS:
+        key, size, values = "RoutingProfiles", 100, tuple(routing_profile_ids)
+    else:
+        key, _, size = FILTER_KINDS[filt.kind]
+        values = filt.values
+    for start in range(0, len(values), size):
+        chunk: dict[str, Any] = {key: list(values[start : start + size])}
+        if filt.contact_states:
+            chunk["ContactFilter"] = {"ContactStates": list(filt.contact_states)}
+        yield chunk
+
+
+def fetch_filter(api: ConnectApi, instance_id: str, chunks: Sequence[dict[str, Any]], stats: CallStats) -> FilterResult:
+    """Page every chunk; keep the first sight of each agent. Calls are counted into `stats`."""
+    users: dict[str, dict[str, Any]] = {}
+    short = 0
+    for chunk in chunks:
+        approximate, received = _page_chunk(api, instance_id, chunk, stats, users)
+        short += max(0, approximate - received)
+    return FilterResult(list(users.values()), len(chunks), short)
+
+
+def _page_chunk(
+    api: ConnectApi, instance_id: str, chunk: dict[str, Any], stats: CallStats, users: dict[str, dict[str, Any]]
+) -> tuple[int, int]:
+    token: str | None = None
+    restarted = False
+    seen_in_chunk: set[str] = set()
+    approximate = 0
+    while True:
+        params: dict[str, Any] = {"InstanceId": instance_id, "Filters": chunk, "MaxResults": PAGE_SIZE}
+        if token:
+            params["NextToken"] = token
+        try:
+            page = api.call("GetCurrentUserData", stats, **params)
+        except ClientError as exc:
+            # An expired or invalid NextToken costs this chunk a restart, not the snapshot.
+            if token and not restarted and _is_bad_token(exc):
+                restarted, token = True, None
+                continue
+            raise
+        approximate = max(approximate, int(page.get("ApproximateTotalCount") or 0))
+        for item in page.get("UserDataList") or []:
+            user_id = (item.get("User") or {}).get("Id")
+            if not user_id:
+                continue
+            seen_in_chunk.add(user_id)
+            users.setdefault(user_id, item)
+        token = page.get("NextToken")
+        if not token:
+            return approximate, len(seen_in_chunk)
+
+
+def _is_bad_token(exc: ClientError) -> bool:
+    error = exc.response.get("Error", {})
+    return error.get("Code") in {"InvalidParameterException", "InvalidRequestException"} and (
+        "token" in str(error.get("Message", "")).lower()
+    )
+
+
+def describe_error(exc: BaseException) -> str:
+    """One line for any failure: the API's error code and message, or the exception's type and text."""
+    if isinstance(exc, ClientError):
+        error = exc.response.get("Error", {})
+        operation = getattr(exc, "operation_name", "")
+        text = f"{error.get('Code', 'Error')}: {error.get('Message', '')}".strip().rstrip(":")
+        return f"{operation} {text}".strip()
+    message = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {message}" if message else type(exc).__name__
+
+
+def _snake(operation: str) -> str:
+    return "".join(f"_{c.lower()}" if c.isupper() else c for c in operation).lstrip("_")

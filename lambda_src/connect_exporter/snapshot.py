@@ -1,0 +1,198 @@
+"""One snapshot: every configured instance and filter, fetched, flattened, written, measured.
+
+Each filter is written as soon as it is complete, so a later failure (another filter's API error,
+the Lambda deadline) never costs data already fetched; failures are collected and reported at the end.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from .config import ALL_AGENTS, ExporterConfig, FilterConfig, InstanceConfig
+from .directory import Directory
+from .metrics import FilterHealth, FilterSummary, InstanceHealth, agent_documents, filter_documents, instance_document, summarize
+from .observability import emit_emf, logger
+from .pager import CallStats, ConnectApi, describe_error, fetch_filter, filter_chunks
+from .records import flatten
+from .sinks import Sink, encode_records, object_key
+
+
+@dataclass
+class FilterOutcome:
+    instance_id: str
+    filter_name: str
+    records: int = 0
+    uri: str | None = None
+    error: str | None = None
+    summary: FilterSummary | None = None
+    stats: CallStats = field(default_factory=CallStats)
+    bytes_written: int = 0
+    short_of_total: int = 0
+    agent_documents: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+@dataclass
+class SnapshotReport:
+    snapshot_time: dt.datetime
+    outcomes: list[FilterOutcome] = field(default_factory=list)
+    api_stats: CallStats = field(default_factory=CallStats)
+    duration_seconds: float = 0.0
+    emf_documents: int = 0
+    emf_bytes: int = 0
+
+    @property
+    def failures(self) -> list[FilterOutcome]:
+        return [o for o in self.outcomes if not o.ok]
+
+
+class SnapshotFailed(Exception):
+    """Raised after every good filter is written, naming the filters that were not."""
+
+    def __init__(self, report: SnapshotReport) -> None:
+        self.report = report
+        lines = [f"instance {o.instance_id} filter {o.filter_name}: {o.error}" for o in report.failures]
+        super().__init__(f"{len(lines)} filter(s) failed: " + "; ".join(lines))
+
+
+def snapshot_time(value: str | dt.datetime | None = None, now: Callable[[], dt.datetime] | None = None) -> dt.datetime:
+    """The snapshot time in UTC: an ISO-8601 string or datetime as given, or now truncated to the minute."""
+    if value is None:
+        current = (now or (lambda: dt.datetime.now(dt.timezone.utc)))()
+        return current.astimezone(dt.timezone.utc).replace(second=0, microsecond=0)
+    if isinstance(value, str):
+        parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    else:
+        parsed = value
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=dt.timezone.utc)
+    return parsed.astimezone(dt.timezone.utc)
+
+
+def run_snapshot(
+    config: ExporterConfig,
+    at: dt.datetime,
+    api: ConnectApi,
+    directory: Directory,
+    sink: Sink,
+    emit: Callable[[Iterable[dict[str, Any]]], int] = emit_emf,
+    clock: Callable[[], float] = time.monotonic,
+) -> SnapshotReport:
+    """Export one snapshot; never raises for a filter's failure (see `SnapshotReport.failures`)."""
+    started = clock()
+    report = SnapshotReport(snapshot_time=at)
+    for instance in config.instances:
+        instance_started = clock()
+        outcomes = _export_instance(config, instance, at, api, directory, sink, emit, report)
+        report.outcomes.extend(outcomes)
+        health = InstanceHealth(
+            failed_filters=sum(not o.ok for o in outcomes),
+            api_calls=sum(o.stats.total_calls for o in outcomes),
+            throttles=sum(o.stats.throttles for o in outcomes),
+            duration_seconds=clock() - instance_started,
+        )
+        _emit(emit, report, [instance_document(config.metrics.namespace, at, instance.instance_id, health)])
+    report.duration_seconds = clock() - started
+    return report
+
+
+def _export_instance(
+    config: ExporterConfig,
+    instance: InstanceConfig,
+    at: dt.datetime,
+    api: ConnectApi,
+    directory: Directory,
+    sink: Sink,
+    emit: Callable[[Iterable[dict[str, Any]]], int],
+    report: SnapshotReport,
+) -> list[FilterOutcome]:
+    instance_id = instance.instance_id
+    lookups = CallStats()
+    profiles: list[str] | None = None
+    profiles_error: str | None = None
+    if any(f.kind == ALL_AGENTS for f in instance.filters):
+        try:
+            profiles = directory.routing_profile_ids(api, instance_id, lookups)
+        except Exception as exc:  # reported on each all-agents filter below
+            profiles_error = describe_error(exc)
+    outcomes = []
+    for filt in instance.filters:
+        outcome = FilterOutcome(instance_id, filt.name)
+        try:
+            if filt.kind == ALL_AGENTS and profiles is None:
+                raise RuntimeError(f"cannot list routing profiles: {profiles_error}")
+            _export_filter(config, instance_id, filt, at, api, directory, sink, profiles or [], outcome, lookups)
+        except Exception as exc:  # one filter's failure must not cost the others
+            outcome.error = describe_error(exc)
+            logger.error("filter failed", extra={"instance_id": instance_id, "filter_name": filt.name, "error": outcome.error})
+        _emit(
+            emit,
+            report,
+            filter_documents(
+                config.metrics.namespace,
+                at,
+                instance_id,
+                filt.name,
+                outcome.summary,
+                FilterHealth(
+                    failed=not outcome.ok,
+                    api_calls=outcome.stats.total_calls,
+                    throttles=outcome.stats.throttles,
+                    short_of_total=outcome.short_of_total,
+                ),
+            )
+            + outcome.agent_documents,
+        )
+        outcomes.append(outcome)
+    _merge(report.api_stats, lookups)
+    for outcome in outcomes:
+        _merge(report.api_stats, outcome.stats)
+    return outcomes
+
+
+def _export_filter(
+    config: ExporterConfig,
+    instance_id: str,
+    filt: FilterConfig,
+    at: dt.datetime,
+    api: ConnectApi,
+    directory: Directory,
+    sink: Sink,
+    routing_profile_ids: list[str],
+    outcome: FilterOutcome,
+    lookups: CallStats,
+) -> None:
+    chunks = list(filter_chunks(filt, routing_profile_ids))
+    result = fetch_filter(api, instance_id, chunks, outcome.stats)
+    outcome.short_of_total = result.short_of_total
+    names = directory.names(api, instance_id, lookups, (u["User"]["Id"] for u in result.users))
+    records = sorted((flatten(u, at, names) for u in result.users), key=lambda r: r["user_id"])
+    body = encode_records(records)
+    outcome.uri = sink.put(object_key(instance_id, filt.name, at), body)
+    outcome.records = len(records)
+    outcome.bytes_written = len(body)
+    outcome.summary = summarize(records)
+    if config.metrics.per_agent:
+        outcome.agent_documents = agent_documents(config.metrics.namespace, at, instance_id, filt.name, records)
+    logger.info(
+        "filter written",
+        extra={"instance_id": instance_id, "filter_name": filt.name, "records": len(records), "uri": outcome.uri},
+    )
+
+
+def _emit(emit: Callable[[Iterable[dict[str, Any]]], int], report: SnapshotReport, documents: list[dict]) -> None:
+    report.emf_bytes += emit(documents)
+    report.emf_documents += len(documents)
+
+
+def _merge(total: CallStats, part: CallStats) -> None:
+    total.calls.update(part.calls)
+    total.throttles += part.throttles
+    total.server_errors += part.server_errors

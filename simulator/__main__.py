@@ -1,0 +1,52 @@
+"""`python -m simulator serve|config|demo`: run the Connect simulator, print a matching config, or demo."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+
+from .scenario import build_instances, exporter_config
+from .server import ConnectSimulator, Faults
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m simulator")
+    commands = parser.add_subparsers(dest="command", required=True)
+    for name in ("serve", "config", "demo"):
+        sub = commands.add_parser(name)
+        sub.add_argument("--agents", type=int, default=1500)
+        sub.add_argument("--instances", type=int, default=1)
+        sub.add_argument("--seed", type=int, default=7)
+        if name == "serve":
+            sub.add_argument("--port", type=int, default=8700)
+            sub.add_argument("--rate", type=float, default=2.0)
+            sub.add_argument("--burst", type=int, default=5)
+            sub.add_argument("--error-rate", type=float, default=0.0)
+            sub.add_argument("--latency", type=float, default=0.0)
+        if name == "demo":
+            sub.add_argument("--out", default="out/demo")
+    args = parser.parse_args(argv)
+    instances = build_instances(args.instances, args.agents, args.seed)
+    if args.command == "config":
+        json.dump(exporter_config(instances), sys.stdout, indent=2)
+        print()
+        return 0
+    if args.command == "demo":
+        from .demo import run_demo
+
+        return run_demo(instances, args.out)
+    sim = ConnectSimulator(instances, args.rate, args.burst, Faults(error_rate=args.error_rate, latency=args.latency))
+    url = sim.serve(port=args.port)
+    print(f"Connect simulator on {url} ({args.instances} instance(s), {args.agents} agents each); Ctrl-C stops it", file=sys.stderr)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        sim.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

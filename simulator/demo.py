@@ -1,0 +1,44 @@
+"""The README's first command: a simulator, a matching config, and the exporter CLI run as a user would."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from .scenario import exporter_config
+from .server import ConnectSimulator
+from .world import Instance
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def run_demo(instances: list[Instance], out: str) -> int:
+    out_dir = Path(out).resolve()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    config_path = out_dir / "config.json"
+    config_path.write_text(json.dumps(exporter_config(instances), indent=2))
+    sim = ConnectSimulator(instances)
+    endpoint = sim.serve()
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(REPO / "lambda_src"),
+        "AWS_ENDPOINT_URL_CONNECT": endpoint,
+        "AWS_ACCESS_KEY_ID": "simulator",
+        "AWS_SECRET_ACCESS_KEY": "simulator",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
+    env.pop("AWS_PROFILE", None)
+    emf_path = out_dir / "emf.jsonl"
+    print(f"Simulator: {endpoint}, {sum(len(i.agents) for i in instances)} agents. Config: {config_path}", file=sys.stderr)
+    with emf_path.open("w") as emf:
+        code = subprocess.call(
+            [sys.executable, "-m", "connect_exporter", "snapshot", "--config", str(config_path), "--out", str(out_dir / "snapshots")],
+            env=env,
+            stdout=emf,
+        )
+    sim.stop()
+    print(f"Snapshots under {out_dir / 'snapshots'}; EMF metrics in {emf_path}", file=sys.stderr)
+    return code

@@ -1,0 +1,296 @@
+"""The HTTP side of the simulator: Connect's rest-json protocol, paging, quotas and injected faults."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import random
+import re
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlparse
+
+from .world import Agent, Instance
+
+FILTER_KEYS = ("Queues", "RoutingProfiles", "Agents", "UserHierarchyGroups")
+# Loopback jitter of a few milliseconds must not turn a correctly paced call into a 429.
+BUCKET_TOLERANCE = 0.02
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+
+
+@dataclass
+class Faults:
+    """What to break, changeable while the server runs."""
+
+    error_rate: float = 0.0  # share of calls answered 500 InternalServiceException
+    latency: float = 0.0  # seconds added to every call
+    deny: set[str] = field(default_factory=set)  # operations answered 403 AccessDeniedException
+    seed: int = 0
+
+
+class Bucket:
+    """The account's token bucket for one operation, as Connect enforces it."""
+
+    def __init__(self, rate: float, burst: int) -> None:
+        self.rate, self.burst = rate, burst
+        self.tokens, self.updated = float(burst), time.monotonic()
+        self.lock = threading.Lock()
+
+    def take(self) -> bool:
+        with self.lock:
+            now = time.monotonic()
+            self.tokens = min(self.burst, self.tokens + (now - self.updated) * self.rate)
+            self.updated = now
+            if self.tokens >= 1 - BUCKET_TOLERANCE:
+                self.tokens = max(0.0, self.tokens - 1)
+                return True
+            return False
+
+
+class ConnectSimulator:
+    """Instances plus quotas and faults; `serve()` puts it on a loopback port."""
+
+    def __init__(self, instances: list[Instance], rate: float = 2.0, burst: int = 5, faults: Faults | None = None) -> None:
+        self.instances = {i.id: i for i in instances}
+        self.rate, self.burst = rate, burst
+        self.faults = faults or Faults()
+        self.calls: Counter[str] = Counter()
+        self.throttled: Counter[str] = Counter()
+        self.errors: Counter[str] = Counter()
+        self._buckets: dict[str, Bucket] = {}
+        self._rng = random.Random(self.faults.seed)
+        self._lock = threading.Lock()
+        self._server: ThreadingHTTPServer | None = None
+
+    # --- lifecycle -------------------------------------------------------------------------
+    def serve(self, host: str = "127.0.0.1", port: int = 0) -> str:
+        """Start serving in a daemon thread; returns the endpoint URL."""
+        simulator = self
+
+        class Handler(_Handler):
+            sim = simulator
+
+        self._server = ThreadingHTTPServer((host, port), Handler)
+        self._server.daemon_threads = True
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        return f"http://{host}:{self._server.server_address[1]}"
+
+    def stop(self) -> None:
+        if self._server:
+            self._server.shutdown()
+            self._server.server_close()
+
+    def reset_counters(self) -> None:
+        self.calls.clear()
+        self.throttled.clear()
+        self.errors.clear()
+
+    # --- request dispatch ------------------------------------------------------------------
+    def handle(self, operation: str, instance_id: str, params: dict[str, Any]) -> dict[str, Any]:
+        with self._lock:
+            self.calls[operation] += 1
+            bucket = self._buckets.setdefault(operation, Bucket(self.rate, self.burst))
+            fail = self._rng.random() < self.faults.error_rate
+        if self.faults.latency:
+            time.sleep(self.faults.latency)
+        if not bucket.take():
+            self.throttled[operation] += 1
+            raise ApiError(429, "ThrottlingException", "Rate exceeded")
+        if operation in self.faults.deny:
+            raise ApiError(403, "AccessDeniedException", f"not authorized to perform connect:{operation}")
+        if fail:
+            self.errors[operation] += 1
+            raise ApiError(500, "InternalServiceException", "Request processing failed due to an internal error")
+        instance = self.instances.get(instance_id)
+        if instance is None:
+            raise ApiError(404, "ResourceNotFoundException", f"Instance not found: {instance_id}")
+        if operation == "GetCurrentUserData":
+            return self.current_user_data(instance, params)
+        return self.list_resources(operation, instance, params)
+
+    # --- GetCurrentUserData ----------------------------------------------------------------
+    def current_user_data(self, instance: Instance, body: dict[str, Any]) -> dict[str, Any]:
+        filters = body.get("Filters") or {}
+        used = [k for k in FILTER_KEYS if filters.get(k)]
+        if len(used) != 1:
+            raise ApiError(400, "InvalidRequestException", "Exactly one of Queues, RoutingProfiles, Agents, UserHierarchyGroups is required")
+        key = used[0]
+        values = [v.rsplit("/", 1)[-1] for v in filters[key]]
+        limit = 1 if key == "UserHierarchyGroups" else 100
+        if len(values) > limit:
+            raise ApiError(400, "InvalidParameterException", f"{key} takes at most {limit} value(s)")
+        known = {"Queues": instance.queues, "RoutingProfiles": instance.routing_profiles,
+                 "Agents": instance.agents, "UserHierarchyGroups": instance.groups}[key]
+        for value in values:
+            if value not in known:
+                raise ApiError(400, "InvalidParameterException", f"{key} value not found in instance: {value}")
+        max_results = int(body.get("MaxResults") or 100)
+        if not 1 <= max_results <= 100:
+            raise ApiError(400, "InvalidParameterException", "MaxResults must be between 1 and 100")
+        states = set((filters.get("ContactFilter") or {}).get("ContactStates") or [])
+        wanted = set(values)
+        matched = [a for a in sorted(instance.agents.values(), key=lambda a: a.id)
+                   if a.logged_in and _matches(instance, a, key, wanted) and (not states or any(c.state in states for c in a.contacts))]
+        offset = _read_token(body.get("NextToken"), filters)
+        page = matched[offset : offset + max_results]
+        result: dict[str, Any] = {"UserDataList": [_user_data(instance, a) for a in page], "ApproximateTotalCount": len(matched)}
+        if offset + max_results < len(matched):
+            result["NextToken"] = _make_token(offset + max_results, filters)
+        return result
+
+    # --- List APIs -------------------------------------------------------------------------
+    def list_resources(self, operation: str, instance: Instance, query: dict[str, Any]) -> dict[str, Any]:
+        if operation == "ListUsers":
+            items = [{"Id": a.id, "Arn": a.arn, "Username": a.username} for a in instance.agents.values()]
+            key = "UserSummaryList"
+        elif operation == "ListRoutingProfiles":
+            items = [{"Id": p.id, "Arn": p.arn, "Name": p.name} for p in instance.routing_profiles.values()]
+            key = "RoutingProfileSummaryList"
+        elif operation == "ListUserHierarchyGroups":
+            items = [{"Id": g.id, "Arn": g.arn, "Name": g.name} for g in instance.groups.values()]
+            key = "UserHierarchyGroupSummaryList"
+        else:
+            types = set(query.get("queueTypes") or [])
+            items = [{"Id": q.id, "Arn": q.arn, "Name": q.name, "QueueType": q.kind}
+                     for q in instance.queues.values() if not types or q.kind in types]
+            key = "QueueSummaryList"
+        items.sort(key=lambda item: item["Id"])
+        max_results = int((query.get("maxResults") or ["100"])[0])
+        if not 1 <= max_results <= 1000:
+            raise ApiError(400, "InvalidParameterException", "maxResults must be between 1 and 1000")
+        token = (query.get("nextToken") or [None])[0]
+        offset = _read_token(token, {"op": operation})
+        result: dict[str, Any] = {key: items[offset : offset + max_results]}
+        if offset + max_results < len(items):
+            result["NextToken"] = _make_token(offset + max_results, {"op": operation})
+        return result
+
+
+def _matches(instance: Instance, agent: Agent, key: str, wanted: set[str]) -> bool:
+    if key == "Agents":
+        return agent.id in wanted
+    if key == "RoutingProfiles":
+        return agent.routing_profile_id in wanted
+    if key == "Queues":
+        return not wanted.isdisjoint(instance.routing_profiles[agent.routing_profile_id].queue_ids)
+    return not wanted.isdisjoint(agent.hierarchy)
+
+
+def _fingerprint(filters: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(filters, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _make_token(offset: int, filters: dict[str, Any]) -> str:
+    return base64.urlsafe_b64encode(json.dumps({"o": offset, "f": _fingerprint(filters)}).encode()).decode()
+
+
+def _read_token(token: str | None, filters: dict[str, Any]) -> int:
+    if not token:
+        return 0
+    try:
+        data = json.loads(base64.urlsafe_b64decode(token.encode()))
+        if data["f"] != _fingerprint(filters):
+            raise ValueError
+        return int(data["o"])
+    except (ValueError, KeyError, TypeError):
+        raise ApiError(400, "InvalidParameterException", "The NextToken is invalid or expired") from None
+
+
+def _epoch(value) -> float | None:
+    return None if value is None else value.timestamp()
+
+
+def _ref(item_id: str, arn: str) -> dict[str, str]:
+    return {"Id": item_id, "Arn": arn}
+
+
+def _user_data(instance: Instance, agent: Agent) -> dict[str, Any]:
+    profile = instance.routing_profiles[agent.routing_profile_id]
+    levels = ("LevelOne", "LevelTwo", "LevelThree", "LevelFour", "LevelFive")
+    available, maximum, active = instance.slots(agent)
+    status = instance.statuses[agent.status]
+    data: dict[str, Any] = {
+        "User": _ref(agent.id, agent.arn),
+        "RoutingProfile": _ref(profile.id, profile.arn),
+        "HierarchyPath": {levels[i]: _ref(g, instance.groups[g].arn) for i, g in enumerate(agent.hierarchy)},
+        "Status": {"StatusStartTimestamp": _epoch(agent.status_start), "StatusArn": status.arn, "StatusName": status.name},
+        "AvailableSlotsByChannel": available,
+        "MaxSlotsByChannel": maximum,
+        "ActiveSlotsByChannel": active,
+        "Contacts": [
+            {
+                "ContactId": c.contact_id,
+                "Channel": c.channel,
+                "InitiationMethod": c.initiation_method,
+                "AgentContactState": c.state,
+                "StateStartTimestamp": _epoch(c.state_start),
+                **({"ConnectedToAgentTimestamp": _epoch(c.connected_at)} if c.connected_at else {}),
+                "Queue": _ref(c.queue_id, instance.queues[c.queue_id].arn),
+            }
+            for c in agent.contacts
+        ],
+    }
+    if not agent.hierarchy:
+        del data["HierarchyPath"]
+    if agent.next_status:
+        data["NextStatus"] = agent.next_status
+    return data
+
+
+_ROUTES = [
+    ("POST", re.compile(r"^/metrics/userdata/(?P<instance>[^/]+)$"), "GetCurrentUserData"),
+    ("GET", re.compile(r"^/users-summary/(?P<instance>[^/]+)$"), "ListUsers"),
+    ("GET", re.compile(r"^/routing-profiles-summary/(?P<instance>[^/]+)$"), "ListRoutingProfiles"),
+    ("GET", re.compile(r"^/user-hierarchy-groups-summary/(?P<instance>[^/]+)$"), "ListUserHierarchyGroups"),
+    ("GET", re.compile(r"^/queues-summary/(?P<instance>[^/]+)$"), "ListQueues"),
+]
+
+
+class _Handler(BaseHTTPRequestHandler):
+    sim: ConnectSimulator
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+        self._dispatch("GET")
+
+    def do_POST(self) -> None:  # noqa: N802
+        self._dispatch("POST")
+
+    def log_message(self, format: str, *args: Any) -> None:  # quiet: tests read their own output
+        pass
+
+    def _dispatch(self, method: str) -> None:
+        url = urlparse(self.path)
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length) if length else b""
+        for route_method, pattern, operation in _ROUTES:
+            match = pattern.match(url.path)
+            if match and route_method == method:
+                try:
+                    params = json.loads(raw or b"{}") if method == "POST" else parse_qs(url.query)
+                    self._send(200, self.sim.handle(operation, match["instance"], params))
+                except ApiError as exc:
+                    self._send(exc.status, {"message": exc.message}, exc.code)
+                return
+        self._send(404, {"message": f"no route for {method} {url.path}"}, "UnknownOperationException")
+
+    def _send(self, status: int, body: dict[str, Any], error_code: str | None = None) -> None:
+        payload = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        self.send_header("x-amzn-RequestId", "sim-" + hashlib.md5(payload).hexdigest()[:12])
+        if error_code:
+            self.send_header("x-amzn-ErrorType", error_code)
+        self.end_headers()
+        self.wfile.write(payload)
