@@ -1,0 +1,34 @@
+# The team's daily verbs. Every target sets up .venv first, so each works on a fresh clone.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+export PYTHONPATH := lambda_src:.
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 1
+
+.PHONY: setup demo test test-unit test-integration test-infra synth bench clean
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check --upgrade pip
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+demo: setup  ## one snapshot of a simulated 1,500-agent contact center into out/demo, with a summary
+	$(BIN)/python -m simulator demo --out out/demo
+
+test: setup  ## the whole suite: unit, integration, infrastructure
+	$(BIN)/python -m pytest -n 4 --durations=10 tests
+
+test-unit: setup
+	$(BIN)/python -m pytest tests/unit
+
+test-integration: setup
+	$(BIN)/python -m pytest -n 4 tests/integration
+
+test-infra: setup
+	$(BIN)/python -m pytest tests/infrastructure
+
+clean:
+	rm -rf $(VENV) out cdk.out .pytest_cache .hypothesis

@@ -1,0 +1,68 @@
+"""Shared fixtures: fake AWS credentials, the Connect simulator, and moto's S3 on loopback."""
+
+from __future__ import annotations
+
+import functools
+import os
+
+import pytest
+
+# Never reach real AWS: fake credentials and a region before any client is made.
+os.environ.update(
+    AWS_ACCESS_KEY_ID="testing",
+    AWS_SECRET_ACCESS_KEY="testing",
+    AWS_SESSION_TOKEN="testing",
+    AWS_DEFAULT_REGION="us-east-1",
+    AWS_REGION="us-east-1",
+    POWERTOOLS_SERVICE_NAME="connect-user-data-exporter",  # as in Lambda: must not leak into EMF dimensions
+    JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION="1",
+)
+os.environ.pop("AWS_PROFILE", None)
+
+from simulator.scenario import build_instances  # noqa: E402
+from simulator.server import ConnectSimulator, Faults  # noqa: E402
+
+
+@functools.lru_cache(maxsize=8)
+def world(count: int = 1, agents: int = 1500, seed: int = 7, routing_profiles: int = 120, queues: int = 200):
+    """Built once per worker and shared read-only (tests that mutate a world build their own)."""
+    return tuple(build_instances(count, agents, seed, routing_profiles=routing_profiles, queues=queues))
+
+
+@pytest.fixture
+def connect_sim(monkeypatch):
+    """Start a simulator over the given instances; the exporter's boto3 client is pointed at it."""
+    started: list[ConnectSimulator] = []
+
+    def start(instances, rate: float = 1000.0, burst: int = 1000, faults: Faults | None = None) -> ConnectSimulator:
+        sim = ConnectSimulator(list(instances), rate=rate, burst=burst, faults=faults)
+        monkeypatch.setenv("AWS_ENDPOINT_URL_CONNECT", sim.serve())
+        started.append(sim)
+        return sim
+
+    yield start
+    for sim in started:
+        sim.stop()
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint():
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def s3(moto_endpoint, monkeypatch, request):
+    """A fresh bucket on moto's S3; returns (client, bucket)."""
+    import boto3
+
+    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", moto_endpoint)
+    client = boto3.client("s3")
+    bucket = "snapshots-" + request.node.name.lower().replace("_", "-").replace("[", "-").replace("]", "")[:40].strip("-")
+    client.create_bucket(Bucket=bucket)
+    return client, bucket
