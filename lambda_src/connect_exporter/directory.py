@@ -15,7 +15,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from .observability import logger
 from .pacing import Clock
-from .pager import CallStats, ConnectApi, describe_error
+from .pager import CallStats, ConnectApi, ExportError, describe_error
 from .records import Names
 
 # kind -> (operation, list key in the response, name key in a summary, extra request parameters)
@@ -30,7 +30,7 @@ SOURCES: dict[str, tuple[str, str, str, dict[str, Any]]] = {
 USER_REFRESH_SECONDS = 60.0
 
 
-class LookupFailed(Exception):
+class LookupFailed(ExportError):
     """A List API needed to run a filter (not just to name things) failed."""
 
 
@@ -53,7 +53,7 @@ class Directory:
         try:
             names = self._fetch(api, instance_id, "routing_profiles", stats)
         except (ClientError, BotoCoreError) as exc:
-            raise LookupFailed(f"ListRoutingProfiles failed: {describe_error(exc)}") from None
+            raise LookupFailed(f"cannot list routing profiles: {describe_error(exc)}") from None
         return sorted(names)
 
     def names(self, api: ConnectApi, instance_id: str, stats: CallStats, user_ids: Iterable[str] = ()) -> Names:

@@ -23,7 +23,11 @@ THROTTLE_CODES = frozenset({"ThrottlingException", "TooManyRequestsException", "
 PAGE_SIZE = 100
 
 
-class DeadlineReached(Exception):
+class ExportError(Exception):
+    """A failure the exporter itself describes in one line (no type name needed)."""
+
+
+class DeadlineReached(ExportError):
     """Raised before a call that could not finish before the Lambda deadline."""
 
 
@@ -202,6 +206,8 @@ def _is_bad_token(exc: ClientError) -> bool:
 
 def describe_error(exc: BaseException) -> str:
     """One line for any failure: the API's error code and message, or the exception's type and text."""
+    if isinstance(exc, ExportError):
+        return str(exc)
     if isinstance(exc, ClientError):
         error = exc.response.get("Error", {})
         operation = getattr(exc, "operation_name", "")

@@ -115,20 +115,20 @@ def _export_instance(
 ) -> list[FilterOutcome]:
     instance_id = instance.instance_id
     lookups = CallStats()
-    profiles: list[str] | None = None
-    profiles_error: str | None = None
+    profiles: list[str] = []
+    profiles_error: Exception | None = None
     if any(f.kind == ALL_AGENTS for f in instance.filters):
         try:
             profiles = directory.routing_profile_ids(api, instance_id, lookups)
         except Exception as exc:  # reported on each all-agents filter below
-            profiles_error = describe_error(exc)
+            profiles_error = exc
     outcomes = []
     for filt in instance.filters:
         outcome = FilterOutcome(instance_id, filt.name)
         try:
-            if filt.kind == ALL_AGENTS and profiles is None:
-                raise RuntimeError(f"cannot list routing profiles: {profiles_error}")
-            _export_filter(config, instance_id, filt, at, api, directory, sink, profiles or [], outcome, lookups)
+            if filt.kind == ALL_AGENTS and profiles_error:
+                raise profiles_error
+            _export_filter(config, instance_id, filt, at, api, directory, sink, profiles, outcome, lookups)
         except Exception as exc:  # one filter's failure must not cost the others
             outcome.error = describe_error(exc)
             logger.error("filter failed", extra={"instance_id": instance_id, "filter_name": filt.name, "error": outcome.error})
