@@ -1,0 +1,129 @@
+"""The Lambda handler against the simulator and moto's S3: faults, pacing, deadline, failure reporting."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import time
+
+import pytest
+
+from connect_exporter import handler
+from connect_exporter.snapshot import SnapshotFailed
+from simulator.scenario import build_instances
+from simulator.server import Faults
+
+from ..conftest import world
+from .conftest import emf_lines, emf_value, expected_ids
+
+SCHEDULED = {"scheduled_time": "2026-11-24T03:46:00Z"}
+PREFIX = "snapshots"
+
+
+class Context:
+    """The parts of LambdaContext the handler and Powertools read."""
+
+    function_name = "exporter"
+    memory_limit_in_mb = 512
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:exporter"
+    aws_request_id = "req-1"
+
+    def __init__(self, budget_seconds: float = 55.0) -> None:
+        self.ends = time.monotonic() + budget_seconds
+
+    def get_remaining_time_in_millis(self) -> int:
+        return int((self.ends - time.monotonic()) * 1000)
+
+
+@pytest.fixture
+def deploy(tmp_path, s3, monkeypatch):
+    """Configure the function's environment as the stack does; returns a reader of the bucket."""
+    client, bucket = s3
+
+    def configure(config: dict):
+        path = tmp_path / "config.json"
+        path.write_text(json.dumps(config))
+        monkeypatch.setenv("EXPORTER_CONFIG_PATH", str(path))
+        monkeypatch.setenv("EXPORTER_DESTINATION", f"s3://{bucket}/{PREFIX}")
+        handler.runtime.cache_clear()
+
+        def objects() -> dict[str, list[dict]]:
+            keys = [o["Key"] for o in client.list_objects_v2(Bucket=bucket).get("Contents", [])]
+            return {
+                k: [json.loads(x) for x in gzip.decompress(client.get_object(Bucket=bucket, Key=k)["Body"].read()).splitlines()]
+                for k in keys
+            }
+
+        return objects
+
+    yield configure
+    handler.runtime.cache_clear()
+
+
+def test_scheduled_run_writes_every_filter_to_s3_and_prints_emf(deploy, connect_sim, capsys):
+    (inst,) = world(1, 1500)
+    connect_sim([inst])
+    filters = [{"name": "all-agents"}, {"name": "vip", "agents": sorted(inst.agents)[:120]}]
+    objects = deploy({"instances": [{"instance_id": inst.id, "filters": filters}], "pacing": {"requests_per_second": 500, "burst": 50}})
+    result = handler.lambda_handler(SCHEDULED, Context())
+    assert result["records"] == 1620 and result["filters"] == 2
+    written = objects()
+    key = f"{PREFIX}/instance_id={inst.id}/filter_name=all-agents/dt=2026-11-24/hour=03/snapshot-20261124T034600Z.json.gz"
+    assert sorted(written) == sorted([key, key.replace("all-agents", "vip")])
+    assert {r["user_id"] for r in written[key]} == set(inst.agents)
+    docs = emf_lines(capsys.readouterr().out)
+    assert emf_value(docs, "Agents", InstanceId=inst.id, Filter="all-agents") == 1500
+    assert all(d["_aws"]["Timestamp"] == 1795491960000 for d in docs)
+
+
+def test_throttling_storms_and_500s_lose_nothing(deploy, connect_sim, capsys):
+    (inst,) = build_instances(1, 400, seed=11, routing_profiles=30, queues=40)
+    # The account's quota is 5/s burst 2 but the config claims 200/s: throttles are certain; 20 % of calls fail with 500.
+    sim = connect_sim([inst], rate=5, burst=2, faults=Faults(error_rate=0.2, seed=3))
+    filters = [{"name": "all-agents"}, {"name": "q", "queues": sorted(q.id for q in inst.queues.values() if q.kind == "STANDARD")}]
+    objects = deploy({"instances": [{"instance_id": inst.id, "filters": filters}], "pacing": {"requests_per_second": 200, "burst": 20, "max_attempts": 12}})
+    handler.lambda_handler(SCHEDULED, Context())
+    written = objects()
+    for filt in filters:
+        (records,) = [v for k, v in written.items() if f"filter_name={filt['name']}/" in k]
+        ids = [r["user_id"] for r in records]
+        assert len(ids) == len(set(ids)) and set(ids) == expected_ids(inst, filt)
+    assert sum(sim.throttled.values()) > 0 and sum(sim.errors.values()) > 0
+    docs = emf_lines(capsys.readouterr().out)
+    assert emf_value(docs, "Throttles", InstanceId=inst.id) >= sim.throttled["GetCurrentUserData"]
+
+
+def test_default_pacing_keeps_under_the_quota_without_throttles(deploy, connect_sim):
+    (inst,) = build_instances(1, 1000, seed=5, routing_profiles=20, queues=30)
+    sim = connect_sim([inst], rate=2, burst=5)
+    filters = [{"name": "all-agents"}, {"name": "rp", "routing_profiles": sorted(inst.routing_profiles)[:10]}]
+    objects = deploy({"instances": [{"instance_id": inst.id, "filters": filters}]})
+    handler.lambda_handler(SCHEDULED, Context())
+    assert len(objects()) == 2
+    assert sum(sim.throttled.values()) == 0 and sim.calls["GetCurrentUserData"] >= 12
+
+
+def test_a_failing_filter_raises_after_the_others_are_saved(deploy, connect_sim):
+    (inst,) = world(1, 1500)
+    connect_sim([inst])
+    filters = [{"name": "broken", "routing_profiles": ["no-such-profile"]}, {"name": "vip", "agents": sorted(inst.agents)[:5]}]
+    objects = deploy({"instances": [{"instance_id": inst.id, "filters": filters}], "pacing": {"requests_per_second": 500, "burst": 50}})
+    with pytest.raises(SnapshotFailed, match=f"instance {inst.id} filter broken: GetCurrentUserData InvalidParameterException"):
+        handler.lambda_handler(SCHEDULED, Context())
+    assert [k.split("/")[2] for k in objects()] == ["filter_name=vip"]
+
+
+def test_paging_stops_before_the_deadline_and_keeps_finished_filters(deploy, connect_sim, capsys):
+    (inst,) = world(1, 1500)
+    connect_sim([inst])
+    filters = [{"name": "vip", "agents": sorted(inst.agents)[:100]}, {"name": "all-agents"}, {"name": "later", "agents": sorted(inst.agents)[:1]}]
+    # 2 calls/s: the 15+ pages of all-agents cannot fit in 9 s minus the 5 s reserve.
+    objects = deploy({"instances": [{"instance_id": inst.id, "filters": filters}], "pacing": {"requests_per_second": 2, "burst": 5}})
+    started = time.monotonic()
+    with pytest.raises(SnapshotFailed) as info:
+        handler.lambda_handler(SCHEDULED, Context(budget_seconds=9))
+    assert time.monotonic() - started < 9
+    assert "filter all-agents: stopped paging" in str(info.value) and "filter later: stopped paging" in str(info.value)
+    assert [k.split("/")[2] for k in objects()] == ["filter_name=vip"]
+    docs = emf_lines(capsys.readouterr().out)
+    assert emf_value(docs, "FailedFilters", InstanceId=inst.id) == 2
