@@ -15,7 +15,7 @@ os.environ.update(
     AWS_DEFAULT_REGION="us-east-1",
     AWS_REGION="us-east-1",
     POWERTOOLS_SERVICE_NAME="connect-user-data-exporter",  # as in Lambda: must not leak into EMF dimensions
-    JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION="1",
+    JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION="20",
 )
 os.environ.pop("AWS_PROFILE", None)
 

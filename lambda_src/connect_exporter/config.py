@@ -128,7 +128,7 @@ def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 def validate_config(raw: Any, source: str = "config") -> ExporterConfig:
     """Validate an already-parsed config document."""
-    v = _Validator(source)
+    v = Validator(source)
     top = v.object(raw, "", required={"instances"}, optional={"pacing", "metrics", "names", "deployment"})
     instances_raw = v.array(top["instances"], "instances", min_len=1)
     instances = tuple(v.instance(item, f"instances[{i}]") for i, item in enumerate(instances_raw))
@@ -162,7 +162,7 @@ def validate_config(raw: Any, source: str = "config") -> ExporterConfig:
     return ExporterConfig(instances, pacing, metrics, ttl, deployment)
 
 
-class _Validator:
+class Validator:
     """Small helpers that turn every rule into one line naming source, path and value."""
 
     def __init__(self, source: str) -> None:

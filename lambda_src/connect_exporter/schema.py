@@ -61,8 +61,14 @@ COLUMNS: tuple[Column, ...] = (
 
 FIELD_NAMES: tuple[str, ...] = tuple(c.name for c in COLUMNS)
 
-# Partition keys, in S3 key order. They are not record keys: Athena takes them from the path.
-PARTITION_KEYS: tuple[str, ...] = ("instance_id", "filter_name", "dt", "hour")
+# Partition keys, in S3 key order (see sinks.object_key). Not record keys: Athena takes them from the path.
+PARTITION_COLUMNS: tuple[Column, ...] = (
+    Column("instance_id", "string", "Amazon Connect instance id"),
+    Column("filter_name", "string", "Exporter filter name"),
+    Column("dt", "string", "UTC date of the snapshot, yyyy-MM-dd"),
+    Column("hour", "int", "UTC hour of the snapshot, 0-23 (written as two digits in the path)"),
+)
+PARTITION_KEYS: tuple[str, ...] = tuple(c.name for c in PARTITION_COLUMNS)
 
 # Timestamp format of every timestamp value in a record (Java SimpleDateFormat, for the Hive SerDe).
 TIMESTAMP_FORMAT_JAVA = "yyyy-MM-dd'T'HH:mm:ss.SSS'Z'"

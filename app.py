@@ -1,0 +1,52 @@
+#!/usr/bin/env python3
+"""`cdk synth -c config=path/to/config.json`: the exporter's deployment from its own config file."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+sys.path[:0] = [str(ROOT / "lambda_src"), str(ROOT)]
+
+import aws_cdk as cdk  # noqa: E402
+from cdk_nag import AwsSolutionsChecks  # noqa: E402
+
+from connect_exporter.config import ConfigError  # noqa: E402
+from infra.settings import load_settings  # noqa: E402
+from infra.stack import ExporterStack  # noqa: E402
+
+DEFAULT_CONFIG = "config/example.json"
+
+
+FEATURE_FLAGS = {
+    # Access logs delivered under a bucket policy, not the legacy LogDeliveryWrite ACL.
+    "@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy": True,
+}
+
+
+def build_app(app: cdk.App) -> ExporterStack:
+    """Validate the config named by context `config` and add the stack, checked by cdk-nag."""
+    for flag, value in FEATURE_FLAGS.items():
+        app.node.set_context(flag, value)
+    config = app.node.try_get_context("config") or DEFAULT_CONFIG
+    settings = load_settings(config)
+    name = app.node.try_get_context("stack_name") or "ConnectUserDataExporter"
+    stack = ExporterStack(app, name, settings=settings)
+    cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
+    return stack
+
+
+def main() -> int:
+    app = cdk.App()
+    try:
+        build_app(app)
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    app.synth()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""CDK constructs of the exporter's deployment; `stack.ExporterStack` composes them."""

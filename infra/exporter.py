@@ -1,0 +1,145 @@
+"""The exporter Lambda, its least-privilege role, its config layer and its schedule."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+
+from aws_cdk import Aws, Duration, RemovalPolicy, Stack
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_destinations as destinations
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_scheduler as scheduler
+from aws_cdk import aws_scheduler_targets as targets
+from aws_cdk import aws_sqs as sqs
+from aws_cdk import aws_ssm as ssm
+from constructs import Construct
+
+from connect_exporter.directory import SOURCES
+from connect_exporter.handler import DEFAULT_CONFIG_PATH
+
+from .nag import acknowledge
+from .settings import DeploymentSettings
+
+LAMBDA_SRC = Path(__file__).resolve().parent.parent / "lambda_src"
+RUNTIME = lambda_.Runtime.PYTHON_3_13
+ARCHITECTURE = lambda_.Architecture.ARM_64
+POWERTOOLS_PARAMETER = "/aws/service/powertools/python/arm64/python3.13/latest"
+CONNECT_ACTIONS = sorted({"connect:GetCurrentUserData", *(f"connect:{op}" for op, *_ in SOURCES.values())})
+
+
+def connect_resources(instance_ids: list[str]) -> list[str]:
+    """The configured instances and everything under them; nothing else."""
+    arns = []
+    for instance_id in instance_ids:
+        base = f"arn:{Aws.PARTITION}:connect:{Aws.REGION}:{Aws.ACCOUNT_ID}:instance/{instance_id}"
+        arns += [base, f"{base}/*"]
+    return arns
+
+
+def config_layer_dir(settings: DeploymentSettings) -> str:
+    """A folder holding the config at /opt/exporter/config.json: no 4 KB environment or 8 KB input limit."""
+    folder = Path(tempfile.mkdtemp(prefix="exporter-config-"))
+    target = folder / Path(DEFAULT_CONFIG_PATH).relative_to("/opt")
+    target.parent.mkdir(parents=True)
+    target.write_text(Path(settings.source).read_text(encoding="utf-8"), encoding="utf-8")
+    json.loads(target.read_text())  # already validated; guard against a file changed mid-synth
+    return str(folder)
+
+
+class Exporter(Construct):
+    def __init__(self, scope: Construct, id: str, *, settings: DeploymentSettings, bucket: s3.IBucket) -> None:
+        super().__init__(scope, id)
+        instance_ids = [i.instance_id for i in settings.exporter.instances]
+        self.log_group = logs.LogGroup(self, "Logs", removal_policy=RemovalPolicy.DESTROY)
+        # Any of CloudWatch's retention values (validated in settings), set on the L1 directly.
+        self.log_group.node.default_child.retention_in_days = settings.log_retention_days  # type: ignore[union-attr]
+        self.role = iam.Role(
+            self, "Role", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description="Connect user data exporter: read the configured instances, write snapshots, write its logs",
+        )
+        self.role.add_to_policy(iam.PolicyStatement(
+            sid="ReadConfiguredConnectInstances", actions=CONNECT_ACTIONS, resources=connect_resources(instance_ids),
+        ))
+        self.role.add_to_policy(iam.PolicyStatement(
+            sid="WriteSnapshots", actions=["s3:PutObject"], resources=[bucket.arn_for_objects(f"{settings.prefix}/*")],
+        ))
+        self.role.add_to_policy(iam.PolicyStatement(
+            sid="WriteOwnLogs", actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+            resources=[f"{self.log_group.log_group_arn}"],
+        ))
+        policy = self.role.node.find_child("DefaultPolicy")
+        for finding, reason in [
+            (f"Resource::<{_logical(bucket)}.Arn>/{settings.prefix}/*", "PutObject on the snapshot prefix only; keys are per minute."),
+            *(("Resource::arn:<AWS::Partition>:connect:<AWS::Region>:<AWS::AccountId>:instance/" + i + "/*",
+               "Connect reads need the instance's child ARNs (users, queues, profiles); scoped to configured instances.")
+              for i in instance_ids),
+            (f"Resource::<{_logical(self.log_group)}.Arn>:*", "Log streams of the function's own log group."),
+        ]:
+            acknowledge(policy, f"AwsSolutions-IAM5[{finding}]", reason)
+
+        powertools = lambda_.LayerVersion.from_layer_version_arn(
+            self, "Powertools", ssm.StringParameter.value_for_string_parameter(self, POWERTOOLS_PARAMETER)
+        )
+        config = lambda_.LayerVersion(
+            self, "Config", code=lambda_.Code.from_asset(config_layer_dir(settings)),
+            compatible_runtimes=[RUNTIME], compatible_architectures=[ARCHITECTURE],
+            description="Exporter config (validated at synth)",
+        )
+        self.dlq = sqs.Queue(
+            self, "FailedRuns", encryption=sqs.QueueEncryption.SQS_MANAGED, enforce_ssl=True,
+            retention_period=Duration.days(14),
+        )
+        acknowledge(self.dlq, "AwsSolutions-SQS3", "This queue is the dead-letter queue of the schedule and the function.")
+        self.function = lambda_.Function(
+            self, "Function",
+            description="Exports Amazon Connect GetCurrentUserData snapshots to S3 and CloudWatch EMF",
+            runtime=RUNTIME, architecture=ARCHITECTURE,
+            handler="connect_exporter.handler.lambda_handler",
+            code=lambda_.Code.from_asset(str(LAMBDA_SRC), exclude=["**/__pycache__", "**/*.pyc"]),
+            layers=[powertools, config],
+            role=self.role,
+            log_group=self.log_group,
+            memory_size=settings.memory_mb,
+            timeout=Duration.seconds(settings.timeout_seconds),
+            # One run at a time: runs never overlap and never double-draw the account's Connect quota.
+            reserved_concurrent_executions=1,
+            environment={
+                "EXPORTER_DESTINATION": f"s3://{bucket.bucket_name}/{settings.prefix}",
+                "EXPORTER_CONFIG_PATH": DEFAULT_CONFIG_PATH,
+                "POWERTOOLS_SERVICE_NAME": "connect-user-data-exporter",
+                "POWERTOOLS_LOG_LEVEL": "INFO",
+            },
+        )
+        acknowledge(self.function, "AwsSolutions-L1", "Python 3.13 is the newest runtime with a published Powertools layer parameter."
+        )
+        self.function.configure_async_invoke(
+            retry_attempts=1,
+            max_event_age=Duration.seconds(max(60, settings.schedule_minutes * 120)),
+            on_failure=destinations.SqsDestination(self.dlq),
+        )
+        self.schedule = scheduler.Schedule(
+            self, "Schedule",
+            description="Snapshot of Amazon Connect current user data",
+            schedule=scheduler.ScheduleExpression.expression(settings.schedule_expression),
+            time_window=scheduler.TimeWindow.off(),
+            target=targets.LambdaInvoke(
+                self.function,
+                input=scheduler.ScheduleTargetInput.from_object({"scheduled_time": scheduler.ContextAttribute.scheduled_time}),
+                dead_letter_queue=self.dlq,
+                retry_attempts=2,
+                max_event_age=Duration.seconds(max(60, settings.schedule_minutes * 60)),
+            ),
+        )
+        acknowledge(
+            Stack.of(self), f"AwsSolutions-IAM5[Resource::<{_logical(self.function)}.Arn>:*]",
+            "The scheduler's role may invoke the exporter function and its versions; nothing else.",
+        )
+
+
+def _logical(construct: Construct) -> str:
+    child = construct.node.default_child
+    return Stack.of(construct).get_logical_id(child)  # type: ignore[arg-type]

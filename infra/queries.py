@@ -1,0 +1,90 @@
+"""Athena named queries shipped with the stack (Trino dialect, Athena engine v3).
+
+`{table}` is replaced with the quoted database.table. Written so that sqlglot can translate them
+to DuckDB for the answer checks: keep to standard functions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+LAST_DAY = "dt >= date_format(current_date - INTERVAL '1' DAY, '%Y-%m-%d')"
+
+
+@dataclass(frozen=True)
+class NamedQuery:
+    name: str
+    description: str
+    sql: str
+
+    def render(self, table: str) -> str:
+        return self.sql.format(table=table)
+
+
+QUERIES: tuple[NamedQuery, ...] = (
+    NamedQuery(
+        "latest-agent-state",
+        "Latest state of every agent seen in the last day: one row per agent",
+        f"""SELECT instance_id, user_id,
+       max_by(username, snapshot_time) AS username,
+       max_by(status_name, snapshot_time) AS status_name,
+       max_by(status_duration_seconds, snapshot_time) AS status_duration_seconds,
+       max_by(routing_profile_name, snapshot_time) AS routing_profile_name,
+       max_by(contact_count, snapshot_time) AS contact_count,
+       max(snapshot_time) AS last_seen
+FROM {{table}}
+WHERE {LAST_DAY}
+GROUP BY instance_id, user_id
+ORDER BY instance_id, user_id""",
+    ),
+    NamedQuery(
+        "agents-per-status-over-time",
+        "Agents per status, per filter and snapshot, over the last day",
+        f"""SELECT snapshot_time, instance_id, filter_name, status_name, count(*) AS agents
+FROM {{table}}
+WHERE {LAST_DAY}
+GROUP BY snapshot_time, instance_id, filter_name, status_name
+ORDER BY snapshot_time, instance_id, filter_name, status_name""",
+    ),
+    NamedQuery(
+        "slots-per-channel-over-time",
+        "Available, max and active slots per filter and channel, per snapshot, over the last day",
+        f"""SELECT t.snapshot_time, t.instance_id, t.filter_name, s.channel,
+       sum(coalesce(element_at(t.available_slots, s.channel), 0)) AS available_slots,
+       sum(s.max_slots) AS max_slots,
+       sum(coalesce(element_at(t.active_slots, s.channel), 0)) AS active_slots
+FROM {{table}} AS t
+CROSS JOIN UNNEST(t.max_slots) AS s (channel, max_slots)
+WHERE t.{LAST_DAY}
+GROUP BY t.snapshot_time, t.instance_id, t.filter_name, s.channel
+ORDER BY t.snapshot_time, t.instance_id, t.filter_name, s.channel""",
+    ),
+    NamedQuery(
+        "agents-on-contacts-by-state",
+        "Agents on contacts by channel and state in the latest snapshot, with the longest time in state",
+        f"""WITH latest AS (
+  SELECT max(snapshot_time) AS snapshot_time FROM {{table}} WHERE {LAST_DAY}
+)
+SELECT t.instance_id, t.filter_name, c.channel, c.agent_contact_state,
+       count(DISTINCT t.user_id) AS agents,
+       count(*) AS contacts,
+       max(date_diff('second', c.state_start_time, t.snapshot_time)) AS longest_in_state_seconds
+FROM {{table}} AS t
+CROSS JOIN UNNEST(t.contacts) AS c (contact_id, channel, initiation_method, agent_contact_state,
+                                    state_start_time, connected_to_agent_time, queue_id, queue_name)
+JOIN latest ON t.snapshot_time = latest.snapshot_time
+WHERE t.{LAST_DAY}
+GROUP BY t.instance_id, t.filter_name, c.channel, c.agent_contact_state
+ORDER BY longest_in_state_seconds DESC""",
+    ),
+    NamedQuery(
+        "status-minutes-per-agent-today",
+        "Snapshots (minutes at a one-minute schedule) each agent spent in each status today (UTC)",
+        """SELECT instance_id, user_id, max_by(username, snapshot_time) AS username, status_name,
+       count(DISTINCT snapshot_time) AS snapshots
+FROM {table}
+WHERE dt = date_format(current_date, '%Y-%m-%d')
+GROUP BY instance_id, user_id, status_name
+ORDER BY instance_id, user_id, snapshots DESC""",
+    ),
+)

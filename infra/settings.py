@@ -1,0 +1,128 @@
+"""Deployment settings: the `deployment` section of the exporter's own config file.
+
+The exporter's part of the file is validated by the exporter's code (one definition); this module
+validates the rest with the same one-line errors, so a bad file stops `cdk synth` before any template.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from connect_exporter.config import FILTER_NAME_RE, ExporterConfig, Validator, load_config
+from connect_exporter.metrics import CHANNELS
+
+RATE_RE = re.compile(r"^rate\((?P<n>[1-9][0-9]*) minutes?\)$")
+EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653)
+COMPARISONS = {"<": "LESS_THAN_THRESHOLD", "<=": "LESS_THAN_OR_EQUAL_TO_THRESHOLD", ">": "GREATER_THAN_THRESHOLD", ">=": "GREATER_THAN_OR_EQUAL_TO_THRESHOLD"}
+SLOT_METRICS = ("AvailableSlots", "MaxSlots", "ActiveSlots")
+
+
+@dataclass(frozen=True)
+class AlarmRule:
+    """e.g. AvailableSlots for support/VOICE < 1 for 3 of 5 minutes."""
+
+    instance_id: str
+    filter_name: str
+    channel: str
+    metric: str
+    comparison: str
+    threshold: float
+    evaluation_periods: int
+    datapoints_to_alarm: int
+
+
+@dataclass(frozen=True)
+class DeploymentSettings:
+    exporter: ExporterConfig
+    source: str
+    schedule_minutes: int = 1
+    prefix: str = "snapshots"
+    snapshot_retention_days: int = 400
+    log_retention_days: int = 30
+    memory_mb: int = 512
+    retain_data: bool = True
+    stale_after_minutes: int = 5
+    alarm_email: str | None = None
+    alarms: tuple[AlarmRule, ...] = ()
+
+    @property
+    def schedule_expression(self) -> str:
+        return f"rate({self.schedule_minutes} minute{'s' if self.schedule_minutes > 1 else ''})"
+
+    @property
+    def timeout_seconds(self) -> int:
+        """Below the schedule period, so one run ends before the next begins (Lambda's cap is 900 s)."""
+        return min(self.schedule_minutes * 60 - 5, 900)
+
+
+def load_settings(path: str | Path) -> DeploymentSettings:
+    exporter = load_config(path)
+    v = Validator(str(path))
+    d = v.object(
+        exporter.deployment,
+        "deployment",
+        optional={"schedule", "prefix", "snapshot_retention_days", "log_retention_days", "memory_mb", "retain_data",
+                  "stale_after_minutes", "alarm_email", "alarms"},
+    )
+    schedule = d.get("schedule", "rate(1 minute)")
+    match = RATE_RE.match(schedule) if isinstance(schedule, str) else None
+    if not match or int(match["n"]) > 15:
+        v.fail("deployment.schedule", "must be rate(N minute[s]) with N from 1 to 15", schedule)
+    prefix = d.get("prefix", "snapshots")
+    if not isinstance(prefix, str) or not re.match(r"^[a-z0-9][a-z0-9/_-]{0,100}$", prefix) or prefix.endswith("/"):
+        v.fail("deployment.prefix", "must be a key prefix of a-z 0-9 / _ - without a trailing /", prefix)
+    log_days = d.get("log_retention_days", 30)
+    if log_days not in LOG_RETENTION_DAYS:
+        v.fail("deployment.log_retention_days", f"must be one of CloudWatch's values {LOG_RETENTION_DAYS}", log_days)
+    retain = d.get("retain_data", True)
+    if not isinstance(retain, bool):
+        v.fail("deployment.retain_data", "must be true or false", retain)
+    email = d.get("alarm_email")
+    if email is not None and (not isinstance(email, str) or not EMAIL_RE.match(email)):
+        v.fail("deployment.alarm_email", "must be an e-mail address", email)
+    filters = {(i.instance_id, f.name) for i in exporter.instances for f in i.filters}
+    alarms = tuple(
+        _alarm(v, raw, f"deployment.alarms[{n}]", exporter, filters)
+        for n, raw in enumerate(v.array(d.get("alarms", []), "deployment.alarms"))
+    )
+    return DeploymentSettings(
+        exporter=exporter,
+        source=str(path),
+        schedule_minutes=int(match["n"]),
+        prefix=prefix,
+        snapshot_retention_days=v.integer(d.get("snapshot_retention_days", 400), "deployment.snapshot_retention_days", 1, 3650),
+        log_retention_days=log_days,
+        memory_mb=v.integer(d.get("memory_mb", 512), "deployment.memory_mb", 128, 10240),
+        retain_data=retain,
+        stale_after_minutes=v.integer(d.get("stale_after_minutes", 5), "deployment.stale_after_minutes", 1, 60),
+        alarm_email=email,
+        alarms=alarms,
+    )
+
+
+def _alarm(v: Validator, raw: object, path: str, exporter: ExporterConfig, filters: set[tuple[str, str]]) -> AlarmRule:
+    a = v.object(raw, path, required={"filter", "channel", "threshold"},
+                 optional={"instance_id", "metric", "comparison", "evaluation_periods", "datapoints_to_alarm"})
+    instance_id = a.get("instance_id")
+    if instance_id is None:
+        if len(exporter.instances) != 1:
+            v.fail(f"{path}.instance_id", "is required when the config has several instances")
+        instance_id = exporter.instances[0].instance_id
+    name = a["filter"]
+    if not isinstance(name, str) or not FILTER_NAME_RE.match(name) or (instance_id, name) not in filters:
+        v.fail(f"{path}.filter", f"must name a filter of instance {instance_id}", name)
+    channel = a["channel"]
+    if channel not in CHANNELS:
+        v.fail(f"{path}.channel", f"must be one of {', '.join(CHANNELS)}", channel)
+    metric = a.get("metric", "AvailableSlots")
+    if metric not in SLOT_METRICS:
+        v.fail(f"{path}.metric", f"must be one of {', '.join(SLOT_METRICS)}", metric)
+    comparison = a.get("comparison", "<")
+    if comparison not in COMPARISONS:
+        v.fail(f"{path}.comparison", f"must be one of {' '.join(COMPARISONS)}", comparison)
+    periods = v.integer(a.get("evaluation_periods", 5), f"{path}.evaluation_periods", 1, 60)
+    datapoints = v.integer(a.get("datapoints_to_alarm", min(3, periods)), f"{path}.datapoints_to_alarm", 1, periods)
+    return AlarmRule(instance_id, name, channel, metric, comparison, v.number(a["threshold"], f"{path}.threshold", -1e9, 1e9), periods, datapoints)

@@ -1,0 +1,31 @@
+"""The stack only composes the constructs and states its outputs."""
+
+from __future__ import annotations
+
+from aws_cdk import Aws, CfnOutput, Stack
+from constructs import Construct
+
+from .exporter import Exporter
+from .monitoring import Monitoring
+from .settings import DeploymentSettings
+from .storage import SnapshotStorage
+
+
+class ExporterStack(Stack):
+    def __init__(self, scope: Construct, id: str, *, settings: DeploymentSettings, **kwargs) -> None:
+        super().__init__(scope, id, description="Amazon Connect current user data exporter (snapshots, Athena, alarms)", **kwargs)
+        storage = SnapshotStorage(self, "Storage", settings=settings)
+        exporter = Exporter(self, "Exporter", settings=settings, bucket=storage.bucket)
+        monitoring = Monitoring(self, "Monitoring", settings=settings, function=exporter.function, log_group=exporter.log_group)
+        outputs = {
+            "SnapshotBucket": storage.bucket.bucket_name,
+            "SnapshotLocation": f"s3://{storage.bucket.bucket_name}/{settings.prefix}/",
+            "AthenaTable": f"{storage.database_name}.{storage.table_name}",
+            "AthenaWorkGroup": storage.workgroup.ref,
+            "AlarmTopic": monitoring.topic.topic_arn,
+            "ExporterFunction": exporter.function.function_name,
+            "DashboardUrl": f"https://{Aws.REGION}.console.aws.amazon.com/cloudwatch/home?region={Aws.REGION}"
+            f"#dashboards:name={monitoring.dashboard.dashboard_name}",
+        }
+        for name, value in outputs.items():
+            CfnOutput(self, name, value=value)

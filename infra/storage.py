@@ -1,0 +1,146 @@
+"""Snapshot storage and catalog: buckets, the Glue table (from the exporter's schema) and Athena."""
+
+from __future__ import annotations
+
+from aws_cdk import Aws, Duration, RemovalPolicy
+from aws_cdk import aws_athena as athena
+from aws_cdk import aws_glue as glue
+from aws_cdk import aws_s3 as s3
+from constructs import Construct
+
+from connect_exporter.schema import COLUMNS, PARTITION_COLUMNS, TIMESTAMP_FORMAT_JAVA
+
+from .queries import QUERIES
+from .nag import acknowledge
+from .settings import DeploymentSettings
+
+JSON_SERDE = "org.apache.hive.hcatalog.data.JsonSerDe"
+
+
+def secure_bucket(scope: Construct, id: str, *, logs: s3.IBucket | None, retain: bool, **kwargs) -> s3.Bucket:
+    """Private, encrypted, TLS-only, versioned, with access logs."""
+    return s3.Bucket(
+        scope,
+        id,
+        block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+        encryption=s3.BucketEncryption.S3_MANAGED,
+        enforce_ssl=True,
+        versioned=True,
+        object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+        server_access_logs_bucket=logs,
+        server_access_logs_prefix=f"{id.lower()}/" if logs else None,
+        removal_policy=RemovalPolicy.RETAIN if retain else RemovalPolicy.DESTROY,
+        auto_delete_objects=False,
+        **kwargs,
+    )
+
+
+def table_parameters(settings: DeploymentSettings, bucket_name: str) -> dict[str, str]:
+    """Partition projection over the configured instances and filters: queryable the minute a snapshot lands."""
+    instances = [i.instance_id for i in settings.exporter.instances]
+    filters = sorted({f.name for i in settings.exporter.instances for f in i.filters})
+    years = max(1, -(-settings.snapshot_retention_days // 365))
+    return {
+        "classification": "json",
+        "compressionType": "gzip",
+        "projection.enabled": "true",
+        "projection.instance_id.type": "enum",
+        "projection.instance_id.values": ",".join(instances),
+        "projection.filter_name.type": "enum",
+        "projection.filter_name.values": ",".join(filters),
+        "projection.dt.type": "date",
+        "projection.dt.format": "yyyy-MM-dd",
+        "projection.dt.range": f"NOW-{years}YEARS,NOW",
+        "projection.dt.interval": "1",
+        "projection.dt.interval.unit": "DAYS",
+        "projection.hour.type": "integer",
+        "projection.hour.range": "0,23",
+        "projection.hour.digits": "2",
+        "storage.location.template": (
+            f"s3://{bucket_name}/{settings.prefix}/instance_id=${{instance_id}}/filter_name=${{filter_name}}"
+            "/dt=${dt}/hour=${hour}/"
+        ),
+    }
+
+
+class SnapshotStorage(Construct):
+    """Buckets, Glue database and table, Athena workgroup and named queries."""
+
+    def __init__(self, scope: Construct, id: str, *, settings: DeploymentSettings) -> None:
+        super().__init__(scope, id)
+        retain = settings.retain_data
+        self.access_logs = secure_bucket(
+            self, "AccessLogs", logs=None, retain=retain,
+            lifecycle_rules=[s3.LifecycleRule(expiration=Duration.days(365), noncurrent_version_expiration=Duration.days(30))],
+        )
+        acknowledge(self.access_logs, "AwsSolutions-S1", "This is the access-log bucket; logging it to itself would loop."
+        )
+        self.bucket = secure_bucket(
+            self, "Snapshots", logs=self.access_logs, retain=retain,
+            lifecycle_rules=[
+                s3.LifecycleRule(
+                    prefix=f"{settings.prefix}/",
+                    expiration=Duration.days(settings.snapshot_retention_days),
+                    noncurrent_version_expiration=Duration.days(7),
+                    abort_incomplete_multipart_upload_after=Duration.days(1),
+                )
+            ],
+        )
+        self.results = secure_bucket(
+            self, "AthenaResults", logs=self.access_logs, retain=False,
+            lifecycle_rules=[s3.LifecycleRule(expiration=Duration.days(30), noncurrent_version_expiration=Duration.days(1))],
+        )
+
+        self.database_name = "connect_user_data"
+        self.table_name = "snapshots"
+        database = glue.CfnDatabase(
+            self, "Database", catalog_id=Aws.ACCOUNT_ID,
+            database_input=glue.CfnDatabase.DatabaseInputProperty(
+                name=self.database_name, description="Amazon Connect current user data snapshots"
+            ),
+        )
+        self.table = glue.CfnTable(
+            self, "Table", catalog_id=Aws.ACCOUNT_ID, database_name=self.database_name,
+            table_input=glue.CfnTable.TableInputProperty(
+                name=self.table_name,
+                description="One row per agent per filter per snapshot; partition projection, no crawler",
+                table_type="EXTERNAL_TABLE",
+                parameters=table_parameters(settings, self.bucket.bucket_name),
+                partition_keys=[glue.CfnTable.ColumnProperty(name=c.name, type=c.type, comment=c.comment) for c in PARTITION_COLUMNS],
+                storage_descriptor=glue.CfnTable.StorageDescriptorProperty(
+                    columns=[glue.CfnTable.ColumnProperty(name=c.name, type=c.type, comment=c.comment) for c in COLUMNS],
+                    location=f"s3://{self.bucket.bucket_name}/{settings.prefix}/",
+                    input_format="org.apache.hadoop.mapred.TextInputFormat",
+                    output_format="org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat",
+                    compressed=True,
+                    serde_info=glue.CfnTable.SerdeInfoProperty(
+                        serialization_library=JSON_SERDE,
+                        parameters={"timestamp.formats": TIMESTAMP_FORMAT_JAVA},
+                    ),
+                ),
+            ),
+        )
+        self.table.add_resource_dependency(database)
+
+        self.workgroup = athena.CfnWorkGroup(
+            self, "WorkGroup", name=f"{Aws.STACK_NAME}-connect-user-data",
+            description="Queries over Amazon Connect user data snapshots",
+            state="ENABLED",
+            recursive_delete_option=True,
+            work_group_configuration=athena.CfnWorkGroup.WorkGroupConfigurationProperty(
+                enforce_work_group_configuration=True,
+                publish_cloud_watch_metrics_enabled=True,
+                bytes_scanned_cutoff_per_query=100 * 1024**3,
+                engine_version=athena.CfnWorkGroup.EngineVersionProperty(selected_engine_version="Athena engine version 3"),
+                result_configuration=athena.CfnWorkGroup.ResultConfigurationProperty(
+                    output_location=f"s3://{self.results.bucket_name}/results/",
+                    encryption_configuration=athena.CfnWorkGroup.EncryptionConfigurationProperty(encryption_option="SSE_S3"),
+                ),
+            ),
+        )
+        table_ref = f'"{self.database_name}"."{self.table_name}"'
+        for query in QUERIES:
+            athena.CfnNamedQuery(
+                self, f"Query-{query.name}", name=query.name, description=query.description,
+                database=self.database_name, work_group=self.workgroup.ref, query_string=query.render(table_ref),
+            )  # work_group=ref orders it after the workgroup
