@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 export PYTHONPATH := lambda_src:.
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: setup demo test test-unit test-integration test-infra synth bench clean
+.PHONY: setup demo test test-unit test-integration test-infra synth clean
 
 setup: $(VENV)/.installed
 
@@ -32,3 +32,6 @@ test-infra: setup
 
 clean:
 	rm -rf $(VENV) out cdk.out .pytest_cache .hypothesis
+
+synth: setup  ## synthesize the stack offline into cdk.out (CONFIG=path picks the config)
+	CDK_OUTDIR=cdk.out CDK_CONTEXT_JSON='{"config": "$(or $(CONFIG),config/example.json)"}' $(BIN)/python app.py

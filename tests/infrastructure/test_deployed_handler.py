@@ -1,0 +1,74 @@
+"""The synthesized function, invoked with the schedule's own input, against the simulator and moto's S3:
+its objects land where the Glue table's storage.location.template says they are."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+from simulator.scenario import exporter_config
+
+from ..conftest import world
+from .conftest import synth
+
+SCHEDULED_TIME = "2026-11-24T03:47:00Z"
+
+RUNNER = """
+import importlib, json, sys, time
+module, _, function = sys.argv[1].rpartition(".")
+event = json.loads(sys.argv[2])
+class Context:
+    function_name = "exporter"; memory_limit_in_mb = 512; aws_request_id = "e2e"
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:exporter"
+    def get_remaining_time_in_millis(self): return 50_000
+print(json.dumps(getattr(importlib.import_module(module), function)(event, Context())), file=sys.stderr)
+"""
+
+
+def asset_dir(outdir: Path, template: dict, logical_id: str) -> Path:
+    return outdir / template["Resources"][logical_id]["Metadata"]["aws:asset:path"]
+
+
+def test_scheduled_input_through_the_synthesized_handler_lands_under_the_table_location(tmp_path, connect_sim, s3):
+    client, bucket = s3
+    (inst,) = world(1, 300, seed=3, routing_profiles=20, queues=30)
+    connect_sim([inst])
+    config = exporter_config([inst], pacing={"requests_per_second": 500, "burst": 50},
+                             deployment={"alarms": [{"filter": "support", "channel": "VOICE", "threshold": 1}]})
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(config))
+    stack, assembly = synth(tmp_path, path)
+    outdir = Path(assembly.directory)
+    template = json.loads((outdir / assembly.get_stack_by_name(stack.stack_name).template_file).read_text())
+
+    (fn_id, fn), = [(k, v) for k, v in template["Resources"].items()
+                    if v["Type"] == "AWS::Lambda::Function" and v["Properties"].get("Handler", "").startswith("connect_exporter")]
+    layer_id = next(k for k, v in template["Resources"].items() if v["Type"] == "AWS::Lambda::LayerVersion")
+    env_vars = fn["Properties"]["Environment"]["Variables"]
+    destination = "".join(p if isinstance(p, str) else bucket for p in env_vars["EXPORTER_DESTINATION"]["Fn::Join"][1])
+    config_path = env_vars["EXPORTER_CONFIG_PATH"].replace("/opt", str(asset_dir(outdir, template, layer_id)), 1)
+    schedule = next(v for v in template["Resources"].values() if v["Type"] == "AWS::Scheduler::Schedule")
+    event = schedule["Properties"]["Target"]["Input"].replace("<aws.scheduler.scheduled-time>", SCHEDULED_TIME)
+
+    env = {**os.environ, **{k: v for k, v in env_vars.items() if isinstance(v, str)},
+           "EXPORTER_DESTINATION": destination, "EXPORTER_CONFIG_PATH": config_path,
+           "PYTHONPATH": str(asset_dir(outdir, template, fn_id))}
+    result = subprocess.run([sys.executable, "-c", RUNNER, fn["Properties"]["Handler"], event],
+                            env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stderr.strip().splitlines()[-1])["filters"] == 5
+
+    table = next(v for v in template["Resources"].values() if v["Type"] == "AWS::Glue::Table")["Properties"]["TableInput"]
+    params = table["Parameters"]
+    location = "".join(p if isinstance(p, str) else bucket for p in params["storage.location.template"]["Fn::Join"][1])
+    pattern = re.escape(location.removeprefix(f"s3://{bucket}/"))
+    for column in ("instance_id", "filter_name"):
+        pattern = pattern.replace(re.escape(f"${{{column}}}"), "(" + "|".join(map(re.escape, params[f"projection.{column}.values"].split(","))) + ")")
+    pattern = pattern.replace(re.escape("${dt}"), "2026-11-24").replace(re.escape("${hour}"), "03")
+    keys = [o["Key"] for o in client.list_objects_v2(Bucket=bucket)["Contents"]]
+    assert len(keys) == 5
+    assert all(re.fullmatch(pattern + r"snapshot-20261124T034700Z\.json\.gz", key) for key in keys), (pattern, keys)

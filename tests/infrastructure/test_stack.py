@@ -1,0 +1,200 @@
+"""The synthesized template: every security, schedule, catalog and alarm promise, checked in the JSON."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+
+from connect_exporter.config import load_config
+from connect_exporter.schema import COLUMNS, PARTITION_COLUMNS
+from infra.queries import QUERIES
+
+from .conftest import EXAMPLE, REPO
+
+CONFIG = load_config(EXAMPLE)
+INSTANCE = CONFIG.instances[0].instance_id
+
+
+def resources(template: dict, kind: str) -> dict[str, dict]:
+    return {k: v for k, v in template["Resources"].items() if v["Type"] == kind}
+
+
+def one(template: dict, kind: str, predicate=lambda r: True) -> dict:
+    (found,) = [r for r in resources(template, kind).values() if predicate(r)]
+    return found
+
+
+def snapshot_bucket_id(template: dict) -> str:
+    (key,) = [k for k in resources(template, "AWS::S3::Bucket") if k.startswith("StorageSnapshots")]
+    return key
+
+
+def test_every_bucket_is_private_encrypted_versioned_and_tls_only(synthesized):
+    template, _ = synthesized
+    buckets = resources(template, "AWS::S3::Bucket")
+    assert len(buckets) == 3
+    for key, bucket in buckets.items():
+        props = bucket["Properties"]
+        assert props["PublicAccessBlockConfiguration"] == {
+            "BlockPublicAcls": True, "BlockPublicPolicy": True, "IgnorePublicAcls": True, "RestrictPublicBuckets": True}
+        assert props["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]["ServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
+        assert props["VersioningConfiguration"] == {"Status": "Enabled"}
+    policies = resources(template, "AWS::S3::BucketPolicy")
+    tls_only = [p for p in policies.values() if any(
+        s["Effect"] == "Deny" and s.get("Condition") == {"Bool": {"aws:SecureTransport": "false"}}
+        for s in p["Properties"]["PolicyDocument"]["Statement"])]
+    assert len(tls_only) == 3
+
+
+def test_snapshot_bucket_is_retained_logged_and_expires_with_retention(synthesized):
+    template, _ = synthesized
+    key = snapshot_bucket_id(template)
+    bucket = template["Resources"][key]
+    assert bucket["DeletionPolicy"] == "Retain" and bucket["UpdateReplacePolicy"] == "Retain"
+    (rule,) = bucket["Properties"]["LifecycleConfiguration"]["Rules"]
+    assert rule["Prefix"] == "snapshots/" and rule["ExpirationInDays"] == 400
+    assert rule["NoncurrentVersionExpiration"] == {"NoncurrentDays": 7}
+    assert "DestinationBucketName" in bucket["Properties"]["LoggingConfiguration"]
+
+
+def test_lambda_is_arm64_python313_single_flight_with_powertools_layer_from_ssm(synthesized):
+    template, _ = synthesized
+    fn = one(template, "AWS::Lambda::Function", lambda r: r["Properties"].get("Handler") == "connect_exporter.handler.lambda_handler")
+    props = fn["Properties"]
+    assert props["Runtime"] == "python3.13" and props["Architectures"] == ["arm64"]
+    assert props["Timeout"] == 55 and props["ReservedConcurrentExecutions"] == 1
+    env = props["Environment"]["Variables"]
+    assert env["EXPORTER_CONFIG_PATH"] == "/opt/exporter/config.json"
+    assert env["EXPORTER_DESTINATION"] == {"Fn::Join": ["", ["s3://", {"Ref": snapshot_bucket_id(template)}, "/snapshots"]]}
+    assert len(json.dumps(env)) < 1024
+    powertools_param = [k for k, v in template["Parameters"].items() if v.get("Default") == "/aws/service/powertools/python/arm64/python3.13/latest"]
+    assert len(powertools_param) == 1 and {"Ref": powertools_param[0]} in props["Layers"]
+    log_group = one(template, "AWS::Logs::LogGroup")
+    assert log_group["Properties"]["RetentionInDays"] == 30
+    assert props["LoggingConfig"]["LogGroup"] == {"Ref": next(iter(resources(template, "AWS::Logs::LogGroup")))}
+
+
+def test_schedule_passes_the_scheduled_time_with_retries_and_a_dead_letter_queue(synthesized):
+    template, _ = synthesized
+    schedule = one(template, "AWS::Scheduler::Schedule")["Properties"]
+    assert schedule["ScheduleExpression"] == "rate(1 minute)"
+    assert schedule["FlexibleTimeWindow"] == {"Mode": "OFF"}
+    target = schedule["Target"]
+    assert json.loads(target["Input"]) == {"scheduled_time": "<aws.scheduler.scheduled-time>"}
+    assert target["RetryPolicy"] == {"MaximumEventAgeInSeconds": 60, "MaximumRetryAttempts": 2}
+    assert "Arn" in json.dumps(target["DeadLetterConfig"])
+    queue = one(template, "AWS::SQS::Queue")["Properties"]
+    assert queue["SqsManagedSseEnabled"] is True
+    invoke_config = one(template, "AWS::Lambda::EventInvokeConfig")["Properties"]
+    assert invoke_config["MaximumRetryAttempts"] == 1 and "OnFailure" in invoke_config["DestinationConfig"]
+
+
+def test_exporter_role_has_exactly_the_least_privilege_statements(synthesized):
+    template, _ = synthesized
+    role_key = next(k for k in resources(template, "AWS::IAM::Role") if k.startswith("ExporterRole"))
+    assert "ManagedPolicyArns" not in template["Resources"][role_key]["Properties"]
+    policy = one(template, "AWS::IAM::Policy", lambda r: r["Properties"]["Roles"] == [{"Ref": role_key}])
+    statements = policy["Properties"]["PolicyDocument"]["Statement"]
+    instance_arn = {"Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, ":connect:", {"Ref": "AWS::Region"}, ":",
+                                      {"Ref": "AWS::AccountId"}, f":instance/{INSTANCE}"]]}
+    children = json.loads(json.dumps(instance_arn).replace(f":instance/{INSTANCE}", f":instance/{INSTANCE}/*"))
+    log_group_key = next(iter(resources(template, "AWS::Logs::LogGroup")))
+    queue_key = next(iter(resources(template, "AWS::SQS::Queue")))
+    assert statements == [
+        {"Sid": "ReadConfiguredConnectInstances", "Effect": "Allow",
+         "Action": ["connect:GetCurrentUserData", "connect:ListQueues", "connect:ListRoutingProfiles",
+                    "connect:ListUserHierarchyGroups", "connect:ListUsers"],
+         "Resource": [instance_arn, children]},
+        {"Sid": "WriteSnapshots", "Effect": "Allow", "Action": "s3:PutObject",
+         "Resource": {"Fn::Join": ["", [{"Fn::GetAtt": [snapshot_bucket_id(template), "Arn"]}, "/snapshots/*"]]}},
+        {"Sid": "WriteOwnLogs", "Effect": "Allow", "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+         "Resource": {"Fn::GetAtt": [log_group_key, "Arn"]}},
+        # Lambda's on-failure destination: failed runs go to the dead-letter queue.
+        {"Effect": "Allow", "Action": ["sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl"],
+         "Resource": {"Fn::GetAtt": [queue_key, "Arn"]}},
+    ]
+
+
+def test_glue_columns_are_the_exporters_schema_with_projection_over_configured_partitions(synthesized):
+    template, _ = synthesized
+    table = one(template, "AWS::Glue::Table")["Properties"]["TableInput"]
+    sd = table["StorageDescriptor"]
+    assert [(c["Name"], c["Type"]) for c in sd["Columns"]] == [(c.name, c.type) for c in COLUMNS]
+    assert [(c["Name"], c["Type"]) for c in table["PartitionKeys"]] == [(c.name, c.type) for c in PARTITION_COLUMNS]
+    assert sd["SerdeInfo"] == {"SerializationLibrary": "org.apache.hive.hcatalog.data.JsonSerDe",
+                               "Parameters": {"timestamp.formats": "yyyy-MM-dd'T'HH:mm:ss.SSS'Z'"}}
+    p = table["Parameters"]
+    assert p["projection.enabled"] == "true"
+    assert p["projection.instance_id.values"] == INSTANCE
+    assert p["projection.filter_name.values"].split(",") == sorted(f.name for f in CONFIG.instances[0].filters)
+    assert (p["projection.dt.type"], p["projection.dt.format"]) == ("date", "yyyy-MM-dd")
+    assert (p["projection.hour.type"], p["projection.hour.range"], p["projection.hour.digits"]) == ("integer", "0,23", "2")
+    template_parts = json.dumps(p["storage.location.template"])
+    assert "/snapshots/instance_id=${instance_id}/filter_name=${filter_name}/dt=${dt}/hour=${hour}/" in template_parts
+
+
+def test_athena_workgroup_is_v3_enforced_and_encrypted_with_the_named_queries(synthesized):
+    template, _ = synthesized
+    wg = one(template, "AWS::Athena::WorkGroup")["Properties"]["WorkGroupConfiguration"]
+    assert wg["EnforceWorkGroupConfiguration"] is True
+    assert wg["EngineVersion"] == {"SelectedEngineVersion": "Athena engine version 3"}
+    assert wg["ResultConfiguration"]["EncryptionConfiguration"] == {"EncryptionOption": "SSE_S3"}
+    queries = {q["Properties"]["Name"]: q["Properties"] for q in resources(template, "AWS::Athena::NamedQuery").values()}
+    assert sorted(queries) == sorted(q.name for q in QUERIES)
+    for q in queries.values():
+        assert q["Database"] == "connect_user_data" and '"connect_user_data"."snapshots"' in q["QueryString"]
+
+
+def test_slot_alarms_match_the_emitted_dimensions_exactly(synthesized):
+    template, _ = synthesized
+    alarms = [a["Properties"] for a in resources(template, "AWS::CloudWatch::Alarm").values()]
+    slot = [a for a in alarms if a.get("MetricName") == "AvailableSlots"]
+    assert len(slot) == 2
+    voice = next(a for a in slot if {"Name": "Channel", "Value": "VOICE"} in a["Dimensions"])
+    assert sorted(d["Name"] for d in voice["Dimensions"]) == ["Channel", "Filter", "InstanceId"]
+    assert {"Name": "Filter", "Value": "support"} in voice["Dimensions"]
+    assert (voice["Namespace"], voice["Threshold"], voice["ComparisonOperator"]) == ("ConnectUserData", 1, "LessThanThreshold")
+    assert (voice["EvaluationPeriods"], voice["DatapointsToAlarm"], voice["TreatMissingData"]) == (5, 3, "ignore")
+    stale = [a for a in alarms if a.get("MetricName") == "Agents"]
+    assert len(stale) == len(CONFIG.instances[0].filters)
+    assert all(a["TreatMissingData"] == "breaching" and a["Statistic"] == "SampleCount" for a in stale)
+    assert any(a.get("MetricName") == "FailedFilters" for a in alarms)
+    assert any(a.get("MetricName") == "Errors" and a.get("Namespace") == "AWS/Lambda" for a in alarms)
+    emf = [a for a in alarms if "EMFValidationErrors" in json.dumps(a.get("Metrics", []))]
+    assert len(emf) == 1 and "LogGroupName" in json.dumps(emf[0]["Metrics"])
+    assert all(a["AlarmActions"] and a["OKActions"] for a in alarms)
+
+
+def test_alarm_topic_is_kms_encrypted_and_dashboard_and_outputs_exist(synthesized):
+    template, _ = synthesized
+    topic = one(template, "AWS::SNS::Topic")["Properties"]
+    assert "KmsMasterKeyId" in topic
+    key = one(template, "AWS::KMS::Key")["Properties"]
+    assert key["EnableKeyRotation"] is True
+    assert "cloudwatch.amazonaws.com" in json.dumps(key["KeyPolicy"])
+    assert len(resources(template, "AWS::CloudWatch::Dashboard")) == 1
+    assert set(template["Outputs"]) >= {"SnapshotBucket", "AthenaTable", "AthenaWorkGroup", "AlarmTopic", "DashboardUrl"}
+
+
+def test_cfn_lint_finds_no_errors(synthesized):
+    _, outdir = synthesized
+    (path,) = list(outdir.glob("*.template.json"))
+    result = subprocess.run([sys.executable, "-m", "cfnlint", str(path)], capture_output=True, text=True)
+    # cfn-lint's exit code is a bit field: 2 = errors, 4 = warnings, 8 = informational.
+    assert result.returncode & 2 == 0, result.stdout
+    assert not re.search(r"^E\d{4}", result.stdout, re.M), result.stdout
+
+
+def test_bad_config_stops_synth_with_one_clear_line_and_no_template(tmp_path):
+    config = json.loads(EXAMPLE.read_text())
+    config["deployment"]["alarms"][0]["channel"] = "FAX"
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(config))
+    env = {"CDK_CONTEXT_JSON": json.dumps({"config": str(bad)}), "CDK_OUTDIR": str(tmp_path / "out"),
+           "PATH": "/usr/bin:/bin", "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20"}
+    result = subprocess.run([sys.executable, str(REPO / "app.py")], env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1
+    assert result.stderr.strip() == f"error: {bad}: deployment.alarms[0].channel: must be one of VOICE, CHAT, TASK, EMAIL (got 'FAX')"
+    assert not list(tmp_path.glob("out/*.template.json"))
