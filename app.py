@@ -3,16 +3,20 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
+
+# jsii warns on every start under Node 20 (end of life); the README says so once, use Node 22/24 where you can.
+os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
 ROOT = Path(__file__).resolve().parent
 sys.path[:0] = [str(ROOT / "lambda_src"), str(ROOT)]
 
 import aws_cdk as cdk  # noqa: E402
 from cdk_nag import AwsSolutionsChecks  # noqa: E402
-
 from connect_exporter.config import ConfigError  # noqa: E402
+
 from infra.settings import load_settings  # noqa: E402
 from infra.stack import ExporterStack  # noqa: E402
 

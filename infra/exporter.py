@@ -16,10 +16,9 @@ from aws_cdk import aws_scheduler as scheduler
 from aws_cdk import aws_scheduler_targets as targets
 from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_ssm as ssm
-from constructs import Construct
-
 from connect_exporter.directory import SOURCES
 from connect_exporter.handler import DEFAULT_CONFIG_PATH
+from constructs import Construct
 
 from .nag import acknowledge
 from .settings import DeploymentSettings

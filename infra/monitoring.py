@@ -11,9 +11,8 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
-from constructs import Construct
-
 from connect_exporter.metrics import CHANNELS
+from constructs import Construct
 
 from .settings import COMPARISONS, DeploymentSettings
 

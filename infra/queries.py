@@ -51,10 +51,10 @@ ORDER BY snapshot_time, instance_id, filter_name, status_name""",
         "Available, max and active slots per filter and channel, per snapshot, over the last day",
         f"""SELECT t.snapshot_time, t.instance_id, t.filter_name, s.channel,
        sum(coalesce(element_at(t.available_slots, s.channel), 0)) AS available_slots,
-       sum(s.max_slots) AS max_slots,
+       sum(coalesce(element_at(t.max_slots, s.channel), 0)) AS max_slots,
        sum(coalesce(element_at(t.active_slots, s.channel), 0)) AS active_slots
 FROM {{table}} AS t
-CROSS JOIN UNNEST(t.max_slots) AS s (channel, max_slots)
+CROSS JOIN UNNEST(map_keys(t.max_slots)) AS s (channel)
 WHERE t.{LAST_DAY}
 GROUP BY t.snapshot_time, t.instance_id, t.filter_name, s.channel
 ORDER BY t.snapshot_time, t.instance_id, t.filter_name, s.channel""",

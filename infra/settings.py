@@ -10,7 +10,12 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from connect_exporter.config import FILTER_NAME_RE, ExporterConfig, Validator, load_config
+from connect_exporter.config import (
+    FILTER_NAME_RE,
+    ExporterConfig,
+    Validator,
+    load_config,
+)
 from connect_exporter.metrics import CHANNELS
 
 RATE_RE = re.compile(r"^rate\((?P<n>[1-9][0-9]*) minutes?\)$")

@@ -6,12 +6,11 @@ from aws_cdk import Aws, Duration, RemovalPolicy
 from aws_cdk import aws_athena as athena
 from aws_cdk import aws_glue as glue
 from aws_cdk import aws_s3 as s3
+from connect_exporter.schema import COLUMNS, PARTITION_COLUMNS, TIMESTAMP_FORMAT_JAVA
 from constructs import Construct
 
-from connect_exporter.schema import COLUMNS, PARTITION_COLUMNS, TIMESTAMP_FORMAT_JAVA
-
-from .queries import QUERIES
 from .nag import acknowledge
+from .queries import QUERIES
 from .settings import DeploymentSettings
 
 JSON_SERDE = "org.apache.hive.hcatalog.data.JsonSerDe"

@@ -12,7 +12,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from aws_lambda_powertools.metrics.provider.cloudwatch_emf.cloudwatch import AmazonCloudWatchEMFProvider
+from aws_lambda_powertools.metrics.provider.cloudwatch_emf.cloudwatch import (
+    AmazonCloudWatchEMFProvider,
+)
 
 # The API's Channel enum: every one gets a datapoint, zeros included, so an alarm sees 0 not "missing".
 CHANNELS: tuple[str, ...] = ("VOICE", "CHAT", "TASK", "EMAIL")

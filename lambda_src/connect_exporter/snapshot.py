@@ -14,7 +14,15 @@ from typing import Any
 
 from .config import ALL_AGENTS, ExporterConfig, FilterConfig, InstanceConfig
 from .directory import Directory
-from .metrics import FilterHealth, FilterSummary, InstanceHealth, agent_documents, filter_documents, instance_document, summarize
+from .metrics import (
+    FilterHealth,
+    FilterSummary,
+    InstanceHealth,
+    agent_documents,
+    filter_documents,
+    instance_document,
+    summarize,
+)
 from .observability import emit_emf, logger
 from .pager import CallStats, ConnectApi, describe_error, fetch_filter, filter_chunks
 from .records import flatten

@@ -9,6 +9,7 @@ import sys
 
 from connect_exporter.config import load_config
 from connect_exporter.schema import COLUMNS, PARTITION_COLUMNS
+
 from infra.queries import QUERIES
 
 from .conftest import EXAMPLE, REPO
@@ -35,7 +36,7 @@ def test_every_bucket_is_private_encrypted_versioned_and_tls_only(synthesized):
     template, _ = synthesized
     buckets = resources(template, "AWS::S3::Bucket")
     assert len(buckets) == 3
-    for key, bucket in buckets.items():
+    for bucket in buckets.values():
         props = bucket["Properties"]
         assert props["PublicAccessBlockConfiguration"] == {
             "BlockPublicAcls": True, "BlockPublicPolicy": True, "IgnorePublicAcls": True, "RestrictPublicBuckets": True}

@@ -7,9 +7,9 @@ import json
 import time
 
 import pytest
-
 from connect_exporter import handler
 from connect_exporter.snapshot import SnapshotFailed
+
 from simulator.scenario import build_instances
 from simulator.server import Faults
 

@@ -5,8 +5,13 @@ from __future__ import annotations
 import json
 
 import pytest
-
-from connect_exporter.config import ALL_AGENTS, ConfigError, load_config, parse_config, validate_config
+from connect_exporter.config import (
+    ALL_AGENTS,
+    ConfigError,
+    load_config,
+    parse_config,
+    validate_config,
+)
 
 IID = "11111111-2222-3333-4444-555555555555"
 ARN = f"arn:aws:connect:us-east-1:123456789012:instance/{IID}"

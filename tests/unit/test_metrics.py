@@ -6,7 +6,15 @@ import datetime as dt
 import io
 import json
 
-from connect_exporter.metrics import CHANNELS, FilterHealth, InstanceHealth, agent_documents, filter_documents, instance_document, summarize
+from connect_exporter.metrics import (
+    CHANNELS,
+    FilterHealth,
+    InstanceHealth,
+    agent_documents,
+    filter_documents,
+    instance_document,
+    summarize,
+)
 from connect_exporter.observability import emit_emf
 
 AT = dt.datetime(2026, 11, 24, 3, 45, tzinfo=dt.timezone.utc)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import random
 
 import pytest
-
 from connect_exporter.pacing import TokenBucket, backoff_delay
 
 

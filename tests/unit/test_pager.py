@@ -6,9 +6,15 @@ import random
 
 import pytest
 from botocore.exceptions import ClientError
-
 from connect_exporter.config import FilterConfig, PacingConfig
-from connect_exporter.pager import CallStats, ConnectApi, Deadline, DeadlineReached, fetch_filter, filter_chunks
+from connect_exporter.pager import (
+    CallStats,
+    ConnectApi,
+    Deadline,
+    DeadlineReached,
+    fetch_filter,
+    filter_chunks,
+)
 
 
 def error(code: str, status: int, message: str = "x") -> ClientError:

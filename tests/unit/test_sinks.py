@@ -7,8 +7,12 @@ import gzip
 import json
 
 import pytest
-
-from connect_exporter.sinks import LocalSink, encode_records, object_key, parse_destination
+from connect_exporter.sinks import (
+    LocalSink,
+    encode_records,
+    object_key,
+    parse_destination,
+)
 
 
 def test_key_is_hive_partitioned_by_utc_date_and_hour_and_a_pure_function_of_time():
