@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import tempfile
 from pathlib import Path
 
@@ -45,7 +44,6 @@ def config_layer_dir(settings: DeploymentSettings) -> str:
     target = folder / Path(DEFAULT_CONFIG_PATH).relative_to("/opt")
     target.parent.mkdir(parents=True)
     target.write_text(Path(settings.source).read_text(encoding="utf-8"), encoding="utf-8")
-    json.loads(target.read_text())  # already validated; guard against a file changed mid-synth
     return str(folder)
 
 

@@ -100,12 +100,13 @@ class ConnectSimulator:
         with self._lock:
             self.calls[operation] += 1
             bucket = self._buckets.setdefault(operation, Bucket(self.rate, self.burst))
-            fail = self._rng.random() < self.faults.error_rate
         if self.faults.latency:
             time.sleep(self.faults.latency)
         if not bucket.take():
             self.throttled[operation] += 1
             raise ApiError(429, "ThrottlingException", "Rate exceeded")
+        with self._lock:  # drawn only for admitted calls, so a seed gives the same faults whatever the timing
+            fail = self._rng.random() < self.faults.error_rate
         if operation in self.faults.deny:
             raise ApiError(403, "AccessDeniedException", f"not authorized to perform connect:{operation}")
         if fail:

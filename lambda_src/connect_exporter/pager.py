@@ -136,7 +136,6 @@ class FilterResult:
     """The agents of one filter, unique by user id, with what it cost to get them."""
 
     users: list[dict[str, Any]]
-    chunks: int
     # Sum over chunks of ApproximateTotalCount minus the unique agents received (agents who logged out
     # between pages, or a count the API over-estimated): visible, not silently lost.
     short_of_total: int
@@ -164,7 +163,7 @@ def fetch_filter(api: ConnectApi, instance_id: str, chunks: Sequence[dict[str, A
     for chunk in chunks:
         approximate, received = _page_chunk(api, instance_id, chunk, stats, users)
         short += max(0, approximate - received)
-    return FilterResult(list(users.values()), len(chunks), short)
+    return FilterResult(list(users.values()), short)
 
 
 def _page_chunk(

@@ -35,12 +35,13 @@ def asset_dir(outdir: Path, template: dict, logical_id: str) -> Path:
 
 def test_scheduled_input_through_the_synthesized_handler_lands_under_the_table_location(tmp_path, connect_sim, s3):
     client, bucket = s3
-    (inst,) = world(1, 300, seed=3, routing_profiles=20, queues=30)
+    (inst,) = world(1, 300, seed=3)
     connect_sim([inst])
     config = exporter_config([inst], pacing={"requests_per_second": 500, "burst": 50},
                              deployment={"alarms": [{"filter": "support", "channel": "VOICE", "threshold": 1}]})
     path = tmp_path / "config.json"
     path.write_text(json.dumps(config))
+    assert path.stat().st_size > 8192  # more than Lambda's 4 KB of environment or Scheduler's 8 KB of input hold
     stack, assembly = synth(tmp_path, path)
     outdir = Path(assembly.directory)
     template = json.loads((outdir / assembly.get_stack_by_name(stack.stack_name).template_file).read_text())
@@ -54,6 +55,7 @@ def test_scheduled_input_through_the_synthesized_handler_lands_under_the_table_l
     schedule = next(v for v in template["Resources"].values() if v["Type"] == "AWS::Scheduler::Schedule")
     event = schedule["Properties"]["Target"]["Input"].replace("<aws.scheduler.scheduled-time>", SCHEDULED_TIME)
 
+    assert len(json.dumps(env_vars)) < 4096 and len(event) < 8192
     env = {**os.environ, **{k: v for k, v in env_vars.items() if isinstance(v, str)},
            "EXPORTER_DESTINATION": destination, "EXPORTER_CONFIG_PATH": config_path,
            "PYTHONPATH": str(asset_dir(outdir, template, fn_id))}
