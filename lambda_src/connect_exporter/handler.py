@@ -31,8 +31,7 @@ class Settings:
     @classmethod
     def from_env(cls) -> Settings:
         destination = os.environ.get("EXPORTER_DESTINATION", "")
-        kind, _, _ = parse_destination(destination) if destination else ("", "", "")
-        if kind != "s3":
+        if not destination.startswith("s3://"):
             raise ValueError(f"EXPORTER_DESTINATION must be s3://bucket/prefix (got {destination!r})")
         return cls(
             config_path=os.environ.get("EXPORTER_CONFIG_PATH", DEFAULT_CONFIG_PATH),
