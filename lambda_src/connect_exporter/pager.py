@@ -59,6 +59,11 @@ class CallStats:
     def total_calls(self) -> int:
         return sum(self.calls.values())
 
+    def merge(self, other: CallStats) -> None:
+        self.calls.update(other.calls)
+        self.throttles += other.throttles
+        self.server_errors += other.server_errors
+
 
 class ConnectApi:
     """Calls Connect through one paced bucket per operation (each has its own quota), with retries."""

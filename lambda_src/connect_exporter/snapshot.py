@@ -70,11 +70,10 @@ class SnapshotFailed(Exception):
         super().__init__(f"{len(lines)} filter(s) failed: " + "; ".join(lines))
 
 
-def snapshot_time(value: str | dt.datetime | None = None, now: Callable[[], dt.datetime] | None = None) -> dt.datetime:
+def snapshot_time(value: str | dt.datetime | None = None) -> dt.datetime:
     """The snapshot time in UTC: an ISO-8601 string or datetime as given, or now truncated to the minute."""
     if value is None:
-        current = (now or (lambda: dt.datetime.now(dt.timezone.utc)))()
-        return current.astimezone(dt.timezone.utc).replace(second=0, microsecond=0)
+        return dt.datetime.now(dt.timezone.utc).replace(second=0, microsecond=0)
     if isinstance(value, str):
         parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
     else:
@@ -159,9 +158,9 @@ def _export_instance(
             + outcome.agent_documents,
         )
         outcomes.append(outcome)
-    _merge(report.api_stats, lookups)
+    report.api_stats.merge(lookups)
     for outcome in outcomes:
-        _merge(report.api_stats, outcome.stats)
+        report.api_stats.merge(outcome.stats)
     return outcomes
 
 
@@ -199,8 +198,3 @@ def _emit(emit: Callable[[Iterable[dict[str, Any]]], int], report: SnapshotRepor
     report.emf_bytes += emit(documents)
     report.emf_documents += len(documents)
 
-
-def _merge(total: CallStats, part: CallStats) -> None:
-    total.calls.update(part.calls)
-    total.throttles += part.throttles
-    total.server_errors += part.server_errors
