@@ -62,20 +62,27 @@ ORDER BY t.snapshot_time, t.instance_id, t.filter_name, s.channel""",
     NamedQuery(
         "agents-on-contacts-by-state",
         "Agents on contacts by channel and state in the latest snapshot, with the longest time in state",
+        # Contacts are unnested by position, not as rows: Trino expands an array of rows into columns,
+        # DuckDB (the answer checks' engine) does not, and element_at reads the same in both.
+        # greatest(..., 1) because Trino's sequence(1, 0) is an error; the extra position is filtered out.
+        # Seconds by to_unixtime, not date_diff: DuckDB's date_diff counts boundaries, Trino's truncates.
         f"""WITH latest AS (
   SELECT max(snapshot_time) AS snapshot_time FROM {{table}} WHERE {LAST_DAY}
+),
+contacts AS (
+  SELECT t.instance_id, t.filter_name, t.user_id, t.snapshot_time, element_at(t.contacts, p.position) AS c
+  FROM {{table}} AS t
+  JOIN latest ON t.snapshot_time = latest.snapshot_time
+  CROSS JOIN UNNEST(sequence(1, greatest(cardinality(t.contacts), 1))) AS p (position)
+  WHERE t.{LAST_DAY} AND p.position <= cardinality(t.contacts)
 )
-SELECT t.instance_id, t.filter_name, c.channel, c.agent_contact_state,
-       count(DISTINCT t.user_id) AS agents,
+SELECT instance_id, filter_name, c.channel AS channel, c.agent_contact_state AS agent_contact_state,
+       count(DISTINCT user_id) AS agents,
        count(*) AS contacts,
-       max(date_diff('second', c.state_start_time, t.snapshot_time)) AS longest_in_state_seconds
-FROM {{table}} AS t
-CROSS JOIN UNNEST(t.contacts) AS c (contact_id, channel, initiation_method, agent_contact_state,
-                                    state_start_time, connected_to_agent_time, queue_id, queue_name)
-JOIN latest ON t.snapshot_time = latest.snapshot_time
-WHERE t.{LAST_DAY}
-GROUP BY t.instance_id, t.filter_name, c.channel, c.agent_contact_state
-ORDER BY longest_in_state_seconds DESC""",
+       max(round(to_unixtime(snapshot_time) - to_unixtime(c.state_start_time), 3)) AS longest_in_state_seconds
+FROM contacts
+GROUP BY instance_id, filter_name, c.channel, c.agent_contact_state
+ORDER BY longest_in_state_seconds DESC, instance_id, filter_name, channel, agent_contact_state""",
     ),
     NamedQuery(
         "status-minutes-per-agent-today",

@@ -1,6 +1,9 @@
 """A deterministic contact center: agents, routing profiles, queues, hierarchy groups, statuses, contacts.
 
 Everything derives from a seed, so a test can compare the exporter's output with the simulator's truth.
+`Instance.advance(to)` moves the center forward in fixed ticks: agents log in and out, change status,
+set a next status, and take contacts on every channel through their states. The state at a time is a
+pure function of the seed and that time, however the caller stepped to it.
 """
 
 from __future__ import annotations
@@ -73,6 +76,8 @@ class Instance:
     queues: dict[str, Named]
     groups: dict[str, Named]
     statuses: dict[str, Named]
+    clock: dt.datetime = field(default_factory=lambda: dt.datetime(2026, 11, 24, 3, 0, tzinfo=dt.timezone.utc))
+    motion: random.Random = field(default_factory=random.Random)
 
     @property
     def arn(self) -> str:
@@ -88,6 +93,13 @@ class Instance:
         routable = agent.status == ROUTABLE
         available = {ch: max(0, maximum[ch] - active[ch]) if routable else 0 for ch in CHANNELS}
         return available, maximum, active
+
+    def advance(self, to: dt.datetime) -> None:
+        """Move every agent forward, one `TICK` at a time, up to `to` (never backwards)."""
+        while self.clock + TICK <= to:
+            self.clock += TICK
+            for agent in self.agents.values():  # insertion order: fixed by the seed
+                _step(self, agent, self.clock, self.motion)
 
 
 def _uuid(rng: random.Random) -> str:
@@ -159,7 +171,7 @@ def build_instance(
     for q in agent_queues:
         q.arn = f"{base}/queue/{q.id}"
         queue_map[q.id] = q
-    return Instance(iid, agent_map, profiles, queue_map, groups, statuses)
+    return Instance(iid, agent_map, profiles, queue_map, groups, statuses, epoch, random.Random(f"{seed}/{index}/motion"))
 
 
 def _contacts(rng: random.Random, agent: Agent, profile: RoutingProfile, epoch: dt.datetime) -> list[Contact]:
@@ -175,3 +187,90 @@ def _contacts(rng: random.Random, agent: Agent, profile: RoutingProfile, epoch: 
                 Contact(_uuid(rng), channel, rng.choice(INITIATION_METHODS), state, start, connected, rng.choice(profile.queue_ids))
             )
     return contacts
+
+
+# --- motion ----------------------------------------------------------------------------------
+TICK = dt.timedelta(seconds=10)
+# Per-tick probabilities, tuned so an hour shows every transition on a few hundred agents.
+P_LOGOUT, P_LOGIN = 0.01, 0.01
+P_AWAY, P_BACK, P_NEXT_STATUS = 0.003, 0.02, 0.003
+P_ARRIVAL = {"VOICE": 0.05, "CHAT": 0.05, "TASK": 0.03, "EMAIL": 0.02}
+RINGING = ("INCOMING", "PENDING", "CONNECTING")
+DONE = ("MISSED", "REJECTED", "ERROR")  # shown for one tick, then gone; they hold no slot
+
+
+def _stamp(now: dt.datetime, rng: random.Random) -> dt.datetime:
+    """A time inside the tick that just ended, with milliseconds, as Connect's timestamps have."""
+    return now - dt.timedelta(milliseconds=rng.randint(0, int(TICK.total_seconds() * 1000) - 1))
+
+
+def _set_status(agent: Agent, status: str, when: dt.datetime) -> None:
+    agent.status, agent.status_start = status, when
+
+
+def _step(instance: Instance, agent: Agent, now: dt.datetime, rng: random.Random) -> None:
+    """One tick of one agent: contacts move first, then presence and status."""
+    if not agent.logged_in:
+        if rng.random() < P_LOGIN:
+            agent.logged_in, agent.next_status = True, None
+            _set_status(agent, ROUTABLE, _stamp(now, rng))
+        return
+    kept = []
+    for contact in agent.contacts:
+        if _step_contact(contact, now, rng):
+            kept.append(contact)
+    agent.contacts = kept
+    if not agent.contacts and agent.next_status:
+        _set_status(agent, agent.next_status, _stamp(now, rng))
+        agent.next_status = None
+    if agent.status == ROUTABLE:
+        if agent.contacts:
+            if not agent.next_status and rng.random() < P_NEXT_STATUS:
+                agent.next_status = rng.choice(("Break", "Lunch"))
+        elif rng.random() < P_LOGOUT:
+            agent.logged_in, agent.next_status = False, None
+            return
+        elif rng.random() < P_AWAY:
+            _set_status(agent, rng.choice(STATUSES[1:]), _stamp(now, rng))
+            return
+        if not agent.next_status:  # a pending next status stops new contacts, so the agent can leave
+            _offer_contacts(instance, agent, now, rng)
+    elif rng.random() < P_BACK:
+        _set_status(agent, ROUTABLE, _stamp(now, rng))
+
+
+def _step_contact(contact: Contact, now: dt.datetime, rng: random.Random) -> bool:
+    """Move one contact on; False when it has left the agent."""
+    roll = rng.random()
+    if contact.state in DONE:
+        return False
+    if contact.state in RINGING:
+        if roll < 0.7:
+            contact.state, contact.connected_at = "CONNECTED", _stamp(now, rng)
+            contact.state_start = contact.connected_at
+        elif roll < 0.75:
+            contact.state, contact.state_start = ("MISSED" if contact.channel == "VOICE" else "REJECTED"), _stamp(now, rng)
+    elif contact.state == "CONNECTED":
+        if roll < 0.06:
+            contact.state, contact.state_start = "ENDED", _stamp(now, rng)
+        elif roll < 0.11 and contact.channel == "VOICE":
+            contact.state, contact.state_start = "CONNECTED_ONHOLD", _stamp(now, rng)
+    elif contact.state == "CONNECTED_ONHOLD":
+        if roll < 0.3:
+            contact.state, contact.state_start = "CONNECTED", _stamp(now, rng)
+    elif contact.state == "ENDED" and roll < 0.2:  # after-contact work done
+        return False
+    return True
+
+
+def _offer_contacts(instance: Instance, agent: Agent, now: dt.datetime, rng: random.Random) -> None:
+    profile = instance.routing_profiles[agent.routing_profile_id]
+    _, _, active = instance.slots(agent)
+    for channel in CHANNELS:
+        if active[channel] < profile.concurrency[channel] and rng.random() < P_ARRIVAL[channel]:
+            agent.contacts.append(
+                Contact(
+                    _uuid(rng), channel, rng.choice(INITIATION_METHODS), "INCOMING" if channel == "VOICE" else "CONNECTING",
+                    _stamp(now, rng), None, rng.choice(profile.queue_ids),
+                )
+            )

@@ -1,0 +1,318 @@
+"""The shipped Athena queries answer correctly over an hour of real exporter output.
+
+An hour of one-minute snapshots of a moving contact center is exported to a local Hive tree. The
+named queries and the Glue table are taken from the synthesized template, translated from Athena's
+Trino dialect by sqlglot, and run by DuckDB over that tree. Every answer is checked against the
+simulator's own state at each minute, and the slot sums against the EMF the exporter emitted.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+import boto3
+import duckdb
+import pytest
+import sqlglot
+from connect_exporter.config import validate_config
+from connect_exporter.directory import Directory
+from connect_exporter.pager import ConnectApi
+from connect_exporter.sinks import LocalSink
+from connect_exporter.snapshot import run_snapshot
+from sqlglot import exp
+
+from simulator.server import ConnectSimulator
+from simulator.world import Instance, build_instance
+
+from ..infrastructure.conftest import synth
+from .conftest import expected_ids, read_tree
+
+# The queries ask about "today" and "the last day": they run as if today were this hour's date.
+HOUR = dt.datetime(2026, 11, 24, 9, 0, tzinfo=dt.timezone.utc)
+MINUTES = 60
+UTC = dt.timezone.utc
+
+
+@dataclass(frozen=True)
+class AgentTruth:
+    username: str
+    profile: str
+    status: str
+    status_start: dt.datetime
+    slots: tuple[dict[str, int], dict[str, int], dict[str, int]]
+    contacts: tuple[tuple[str, str, dt.datetime], ...]  # channel, state, state start
+    filters: frozenset[str]
+
+
+@dataclass
+class Hour:
+    root: Path
+    instance: Instance
+    truth: dict[dt.datetime, dict[str, AgentTruth]]  # minute -> logged-in agent id -> state
+    emf: list[dict]
+    template: dict
+
+
+def _filters(instance: Instance) -> list[dict]:
+    queues = sorted(q.id for q in instance.queues.values() if q.kind == "STANDARD")
+    groups = {g.name: g.id for g in instance.groups.values()}
+    return [
+        {"name": "all-agents"},
+        {"name": "support", "queues": queues[:20]},
+        {"name": "on-a-call", "routing_profiles": sorted(instance.routing_profiles), "contact_states": ["CONNECTED", "CONNECTED_ONHOLD"]},
+        {"name": "emea", "user_hierarchy_groups": [groups["emea"], groups["amer-site-1"]]},
+        {"name": "team-leads", "agents": sorted(instance.agents)[:50]},
+    ]
+
+
+def _truth(instance: Instance, filters: list[dict]) -> dict[str, AgentTruth]:
+    members = {f["name"]: expected_ids(instance, f) for f in filters}
+    return {
+        a.id: AgentTruth(
+            a.username,
+            instance.routing_profiles[a.routing_profile_id].name,
+            a.status,
+            a.status_start,
+            instance.slots(a),
+            tuple((c.channel, c.state, c.state_start) for c in a.contacts),
+            frozenset(name for name, ids in members.items() if a.id in ids),
+        )
+        for a in instance.agents.values()
+        if a.logged_in
+    }
+
+
+@pytest.fixture(scope="module")
+def hour(tmp_path_factory) -> Hour:
+    instance = build_instance(seed=11, agents=300, routing_profiles=30, queues=40, epoch=HOUR)
+    filters = _filters(instance)
+    config = validate_config({
+        "instances": [{"instance_id": instance.id, "filters": filters}],
+        "pacing": {"requests_per_second": 1000, "burst": 100},
+    })
+    sim = ConnectSimulator([instance], rate=1000, burst=1000)
+    api = ConnectApi(boto3.client("connect", endpoint_url=sim.serve()), config.pacing)
+    directory = Directory(config.names_ttl_seconds)
+    root = tmp_path_factory.mktemp("hour")
+    emf: list[dict] = []
+
+    def emit(documents) -> int:
+        emf.extend(documents)
+        return 0
+
+    truth = {}
+    try:
+        for minute in range(MINUTES):
+            at = HOUR + dt.timedelta(minutes=minute)
+            instance.advance(at)
+            truth[at] = _truth(instance, filters)
+            report = run_snapshot(config, at, api, directory, LocalSink(root), emit=emit)
+            assert not report.failures, report.failures
+    finally:
+        sim.stop()
+    _, assembly = synth(tmp_path_factory.mktemp("synth"))
+    (artifact,) = [a for a in assembly.stacks]
+    template = json.loads((Path(assembly.directory) / artifact.template_file).read_text())
+    return Hour(root, instance, truth, emf, template)
+
+
+# --- the table and the queries, from the template ---------------------------------------------------
+
+def _resources(template: dict, kind: str) -> list[dict]:
+    return [r["Properties"] for r in template["Resources"].values() if r["Type"] == kind]
+
+
+def _duckdb_type(hive_type: str) -> str:
+    return sqlglot.exp.DataType.build(hive_type, dialect="hive").sql("duckdb")
+
+
+def _strftime(java_format: str) -> str:
+    """The SerDe's Java timestamp format as DuckDB's strptime format."""
+    out = java_format.replace("'", "")
+    for java, c in (("yyyy", "%Y"), ("MM", "%m"), ("dd", "%d"), ("HH", "%H"), ("mm", "%M"), ("ss", "%S"), ("SSS", "%g")):
+        out = out.replace(java, c)
+    return out
+
+
+@pytest.fixture(scope="module")
+def athena(hour: Hour) -> duckdb.DuckDBPyConnection:
+    """DuckDB reading the tree as the Glue table declares it: its columns, partition keys, SerDe format."""
+    (table,) = _resources(hour.template, "AWS::Glue::Table")
+    database, name = table["DatabaseName"], table["TableInput"]["Name"]
+    descriptor = table["TableInput"]["StorageDescriptor"]
+    columns = {c["Name"]: _duckdb_type(c["Type"]) for c in descriptor["Columns"]}
+    partitions = {c["Name"]: _duckdb_type(c["Type"]) for c in table["TableInput"]["PartitionKeys"]}
+    timestamps = _strftime(descriptor["SerdeInfo"]["Parameters"]["timestamp.formats"])
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    con.execute(f'CREATE SCHEMA "{database}"')
+    con.execute(
+        f'CREATE VIEW "{database}"."{name}" AS SELECT * FROM read_json('
+        f"'{hour.root}/**/*.json.gz', format = 'newline_delimited', hive_partitioning = true, "
+        f"hive_types = {partitions!r}, columns = {columns!r}, timestampformat = '{timestamps}')"
+    )
+    return con
+
+
+def run_named_query(hour: Hour, con: duckdb.DuckDBPyConnection, name: str) -> list[dict]:
+    """The template's query, translated from Trino to DuckDB with today pinned to the hour's date."""
+    (query,) = [q for q in _resources(hour.template, "AWS::Athena::NamedQuery") if q["Name"] == name]
+    today = exp.cast(exp.Literal.string(HOUR.date().isoformat()), "date")
+    tree = sqlglot.parse_one(query["QueryString"], read="trino")
+    tree = tree.transform(lambda node: today.copy() if isinstance(node, exp.CurrentDate) else node)
+    cursor = con.execute(tree.sql("duckdb"))
+    names = [d[0] for d in cursor.description]
+    return [dict(zip(names, row)) for row in cursor.fetchall()]
+
+
+def naive(value: dt.datetime) -> dt.datetime:
+    """Athena's timestamp type has no zone: UTC wall time."""
+    return value.astimezone(UTC).replace(tzinfo=None)
+
+
+# --- the answers -----------------------------------------------------------------------------------
+
+def test_the_hour_has_every_kind_of_movement(hour: Hour):
+    # Not a test of the exporter: a guard that the checks below are checking something.
+    minutes = [hour.truth[m] for m in sorted(hour.truth)]
+    first, last = minutes[0], minutes[-1]
+    logins = sum(len(set(now) - set(before)) for before, now in zip(minutes, minutes[1:]))
+    logouts = sum(len(set(before) - set(now)) for before, now in zip(minutes, minutes[1:]))
+    assert logins >= 10 and logouts >= 10
+    changed = sum(a.status != first[i].status for i, a in last.items() if i in first)
+    assert changed >= 20
+    states = {c[1] for minute in hour.truth.values() for a in minute.values() for c in a.contacts}
+    assert {"INCOMING", "CONNECTING", "CONNECTED", "CONNECTED_ONHOLD", "ENDED"} <= states
+    assert any(a.slots[0].get("EMAIL") for a in last.values()) and any(a.slots[2]["TASK"] for a in last.values())
+
+
+def test_every_query_in_the_template_is_checked_here(hour: Hour):
+    shipped = {q["Name"] for q in _resources(hour.template, "AWS::Athena::NamedQuery")}
+    checked = {n.removeprefix("test_").replace("_", "-") for n in globals() if n.startswith("test_query_")}
+    assert {n.removeprefix("query-") for n in checked} == shipped
+
+
+def test_every_record_matches_the_glue_columns(hour: Hour):
+    (table,) = _resources(hour.template, "AWS::Glue::Table")
+    columns = [(c["Name"], sqlglot.exp.DataType.build(c["Type"], dialect="hive")) for c in table["TableInput"]["StorageDescriptor"]["Columns"]]
+    tree = read_tree(hour.root)
+    assert len(tree) == MINUTES * 5
+    records = [r for rows in tree.values() for r in rows]
+    assert len(records) == sum(len(a.filters) for minute in hour.truth.values() for a in minute.values())
+    for record in records:
+        assert list(record) == [name for name, _ in columns]
+        for name, kind in columns:
+            assert _conforms(record[name], kind), (name, record[name], kind.sql("hive"))
+
+
+TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
+
+
+def _conforms(value, kind: exp.DataType) -> bool:
+    """A JSON value the Hive JSON SerDe reads as this column type (null is every type)."""
+    t = exp.DataType.Type
+    if value is None:
+        return True
+    if kind.this in (t.VARCHAR, t.TEXT):
+        return isinstance(value, str)
+    if kind.this == t.TIMESTAMP:
+        return isinstance(value, str) and bool(TIMESTAMP.match(value))
+    if kind.this == t.INT:
+        return isinstance(value, int) and not isinstance(value, bool) and -(2**31) <= value < 2**31
+    if kind.this == t.DOUBLE:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if kind.this == t.MAP:
+        key, val = kind.expressions
+        return isinstance(value, dict) and all(_conforms(k, key) and _conforms(v, val) for k, v in value.items())
+    if kind.this == t.ARRAY:
+        return isinstance(value, list) and all(_conforms(v, kind.expressions[0]) for v in value)
+    if kind.this == t.STRUCT:
+        fields = {f.name: f.args["kind"] for f in kind.expressions}
+        return isinstance(value, dict) and list(value) == list(fields) and all(_conforms(value[k], fields[k]) for k in fields)
+    raise AssertionError(f"no check for column type {kind.sql('hive')}")
+
+
+def test_query_latest_agent_state(hour: Hour, athena):
+    rows = run_named_query(hour, athena, "latest-agent-state")
+    last_seen: dict[str, dt.datetime] = {}
+    for minute, agents in sorted(hour.truth.items()):
+        for agent_id in agents:
+            last_seen[agent_id] = minute
+    assert [r["user_id"] for r in rows] == sorted(last_seen)  # exactly one row per agent, in order
+    logged_out = 0
+    for row in rows:
+        at = last_seen[row["user_id"]]
+        agent = hour.truth[at][row["user_id"]]
+        logged_out += at < max(hour.truth)
+        assert row["instance_id"] == hour.instance.id
+        assert row["last_seen"] == naive(at)
+        assert (row["username"], row["status_name"], row["routing_profile_name"]) == (agent.username, agent.status, agent.profile)
+        assert row["contact_count"] == len(agent.contacts)
+        assert row["status_duration_seconds"] == pytest.approx((at - agent.status_start).total_seconds(), abs=0.001)
+    assert logged_out >= 10  # agents who logged out keep their last state
+
+
+def test_query_agents_per_status_over_time(hour: Hour, athena):
+    rows = run_named_query(hour, athena, "agents-per-status-over-time")
+    expected = Counter(
+        (naive(minute), name, agent.status) for minute, agents in hour.truth.items() for agent in agents.values() for name in agent.filters
+    )
+    assert {(r["snapshot_time"], r["filter_name"], r["status_name"]): r["agents"] for r in rows} == expected
+    assert len(rows) == len(expected)
+    assert [(r["snapshot_time"], r["filter_name"], r["status_name"]) for r in rows] == sorted(expected)
+
+
+def test_query_slots_per_channel_over_time(hour: Hour, athena):
+    rows = run_named_query(hour, athena, "slots-per-channel-over-time")
+    expected: dict[tuple, list[int]] = defaultdict(lambda: [0, 0, 0])
+    for minute, agents in hour.truth.items():
+        for agent in agents.values():
+            for name in agent.filters:
+                for channel in agent.slots[1]:
+                    sums = expected[(naive(minute), name, channel)]
+                    for i in range(3):
+                        sums[i] += agent.slots[i][channel]
+    got = {(r["snapshot_time"], r["filter_name"], r["channel"]): [r["available_slots"], r["max_slots"], r["active_slots"]] for r in rows}
+    assert got == expected
+    # The same minute's EMF carries the same sums: what the alarms see is what Athena shows.
+    emf = {
+        (naive(dt.datetime.fromtimestamp(d["_aws"]["Timestamp"] / 1000, UTC)), d["Filter"], d["Channel"]):
+            [d["AvailableSlots"][0], d["MaxSlots"][0], d["ActiveSlots"][0]]
+        for d in hour.emf if "AvailableSlots" in d
+    }
+    assert emf == got
+
+
+def test_query_agents_on_contacts_by_state(hour: Hour, athena):
+    rows = run_named_query(hour, athena, "agents-on-contacts-by-state")
+    at = max(hour.truth)
+    agents: dict[tuple, set[str]] = defaultdict(set)
+    contacts: Counter[tuple] = Counter()
+    longest: dict[tuple, float] = {}
+    for agent_id, agent in hour.truth[at].items():
+        for name in agent.filters:
+            for channel, state, start in agent.contacts:
+                key = (name, channel, state)
+                agents[key].add(agent_id)
+                contacts[key] += 1
+                longest[key] = max(longest.get(key, 0.0), round((at - start).total_seconds(), 3))
+    got = {(r["filter_name"], r["channel"], r["agent_contact_state"]): r for r in rows}
+    assert set(got) == set(contacts)
+    for key, row in got.items():
+        assert (row["agents"], row["contacts"]) == (len(agents[key]), contacts[key]), key
+        assert row["longest_in_state_seconds"] == pytest.approx(longest[key], abs=0.001), key
+    assert [r["longest_in_state_seconds"] for r in rows] == sorted((r["longest_in_state_seconds"] for r in rows), reverse=True)
+
+
+def test_query_status_minutes_per_agent_today(hour: Hour, athena):
+    rows = run_named_query(hour, athena, "status-minutes-per-agent-today")
+    expected = Counter((agent_id, agent.status) for agents in hour.truth.values() for agent_id, agent in agents.items())
+    assert {(r["user_id"], r["status_name"]): r["snapshots"] for r in rows} == expected
+    usernames = {i: a.username for agents in hour.truth.values() for i, a in agents.items()}
+    assert all(r["username"] == usernames[r["user_id"]] for r in rows)
+    assert sum(expected.values()) == sum(len(agents) for agents in hour.truth.values())
