@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 export PYTHONPATH := lambda_src:.
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: setup demo test test-unit test-integration test-infra synth clean
+.PHONY: setup demo test test-unit test-integration test-infra bench synth clean
 
 setup: $(VENV)/.installed
 
@@ -29,6 +29,10 @@ test-integration: setup
 
 test-infra: setup
 	$(BIN)/python -m pytest tests/infrastructure
+
+bench: setup  ## minutes: the CLI at the default quota, 1k-10k agents; writes docs/benchmarks.md and .png
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-bench.txt
+	$(BIN)/python -m simulator bench
 
 clean:
 	rm -rf $(VENV) out cdk.out .pytest_cache .hypothesis

@@ -1,4 +1,4 @@
-"""`python -m simulator serve|config|demo`: run the Connect simulator, print a matching config, or demo."""
+"""`python -m simulator serve|config|demo|bench`: run the Connect simulator, print a matching config, demo, benchmark."""
 
 from __future__ import annotations
 
@@ -27,7 +27,12 @@ def main(argv: list[str] | None = None) -> int:
             sub.add_argument("--latency", type=float, default=0.0)
         if name == "demo":
             sub.add_argument("--out", default="out/demo")
+    commands.add_parser("bench", help="measure the exporter at the default quota; writes docs/benchmarks.md")
     args = parser.parse_args(argv)
+    if args.command == "bench":
+        from .benchmark import main as bench
+
+        return bench()
     instances = build_instances(args.instances, args.agents, args.seed)
     if args.command == "config":
         json.dump(exporter_config(instances), sys.stdout, indent=2)

@@ -12,6 +12,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
@@ -34,8 +35,14 @@ class Faults:
 
     error_rate: float = 0.0  # share of calls answered 500 InternalServiceException
     latency: float = 0.0  # seconds added to every call
+    spike_rate: float = 0.0  # share of admitted calls delayed by spike_seconds more (a latency spike)
+    spike_seconds: float = 0.0
     deny: set[str] = field(default_factory=set)  # operations answered 403 AccessDeniedException
     seed: int = 0
+    # Test hooks: `intercept(operation, params)` may raise ApiError before a call is answered;
+    # `rewrite(operation, params, response)` returns the body to send (a dict, or raw bytes).
+    intercept: Callable[[str, dict[str, Any]], None] | None = None
+    rewrite: Callable[[str, dict[str, Any], dict[str, Any]], dict[str, Any] | bytes] | None = None
 
 
 class Bucket:
@@ -96,7 +103,11 @@ class ConnectSimulator:
         self.errors.clear()
 
     # --- request dispatch ------------------------------------------------------------------
-    def handle(self, operation: str, instance_id: str, params: dict[str, Any]) -> dict[str, Any]:
+    def handle(self, operation: str, instance_id: str, params: dict[str, Any]) -> dict[str, Any] | bytes:
+        response = self._answer(operation, instance_id, params)
+        return self.faults.rewrite(operation, params, response) if self.faults.rewrite else response
+
+    def _answer(self, operation: str, instance_id: str, params: dict[str, Any]) -> dict[str, Any]:
         with self._lock:
             self.calls[operation] += 1
             bucket = self._buckets.setdefault(operation, Bucket(self.rate, self.burst))
@@ -107,6 +118,11 @@ class ConnectSimulator:
             raise ApiError(429, "ThrottlingException", "Rate exceeded")
         with self._lock:  # drawn only for admitted calls, so a seed gives the same faults whatever the timing
             fail = self._rng.random() < self.faults.error_rate
+            spike = self._rng.random() < self.faults.spike_rate
+        if spike:
+            time.sleep(self.faults.spike_seconds)
+        if self.faults.intercept:
+            self.faults.intercept(operation, params)
         if operation in self.faults.deny:
             raise ApiError(403, "AccessDeniedException", f"not authorized to perform connect:{operation}")
         if fail:
@@ -146,7 +162,7 @@ class ConnectSimulator:
         page = matched[offset : offset + max_results]
         result: dict[str, Any] = {"UserDataList": [_user_data(instance, a) for a in page], "ApproximateTotalCount": len(matched)}
         if offset + max_results < len(matched):
-            result["NextToken"] = _make_token(offset + max_results, filters)
+            result["NextToken"] = page_token(offset + max_results, filters)
         return result
 
     # --- List APIs -------------------------------------------------------------------------
@@ -173,7 +189,7 @@ class ConnectSimulator:
         offset = _read_token(token, {"op": operation})
         result: dict[str, Any] = {key: items[offset : offset + max_results]}
         if offset + max_results < len(items):
-            result["NextToken"] = _make_token(offset + max_results, {"op": operation})
+            result["NextToken"] = page_token(offset + max_results, {"op": operation})
         return result
 
 
@@ -191,7 +207,8 @@ def _fingerprint(filters: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(filters, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def _make_token(offset: int, filters: dict[str, Any]) -> str:
+def page_token(offset: int, filters: dict[str, Any]) -> str:
+    """The NextToken the simulator hands out for `offset` into a filter's (or List operation's) items."""
     return base64.urlsafe_b64encode(json.dumps({"o": offset, "f": _fingerprint(filters)}).encode()).decode()
 
 
@@ -285,8 +302,8 @@ class _Handler(BaseHTTPRequestHandler):
                 return
         self._send(404, {"message": f"no route for {method} {url.path}"}, "UnknownOperationException")
 
-    def _send(self, status: int, body: dict[str, Any], error_code: str | None = None) -> None:
-        payload = json.dumps(body).encode()
+    def _send(self, status: int, body: dict[str, Any] | bytes, error_code: str | None = None) -> None:
+        payload = body if isinstance(body, bytes) else json.dumps(body).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(payload)))
@@ -294,4 +311,7 @@ class _Handler(BaseHTTPRequestHandler):
         if error_code:
             self.send_header("x-amzn-ErrorType", error_code)
         self.end_headers()
-        self.wfile.write(payload)
+        try:
+            self.wfile.write(payload)
+        except (BrokenPipeError, ConnectionResetError):  # the client timed out first: nothing to answer
+            pass

@@ -43,6 +43,7 @@ ARN_RE = re.compile(
     r"^arn:aws[a-z-]*:connect:[a-z0-9-]+:\d{12}:instance/(?P<instance>[A-Za-z0-9-]+)"
     r"/(?P<type>[a-z-]+)/(?P<id>[A-Za-z0-9_-]+)$"
 )
+SIMPLE_KEY_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 NAMESPACE_RE = re.compile(r"^(?!AWS/)[A-Za-z0-9.\-_/#:]{1,255}$")
 
 
@@ -271,6 +272,8 @@ def resource_id(id_or_arn: str) -> str:
 
 
 def _join(path: str, key: str) -> str:
+    if not SIMPLE_KEY_RE.match(key):  # a key with dots, brackets or spaces is quoted, so the path stays readable
+        return f"{path}[{json.dumps(key)}]"
     return f"{path}.{key}" if path else key
 
 

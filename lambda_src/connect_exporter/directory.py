@@ -52,7 +52,7 @@ class Directory:
         """Every routing profile id, read fresh: a profile added since the last read must not hide its agents."""
         try:
             names = self._fetch(api, instance_id, "routing_profiles", stats)
-        except (ClientError, BotoCoreError) as exc:
+        except (ClientError, BotoCoreError, ExportError) as exc:
             raise LookupFailed(f"cannot list routing profiles: {describe_error(exc)}") from None
         return sorted(names)
 
@@ -71,7 +71,7 @@ class Directory:
             return entry.names
         try:
             return self._fetch(api, instance_id, kind, stats)
-        except (ClientError, BotoCoreError) as exc:
+        except (ClientError, BotoCoreError, ExportError) as exc:
             operation = SOURCES[kind][0]
             logger.warning(
                 f"{operation} failed; {kind} names stay null", extra={"instance_id": instance_id, "error": describe_error(exc)}

@@ -18,6 +18,15 @@ from aws_lambda_powertools.metrics.provider.cloudwatch_emf.cloudwatch import (
 
 # The API's Channel enum: every one gets a datapoint, zeros included, so an alarm sees 0 not "missing".
 CHANNELS: tuple[str, ...] = ("VOICE", "CHAT", "TASK", "EMAIL")
+UNKNOWN = "UNKNOWN"
+MAX_DIMENSION_VALUE = 1024  # CloudWatch's limit
+
+
+def dimension_value(value: Any) -> str:
+    """A value CloudWatch accepts as a dimension. Powertools silently drops a blank one, which would fold
+    the datapoint into the document's other dimension set (a blank channel into the filter's totals)."""
+    text = "" if value is None else str(value)
+    return text[:MAX_DIMENSION_VALUE] if text.strip() else UNKNOWN
 
 
 @dataclass(frozen=True)
@@ -56,10 +65,10 @@ def summarize(records: Iterable[Mapping[str, Any]]) -> FilterSummary:
         agents += 1
         for kind in sums:
             for channel, value in (record.get(f"{kind}_slots") or {}).items():
-                sums[kind][channel] += value
-        by_status[record.get("status_name") or "UNKNOWN"] += 1
+                sums[kind][dimension_value(channel)] += value
+        by_status[dimension_value(record.get("status_name"))] += 1
         for contact in record.get("contacts") or []:
-            contacts[contact.get("agent_contact_state") or "UNKNOWN"] += 1
+            contacts[dimension_value(contact.get("agent_contact_state"))] += 1
     return FilterSummary(
         agents=agents,
         available=dict(sums["available"]),
@@ -129,13 +138,13 @@ def agent_documents(
     """Per-agent slots (opt-in: each agent x channel is a billed custom metric)."""
     docs = []
     for record in records:
-        agent = record.get("username") or record.get("user_id") or "unknown"
+        agent = dimension_value(record.get("username") or record.get("user_id"))
         for channel, available in sorted((record.get("available_slots") or {}).items()):
             docs.append(
                 document(
                     namespace,
                     at,
-                    {"InstanceId": instance_id, "Filter": filter_name, "Agent": agent, "Channel": channel},
+                    {"InstanceId": instance_id, "Filter": filter_name, "Agent": agent, "Channel": dimension_value(channel)},
                     {"AgentAvailableSlots": available, "AgentActiveSlots": (record.get("active_slots") or {}).get(channel, 0)},
                 )
             )

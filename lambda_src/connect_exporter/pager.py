@@ -8,6 +8,7 @@ chunk paged on NextToken, and agents de-duplicated by user id across chunks and 
 from __future__ import annotations
 
 import random
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
@@ -30,6 +31,17 @@ class ExportError(Exception):
 
 class DeadlineReached(ExportError):
     """Raised before a call that could not finish before the Lambda deadline."""
+
+
+class MalformedResponse(ExportError):
+    """A 200 answer without the list it must carry. botocore turns a body that is not JSON into an empty
+    result instead of an error, which would otherwise pass for "no agents"."""
+
+
+def require(page: dict[str, Any], key: str, operation: str) -> list[dict[str, Any]]:
+    if key not in page:
+        raise MalformedResponse(f"{operation} answered without {key}: a malformed or truncated response")
+    return page[key] or []
 
 
 class Deadline:
@@ -66,7 +78,8 @@ class CallStats:
 
 
 class ConnectApi:
-    """Calls Connect through one paced bucket per operation (each has its own quota), with retries."""
+    """Calls Connect through one paced bucket per operation (each has its own quota), with retries.
+    Safe to share between two threads that call different operations (a bucket is not locked)."""
 
     def __init__(
         self,
@@ -84,13 +97,15 @@ class ConnectApi:
         self._sleep = sleep
         self._rng = rng or random.Random()
         self._buckets: dict[str, TokenBucket] = {}
+        self._lock = threading.Lock()
 
     def bucket(self, operation: str) -> TokenBucket:
-        if operation not in self._buckets:
-            self._buckets[operation] = TokenBucket(
-                self.pacing.requests_per_second, self.pacing.burst, self._clock, self._sleep
-            )
-        return self._buckets[operation]
+        with self._lock:  # name lookups call from a second thread
+            if operation not in self._buckets:
+                self._buckets[operation] = TokenBucket(
+                    self.pacing.requests_per_second, self.pacing.burst, self._clock, self._sleep
+                )
+            return self._buckets[operation]
 
     def call(self, operation: str, stats: CallStats, **params: Any) -> dict[str, Any]:
         """Call `operation` (e.g. "GetCurrentUserData"), paced, retrying throttles, 5xx and dropped connections."""
@@ -130,7 +145,7 @@ class ConnectApi:
         token = None
         while True:
             page = self.call(operation, stats, MaxResults=1000, **params, **({"NextToken": token} if token else {}))
-            items.extend(page.get(list_key) or [])
+            items.extend(require(page, list_key, operation))
             token = page.get("NextToken")
             if not token:
                 return items
@@ -191,7 +206,7 @@ def _page_chunk(
                 continue
             raise
         approximate = max(approximate, int(page.get("ApproximateTotalCount") or 0))
-        for item in page.get("UserDataList") or []:
+        for item in require(page, "UserDataList", "GetCurrentUserData"):
             user_id = (item.get("User") or {}).get("Id")
             if not user_id:
                 continue

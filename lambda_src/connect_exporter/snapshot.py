@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -94,107 +95,103 @@ def run_snapshot(
 ) -> SnapshotReport:
     """Export one snapshot; never raises for a filter's failure (see `SnapshotReport.failures`)."""
     started = clock()
-    report = SnapshotReport(snapshot_time=at)
+    run = _Run(config, at, api, directory, sink, emit, SnapshotReport(snapshot_time=at))
     for instance in config.instances:
         instance_started = clock()
-        outcomes = _export_instance(config, instance, at, api, directory, sink, emit, report)
-        report.outcomes.extend(outcomes)
+        lookups = CallStats()
+        outcomes = _export_instance(run, instance, lookups)
+        run.report.outcomes.extend(outcomes)
+        calls = CallStats()
+        for stats in (lookups, *(o.stats for o in outcomes)):
+            calls.merge(stats)
+        run.report.api_stats.merge(calls)
         health = InstanceHealth(
             failed_filters=sum(not o.ok for o in outcomes),
-            api_calls=sum(o.stats.total_calls for o in outcomes),
-            throttles=sum(o.stats.throttles for o in outcomes),
+            api_calls=calls.total_calls,
+            throttles=calls.throttles,
             duration_seconds=clock() - instance_started,
         )
-        _emit(emit, report, [instance_document(config.metrics.namespace, at, instance.instance_id, health)])
-    report.duration_seconds = clock() - started
-    return report
+        run.send([instance_document(config.metrics.namespace, at, instance.instance_id, health)])
+    run.report.duration_seconds = clock() - started
+    return run.report
 
 
-def _export_instance(
-    config: ExporterConfig,
-    instance: InstanceConfig,
-    at: dt.datetime,
-    api: ConnectApi,
-    directory: Directory,
-    sink: Sink,
-    emit: Callable[[Iterable[dict[str, Any]]], int],
-    report: SnapshotReport,
-) -> list[FilterOutcome]:
+@dataclass(frozen=True)
+class _Run:
+    """What every filter of one snapshot shares."""
+
+    config: ExporterConfig
+    at: dt.datetime
+    api: ConnectApi
+    directory: Directory
+    sink: Sink
+    emit: Callable[[Iterable[dict[str, Any]]], int]
+    report: SnapshotReport
+
+    def send(self, documents: list[dict]) -> None:
+        self.report.emf_bytes += self.emit(documents)
+        self.report.emf_documents += len(documents)
+
+
+def _export_instance(run: _Run, instance: InstanceConfig, lookups: CallStats) -> list[FilterOutcome]:
     instance_id = instance.instance_id
-    lookups = CallStats()
     profiles: list[str] = []
     profiles_error: Exception | None = None
     if any(f.kind == ALL_AGENTS for f in instance.filters):
         try:
-            profiles = directory.routing_profile_ids(api, instance_id, lookups)
+            profiles = run.directory.routing_profile_ids(run.api, instance_id, lookups)
         except Exception as exc:  # reported on each all-agents filter below
             profiles_error = exc
     outcomes = []
-    for filt in instance.filters:
-        outcome = FilterOutcome(instance_id, filt.name)
-        try:
-            if filt.kind == ALL_AGENTS and profiles_error:
-                raise profiles_error
-            _export_filter(config, instance_id, filt, at, api, directory, sink, profiles, outcome, lookups)
-        except Exception as exc:  # one filter's failure must not cost the others
-            outcome.error = describe_error(exc)
-            logger.error("filter failed", extra={"instance_id": instance_id, "filter_name": filt.name, "error": outcome.error})
-        _emit(
-            emit,
-            report,
-            filter_documents(
-                config.metrics.namespace,
-                at,
-                instance_id,
-                filt.name,
-                outcome.summary,
-                FilterHealth(
-                    failed=not outcome.ok,
-                    api_calls=outcome.stats.total_calls,
-                    throttles=outcome.stats.throttles,
-                    short_of_total=outcome.short_of_total,
-                ),
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="names") as pool:
+        # The List APIs have quotas of their own: read names while GetCurrentUserData pages, not after.
+        names_ready = pool.submit(run.directory.names, run.api, instance_id, lookups)
+        for filt in instance.filters:
+            outcome = FilterOutcome(instance_id, filt.name)
+            try:
+                if filt.kind == ALL_AGENTS and profiles_error:
+                    raise profiles_error
+                _export_filter(run, instance_id, filt, profiles, names_ready, outcome, lookups)
+            except Exception as exc:  # one filter's failure must not cost the others
+                outcome.error = describe_error(exc)
+                logger.error("filter failed", extra={"instance_id": instance_id, "filter_name": filt.name, "error": outcome.error})
+            health = FilterHealth(
+                failed=not outcome.ok,
+                api_calls=outcome.stats.total_calls,
+                throttles=outcome.stats.throttles,
+                short_of_total=outcome.short_of_total,
             )
-            + outcome.agent_documents,
-        )
-        outcomes.append(outcome)
-    report.api_stats.merge(lookups)
-    for outcome in outcomes:
-        report.api_stats.merge(outcome.stats)
+            run.send(
+                filter_documents(run.config.metrics.namespace, run.at, instance_id, filt.name, outcome.summary, health)
+                + outcome.agent_documents
+            )
+            outcomes.append(outcome)
     return outcomes
 
 
 def _export_filter(
-    config: ExporterConfig,
+    run: _Run,
     instance_id: str,
     filt: FilterConfig,
-    at: dt.datetime,
-    api: ConnectApi,
-    directory: Directory,
-    sink: Sink,
     routing_profile_ids: list[str],
+    names_ready: Future,
     outcome: FilterOutcome,
     lookups: CallStats,
 ) -> None:
     chunks = list(filter_chunks(filt, routing_profile_ids))
-    result = fetch_filter(api, instance_id, chunks, outcome.stats)
+    result = fetch_filter(run.api, instance_id, chunks, outcome.stats)
     outcome.short_of_total = result.short_of_total
-    names = directory.names(api, instance_id, lookups, (u["User"]["Id"] for u in result.users))
-    records = sorted((flatten(u, at, names) for u in result.users), key=lambda r: r["user_id"])
+    names_ready.result()  # the cache is warm; names() below only re-reads users if an unknown one appears
+    names = run.directory.names(run.api, instance_id, lookups, (u["User"]["Id"] for u in result.users))
+    records = sorted((flatten(u, run.at, names) for u in result.users), key=lambda r: r["user_id"])
     body = encode_records(records)
-    outcome.uri = sink.put(object_key(instance_id, filt.name, at), body)
+    outcome.uri = run.sink.put(object_key(instance_id, filt.name, run.at), body)
     outcome.records = len(records)
     outcome.bytes_written = len(body)
     outcome.summary = summarize(records)
-    if config.metrics.per_agent:
-        outcome.agent_documents = agent_documents(config.metrics.namespace, at, instance_id, filt.name, records)
+    if run.config.metrics.per_agent:
+        outcome.agent_documents = agent_documents(run.config.metrics.namespace, run.at, instance_id, filt.name, records)
     logger.info(
         "filter written",
         extra={"instance_id": instance_id, "filter_name": filt.name, "records": len(records), "uri": outcome.uri},
     )
-
-
-def _emit(emit: Callable[[Iterable[dict[str, Any]]], int], report: SnapshotReport, documents: list[dict]) -> None:
-    report.emf_bytes += emit(documents)
-    report.emf_documents += len(documents)
-

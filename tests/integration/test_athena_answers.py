@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +28,7 @@ from sqlglot import exp
 from simulator.server import ConnectSimulator
 from simulator.world import Instance, build_instance
 
+from ..hive_types import conforms, hive_type
 from ..infrastructure.conftest import synth
 from .conftest import expected_ids, read_tree
 
@@ -127,8 +127,8 @@ def _resources(template: dict, kind: str) -> list[dict]:
     return [r["Properties"] for r in template["Resources"].values() if r["Type"] == kind]
 
 
-def _duckdb_type(hive_type: str) -> str:
-    return sqlglot.exp.DataType.build(hive_type, dialect="hive").sql("duckdb")
+def _duckdb_type(text: str) -> str:
+    return hive_type(text).sql("duckdb")
 
 
 def _strftime(java_format: str) -> str:
@@ -199,7 +199,7 @@ def test_every_query_in_the_template_is_checked_here(hour: Hour):
 
 def test_every_record_matches_the_glue_columns(hour: Hour):
     (table,) = _resources(hour.template, "AWS::Glue::Table")
-    columns = [(c["Name"], sqlglot.exp.DataType.build(c["Type"], dialect="hive")) for c in table["TableInput"]["StorageDescriptor"]["Columns"]]
+    columns = [(c["Name"], hive_type(c["Type"])) for c in table["TableInput"]["StorageDescriptor"]["Columns"]]
     tree = read_tree(hour.root)
     assert len(tree) == MINUTES * 5
     records = [r for rows in tree.values() for r in rows]
@@ -207,34 +207,7 @@ def test_every_record_matches_the_glue_columns(hour: Hour):
     for record in records:
         assert list(record) == [name for name, _ in columns]
         for name, kind in columns:
-            assert _conforms(record[name], kind), (name, record[name], kind.sql("hive"))
-
-
-TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
-
-
-def _conforms(value, kind: exp.DataType) -> bool:
-    """A JSON value the Hive JSON SerDe reads as this column type (null is every type)."""
-    t = exp.DataType.Type
-    if value is None:
-        return True
-    if kind.this in (t.VARCHAR, t.TEXT):
-        return isinstance(value, str)
-    if kind.this == t.TIMESTAMP:
-        return isinstance(value, str) and bool(TIMESTAMP.match(value))
-    if kind.this == t.INT:
-        return isinstance(value, int) and not isinstance(value, bool) and -(2**31) <= value < 2**31
-    if kind.this == t.DOUBLE:
-        return isinstance(value, (int, float)) and not isinstance(value, bool)
-    if kind.this == t.MAP:
-        key, val = kind.expressions
-        return isinstance(value, dict) and all(_conforms(k, key) and _conforms(v, val) for k, v in value.items())
-    if kind.this == t.ARRAY:
-        return isinstance(value, list) and all(_conforms(v, kind.expressions[0]) for v in value)
-    if kind.this == t.STRUCT:
-        fields = {f.name: f.args["kind"] for f in kind.expressions}
-        return isinstance(value, dict) and list(value) == list(fields) and all(_conforms(value[k], fields[k]) for k in fields)
-    raise AssertionError(f"no check for column type {kind.sql('hive')}")
+            assert conforms(record[name], kind), (name, record[name], kind.sql("hive"))
 
 
 def test_query_latest_agent_state(hour: Hour, athena):

@@ -1,0 +1,292 @@
+"""`python -m simulator bench`: the exporter CLI against the simulator at Connect's default quota.
+
+Each case runs the CLI as a user would (a subprocess) against a simulator answering at 2 requests/s,
+burst 5, and measures what the issue asks for: wall time against the API floor, calls by operation,
+throttles, CPU, peak RSS, bytes, EMF, custom metrics and an estimated monthly cost. Results go to
+`docs/benchmarks.md` with a plot. Not part of the test suite: it takes minutes, by design.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import gzip
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .scenario import build_instances
+from .server import ConnectSimulator
+from .world import Instance
+
+REPO = Path(__file__).resolve().parent.parent
+RATE, BURST = 2.0, 5
+AT = "2026-11-24T09:00:00Z"
+RUNS_PER_MONTH = 730 * 60  # a one-minute schedule over AWS's 730-hour month
+MEMORY_GB = 0.5  # the stack's default memory_mb (512)
+LAMBDA_TIMEOUT = 55.0  # the stack's timeout at a one-minute schedule
+
+# us-east-1 list prices (USD), from the AWS pricing pages for Lambda, S3 and CloudWatch (2026).
+PRICES = {
+    "Lambda duration, arm64, per GB-second": 0.0000133334,
+    "Lambda requests, per million": 0.20,
+    "S3 Standard PUT, per 1,000 requests": 0.005,
+    "S3 Standard storage, per GB-month": 0.023,
+    "CloudWatch custom metric, per metric-month (first 10,000)": 0.30,
+    "CloudWatch Logs ingestion (standard), per GB": 0.50,
+}
+# Lambda's own log lines per run (START, END, REPORT) and one JSON "filter written" line per filter.
+PLATFORM_LOG_BYTES, FILTER_LOG_BYTES = 400, 450
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    instances: int
+    agents: int  # per instance
+    queue_filters: int = 3
+
+    @property
+    def total_agents(self) -> int:
+        return self.instances * self.agents
+
+
+CASES = (
+    Case("1,000 agents", 1, 1000),
+    Case("5,000 agents", 1, 5000),
+    Case("10,000 agents", 1, 10000),
+    Case("3 instances x 2,000 agents", 3, 2000),
+    Case("10,000 agents, all-agents filter only", 1, 10000, queue_filters=0),
+)
+
+
+def bench_filters(instance: Instance, queue_filters: int) -> list[dict[str, Any]]:
+    """All agents plus team-sized queue filters (ten queues each, disjoint)."""
+    queues = sorted(q.id for q in instance.queues.values() if q.kind == "STANDARD")
+    return [{"name": "all-agents"}] + [
+        {"name": f"queues-{n}", "queues": queues[n * 10 : (n + 1) * 10]} for n in range(queue_filters)
+    ]
+
+
+def _env(endpoint: str) -> dict[str, str]:
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(REPO / "lambda_src"),
+        "AWS_ENDPOINT_URL_CONNECT": endpoint,
+        "AWS_ACCESS_KEY_ID": "simulator",
+        "AWS_SECRET_ACCESS_KEY": "simulator",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
+    env.pop("AWS_PROFILE", None)
+    return env
+
+
+def run_case(case: Case, work: Path) -> dict[str, Any]:
+    instances = build_instances(case.instances, case.agents, seed=7)
+    config = {
+        "instances": [{"instance_id": i.id, "filters": bench_filters(i, case.queue_filters)} for i in instances],
+        "pacing": {"requests_per_second": RATE, "burst": BURST},
+    }
+    folder = work / case.name.replace(" ", "-").replace(",", "")
+    folder.mkdir(parents=True)
+    (folder / "config.json").write_text(json.dumps(config))
+    sim = ConnectSimulator(instances, rate=RATE, burst=BURST)
+    endpoint = sim.serve()
+    try:
+        with (folder / "emf.jsonl").open("wb") as out, (folder / "stderr.txt").open("wb") as err:
+            started = time.perf_counter()
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "connect_exporter", "snapshot", "--config", str(folder / "config.json"),
+                 "--out", str(folder / "out"), "--at", AT, "--quiet"],
+                env=_env(endpoint), stdout=out, stderr=err,
+            )
+            _, status, usage = os.wait4(proc.pid, 0)  # the child's own CPU and peak RSS
+            wall = time.perf_counter() - started
+    finally:
+        sim.stop()
+    code = os.waitstatus_to_exitcode(status)
+    if code != 0:
+        raise SystemExit(f"bench: case {case.name!r} failed (exit {code}): {(folder / 'stderr.txt').read_text()[-500:]}")
+    stdout = (folder / "emf.jsonl").read_bytes()
+    docs = [json.loads(line) for line in stdout.decode().splitlines() if line.strip()]
+    files = list((folder / "out").rglob("*.json.gz"))
+    gcud = sim.calls["GetCurrentUserData"]
+    floor = max(0.0, (gcud - BURST) / RATE)
+    return {
+        "case": case.name,
+        "agents": case.total_agents,
+        "filters": len(config["instances"]) * (1 + case.queue_filters),
+        "wall_s": wall,
+        "floor_s": floor,
+        "ratio": wall / floor if floor else float("nan"),
+        "calls": dict(sorted(sim.calls.items())),
+        "throttled": sum(sim.throttled.values()),
+        "records": sum(_count_lines(f) for f in files),
+        "objects": len(files),
+        "bytes": sum(f.stat().st_size for f in files),
+        "emf_docs": len(docs),
+        "emf_bytes": len(stdout),
+        "custom_metrics": len(_metric_keys(docs)),
+        "cpu_s": usage.ru_utime + usage.ru_stime,
+        "peak_rss_mb": usage.ru_maxrss / 1024,  # KiB on Linux
+    }
+
+
+def _count_lines(path: Path) -> int:
+    return gzip.decompress(path.read_bytes()).count(b"\n")
+
+
+def _metric_keys(docs: list[dict]) -> set[tuple]:
+    """Distinct (namespace, metric, dimension values): what CloudWatch bills as custom metrics."""
+    keys = set()
+    for doc in docs:
+        for directive in doc["_aws"]["CloudWatchMetrics"]:
+            for dims in directive["Dimensions"]:
+                values = tuple((d, doc[d]) for d in dims)
+                for metric in directive["Metrics"]:
+                    keys.add((directive["Namespace"], metric["Name"], values))
+    return keys
+
+
+def monthly_cost(result: dict[str, Any]) -> dict[str, float]:
+    """USD per month at a one-minute schedule, for this case as measured."""
+    p = list(PRICES.values())
+    log_bytes = result["emf_bytes"] + PLATFORM_LOG_BYTES + FILTER_LOG_BYTES * result["filters"]
+    gb = 1024**3
+    return {
+        "lambda": RUNS_PER_MONTH * (result["wall_s"] * MEMORY_GB * p[0] + p[1] / 1e6),
+        "s3_puts": RUNS_PER_MONTH * result["objects"] * p[2] / 1000,
+        "s3_storage_per_month_kept": RUNS_PER_MONTH * result["bytes"] / gb * p[3],
+        "custom_metrics": result["custom_metrics"] * p[4],
+        "log_ingestion": RUNS_PER_MONTH * log_bytes / gb * p[5],
+    }
+
+
+def cold_import_seconds(samples: int = 5) -> list[float]:
+    """The handler module's import in fresh interpreters: the code's share of a Lambda cold start."""
+    code = "import time; t = time.perf_counter(); import connect_exporter.handler; print(time.perf_counter() - t)"
+    env = {**os.environ, "PYTHONPATH": str(REPO / "lambda_src")}
+    return [float(subprocess.check_output([sys.executable, "-c", code], env=env)) for _ in range(samples)]
+
+
+def plot(results: list[dict[str, Any]], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4.2), dpi=110)
+    for marker, pick in (("o", lambda r: "instances" not in r["case"] and "only" not in r["case"]),
+                         ("s", lambda r: "instances" in r["case"]), ("^", lambda r: "only" in r["case"])):
+        chosen = [r for r in results if pick(r)]
+        if not chosen:
+            continue
+        label = chosen[0]["case"] if len(chosen) == 1 else "1 instance, all-agents + 3 queue filters"
+        ax.plot([r["agents"] for r in chosen], [r["wall_s"] for r in chosen], marker=marker, linestyle="-" if len(chosen) > 1 else "",
+                label=f"wall time: {label}")
+        ax.plot([r["agents"] for r in chosen], [r["floor_s"] for r in chosen], marker=marker, linestyle=":", fillstyle="none",
+                color="grey", label=None)
+    ax.plot([], [], linestyle=":", color="grey", marker="o", fillstyle="none", label="API floor (calls - 5) / 2")
+    ax.axhline(LAMBDA_TIMEOUT, color="red", linewidth=0.8, linestyle="--", label="Lambda timeout at a 1-minute schedule")
+    ax.set_xlabel("agents")
+    ax.set_ylabel("seconds per snapshot")
+    ax.set_title("Snapshot wall time at GetCurrentUserData 2/s, burst 5")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, loc="upper left")
+    fig.tight_layout()
+    fig.savefig(path)
+
+
+def write_report(results: list[dict[str, Any]], imports: list[float], path: Path) -> None:
+    lines = [
+        "# Benchmarks",
+        "",
+        f"Generated by `make bench` on {dt.date.today().isoformat()} ({platform.machine()}, {os.cpu_count()} cores, "
+        f"Python {platform.python_version()}). The exporter CLI runs as a subprocess against the simulator at "
+        f"GetCurrentUserData's default quota, {RATE:g} requests/s with a burst of {BURST} (each List API has its own "
+        "bucket of the same size). The floor is `(GetCurrentUserData calls − burst) / rate`: no exporter can be "
+        "faster at that quota. Wall time is the whole CLI process, interpreter start-up included. Filters: "
+        "all-agents plus three queue filters of ten queues each, per instance, unless the case says otherwise.",
+        "",
+        "![wall time against agents](benchmarks.png)",
+        "",
+        "| case | agents | filters | records | wall s | floor s | ratio | calls by operation | throttled | CPU s | peak RSS MB | bytes written | EMF docs | EMF bytes | custom metrics |",
+        "|---|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in results:
+        calls = ", ".join(f"{op} {n}" for op, n in r["calls"].items())
+        lines.append(
+            f"| {r['case']} | {r['agents']:,} | {r['filters']} | {r['records']:,} | {r['wall_s']:.1f} | {r['floor_s']:.1f} | "
+            f"{r['ratio']:.3f} | {calls} | {r['throttled']} | {r['cpu_s']:.2f} | {r['peak_rss_mb']:.0f} | {r['bytes']:,} | "
+            f"{r['emf_docs']} | {r['emf_bytes']:,} | {r['custom_metrics']} |"
+        )
+    lines += [
+        "",
+        "## Estimated monthly cost at a one-minute schedule",
+        "",
+        f"{RUNS_PER_MONTH:,} runs a month, {MEMORY_GB * 1024:.0f} MB arm64 Lambda billed for the measured wall time "
+        "(the function waits on the API quota, so duration is the floor, not CPU). Log ingestion counts the EMF bytes "
+        f"plus an estimated {PLATFORM_LOG_BYTES} bytes of Lambda platform lines and {FILTER_LOG_BYTES} bytes of JSON "
+        "log per filter. S3 storage is what one month of snapshots adds; with the default 400-day retention the "
+        "stored total grows to about 13 months of it. Not included: Athena (per TB scanned by your queries), "
+        "S3 GETs by Athena, and the fixed cost of a deployment (alarms at $0.10 each, the dashboard at $3, "
+        "the SNS topic's KMS key at $1, all per month).",
+        "",
+        "| case | Lambda | S3 PUTs | S3 storage (+ per month) | custom metrics | log ingestion | total | per 1,000 agents |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in results:
+        cost = monthly_cost(r)
+        total = sum(cost.values())
+        lines.append(
+            f"| {r['case']} | ${cost['lambda']:.2f} | ${cost['s3_puts']:.2f} | ${cost['s3_storage_per_month_kept']:.2f} | "
+            f"${cost['custom_metrics']:.2f} | ${cost['log_ingestion']:.2f} | ${total:.2f} | ${total / r['agents'] * 1000:.2f} |"
+        )
+    lines += ["", "Prices used (USD, us-east-1 list prices):", ""]
+    lines += [f"- {name}: ${price:g}" for name, price in PRICES.items()]
+    lines += [
+        "",
+        "## Cold start",
+        "",
+        f"Import of `connect_exporter.handler` (boto3, Powertools and the exporter) in a fresh interpreter, {len(imports)} runs: "
+        f"median {statistics.median(imports) * 1000:.0f} ms, min {min(imports) * 1000:.0f} ms, max {max(imports) * 1000:.0f} ms.",
+        "",
+        "## Reading the numbers",
+        "",
+        "- Every case is bound by the quota: CPU is a small share of wall time, and the ratio to the floor is the "
+        "cost of interpreter start-up, the List calls for names and loopback latency.",
+        f"- A one-minute schedule fits any case whose wall time stays under the Lambda timeout ({LAMBDA_TIMEOUT:g} s, "
+        "of which 5 s are kept to write and report). See the README's capacity section for what to change above it.",
+        "- Custom metrics are counted from one snapshot; an agent status or contact state that appears later adds "
+        "its own metrics (`AgentsByStatus`, `Contacts`).",
+    ]
+    path.write_text("\n".join(lines) + "\n")
+
+
+def main(cases: tuple[Case, ...] = CASES, docs: Path = REPO / "docs") -> int:
+    docs.mkdir(exist_ok=True)
+    results = []
+    with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
+        for case in cases:
+            result = run_case(case, Path(tmp))
+            results.append(result)
+            print(
+                f"{case.name}: {result['wall_s']:.1f} s (floor {result['floor_s']:.1f} s, ratio {result['ratio']:.3f}), "
+                f"{result['calls']}, throttled {result['throttled']}, CPU {result['cpu_s']:.2f} s, "
+                f"peak RSS {result['peak_rss_mb']:.0f} MB, {result['records']:,} records, {result['bytes']:,} bytes, "
+                f"EMF {result['emf_docs']} docs / {result['emf_bytes']:,} bytes, {result['custom_metrics']} custom metrics",
+                flush=True,
+            )
+    imports = cold_import_seconds()
+    print(f"cold import of connect_exporter.handler: median {statistics.median(imports) * 1000:.0f} ms", flush=True)
+    plot(results, docs / "benchmarks.png")
+    write_report(results, imports, docs / "benchmarks.md")
+    print(f"wrote {docs / 'benchmarks.md'} and {docs / 'benchmarks.png'}")
+    return 0
