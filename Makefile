@@ -19,13 +19,13 @@ demo: setup  ## one snapshot of a simulated 1,500-agent contact center into out/
 	$(BIN)/python -m simulator demo --out out/demo
 
 test: setup  ## the whole suite: unit, integration, infrastructure
-	$(BIN)/python -m pytest -n 4 --durations=10 tests
+	$(BIN)/python -m pytest -n 4 --dist loadfile --durations=10 tests
 
 test-unit: setup
 	$(BIN)/python -m pytest tests/unit
 
 test-integration: setup
-	$(BIN)/python -m pytest -n 4 tests/integration
+	$(BIN)/python -m pytest -n 4 --dist loadfile tests/integration
 
 test-infra: setup
 	$(BIN)/python -m pytest tests/infrastructure

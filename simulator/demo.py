@@ -15,13 +15,8 @@ from .world import Instance
 REPO = Path(__file__).resolve().parent.parent
 
 
-def run_demo(instances: list[Instance], out: str) -> int:
-    out_dir = Path(out).resolve()
-    out_dir.mkdir(parents=True, exist_ok=True)
-    config_path = out_dir / "config.json"
-    config_path.write_text(json.dumps(exporter_config(instances), indent=2))
-    sim = ConnectSimulator(instances)
-    endpoint = sim.serve()
+def exporter_env(endpoint: str) -> dict[str, str]:
+    """The environment for the exporter CLI as a subprocess: boto3 pointed at the simulator, never at AWS."""
     env = {
         **os.environ,
         "PYTHONPATH": str(REPO / "lambda_src"),
@@ -31,6 +26,17 @@ def run_demo(instances: list[Instance], out: str) -> int:
         "AWS_DEFAULT_REGION": "us-east-1",
     }
     env.pop("AWS_PROFILE", None)
+    return env
+
+
+def run_demo(instances: list[Instance], out: str) -> int:
+    out_dir = Path(out).resolve()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    config_path = out_dir / "config.json"
+    config_path.write_text(json.dumps(exporter_config(instances), indent=2))
+    sim = ConnectSimulator(instances)
+    endpoint = sim.serve()
+    env = exporter_env(endpoint)
     emf_path = out_dir / "emf.jsonl"
     print(f"Simulator: {endpoint}, {sum(len(i.agents) for i in instances)} agents. Config: {config_path}", file=sys.stderr)
     with emf_path.open("w") as emf:

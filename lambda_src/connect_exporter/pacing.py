@@ -27,6 +27,7 @@ class TokenBucket:
         self._sleep = sleep
         self._tokens = float(burst)
         self._updated = clock()
+        self._from_full = False
 
     def wait_time(self) -> float:
         """Seconds until the next token is free (0 when one is free now)."""
@@ -39,8 +40,17 @@ class TokenBucket:
         if wait > 0:
             self._sleep(wait)
             self._refill()
+        self._from_full = self._tokens >= self.burst
         self._tokens = max(self._tokens - 1, 0.0)
         return wait
+
+    def settle(self) -> None:
+        """Call when the request has been answered. If its token came from a full bucket, the server's
+        bucket was full too and kept discarding refill until the request reached it: count refill from
+        now, not from the send, or the next calls run ahead of the server by the first call's latency."""
+        if self._from_full:
+            self._updated = self._clock()
+            self._from_full = False
 
     def drain(self) -> None:
         """Empty the bucket: after a 429 someone else is spending the shared quota, so back off to the rate."""

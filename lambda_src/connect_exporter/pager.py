@@ -134,6 +134,8 @@ class ConnectApi:
                 stats.server_errors += 1
                 if attempt == attempts - 1:
                     raise
+            finally:
+                bucket.settle()
             delay = backoff_delay(attempt, rng=self._rng)
             self.deadline.check(delay)
             self._sleep(delay)

@@ -134,9 +134,13 @@ def test_surprising_responses_are_kept_as_the_api_sent_them(tmp_path, connect_si
     (inst,) = build_instances(1, 120, seed=25, routing_profiles=5, queues=10)
     changed: dict[str, set[str]] = {"video": set(), "bare": set(), "odd": set()}
 
+    nobody = sorted(inst.agents)[:3]
+
     def surprise(operation, params, response):
         if operation != "GetCurrentUserData":
             return response
+        if params["Filters"].get("Agents") == nobody:  # nobody logged in: an empty list, no count
+            return {"UserDataList": []}
         if not params.get("NextToken"):  # an empty first page that still points at the data
             return {"UserDataList": [], "ApproximateTotalCount": response["ApproximateTotalCount"],
                     "NextToken": page_token(0, params["Filters"])}
@@ -158,10 +162,13 @@ def test_surprising_responses_are_kept_as_the_api_sent_them(tmp_path, connect_si
         return response
 
     connect_sim([inst], faults=Faults(rewrite=surprise))
-    filters = [{"name": "all-agents"}]
+    filters = [{"name": "all-agents"}, {"name": "nobody", "agents": nobody}]
     report, docs, by_filter = export(tmp_path, inst, filters)
     assert not report.failures
-    assert_complete(inst, filters, by_filter)
+    assert_complete(inst, filters[:1], by_filter)
+    # An empty filter is still written (the run happened) and reports zeros, not missing data.
+    assert by_filter["nobody"] == [] and emf_value(docs, "Agents", InstanceId=inst.id, Filter="nobody") == 0
+    assert emf_value(docs, "MaxSlots", InstanceId=inst.id, Filter="nobody", Channel="VOICE") == 0
     records = {r["user_id"]: r for r in by_filter["all-agents"]}
     assert all(records[u]["max_slots"]["VIDEO"] == 2 for u in changed["video"])
     assert emf_value(docs, "MaxSlots", InstanceId=inst.id, Filter="all-agents", Channel="VIDEO") == 2 * len(changed["video"])

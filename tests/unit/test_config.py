@@ -93,6 +93,7 @@ def test_defaults_are_the_connect_quota_and_namespace():
         (cfg(pacing={"requests_per_second": 0}), "pacing.requests_per_second: must be a number"),
         (cfg(pacing={"burst": 2.5}), "pacing.burst: must be a whole number"),
         (cfg(pacing={"rate": 2}), "pacing.rate: unknown key"),
+        (cfg(pacing={"requests per second": 2}), 'pacing["requests per second"]: unknown key'),
         (cfg(metrics={"namespace": "AWS/Connect"}), "metrics.namespace: must be"),
         (cfg(metrics={"per_agent": "yes"}), "metrics.per_agent: must be true or false"),
         (cfg(names={"ttl_seconds": -1}), "names.ttl_seconds: must be a whole number"),

@@ -107,3 +107,13 @@ def test_per_agent_and_instance_health_documents():
     assert got == [1, 20, 2, 12.5]
     units = {m["Name"]: m["Unit"] for m in health["_aws"]["CloudWatchMetrics"][0]["Metrics"]}
     assert units == {"FailedFilters": "Count", "ApiCalls": "Count", "Throttles": "Count", "SnapshotDurationSeconds": "Seconds"}
+
+
+def test_a_blank_dimension_value_is_reported_as_unknown_not_folded_into_the_filter_totals():
+    records = [{"status_name": " ", "max_slots": {"": 2, "VOICE": 1}, "contacts": [{"agent_contact_state": ""}]}]
+    found = metrics_by_dims(printed(filter_documents("NS", AT, "i-1", "f", summarize(records), FilterHealth(failed=False))))
+    base = (("InstanceId", "i-1"), ("Filter", "f"))
+    assert found[((*base, ("Channel", "UNKNOWN")), "MaxSlots")] == 2
+    assert found[((*base, ("Status", "UNKNOWN")), "AgentsByStatus")] == 1
+    assert found[((*base, ("ContactState", "UNKNOWN")), "Contacts")] == 1
+    assert (base, "MaxSlots") not in found

@@ -43,6 +43,20 @@ def test_idle_time_refills_up_to_the_burst_only():
     assert clock.slept == [pytest.approx(0.5)]
 
 
+def test_a_call_from_a_full_bucket_starts_the_refill_when_it_is_answered():
+    # The server's bucket is full too and stays capped until the request reaches it: counting refill
+    # from the send would put every later call ahead of the server by the first call's latency.
+    clock = FakeClock()
+    bucket = TokenBucket(rate=2.0, burst=5, clock=clock, sleep=clock.sleep)
+    bucket.acquire()
+    clock.now += 0.1  # the first call's round trip (connection set-up included)
+    bucket.settle()
+    for _ in range(5):
+        bucket.acquire()
+        bucket.settle()
+    assert clock.slept == [pytest.approx(0.5)] and clock.now == pytest.approx(0.6)
+
+
 def test_drain_after_a_throttle_waits_a_full_interval():
     clock = FakeClock()
     bucket = TokenBucket(rate=4.0, burst=5, clock=clock, sleep=clock.sleep)
