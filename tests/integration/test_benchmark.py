@@ -1,0 +1,24 @@
+"""`make bench` is not run by CI; this keeps its machinery honest on a small case (no timing asserted)."""
+
+from __future__ import annotations
+
+from simulator.benchmark import Case, bench_filters, monthly_cost, run_case
+from simulator.scenario import build_instances
+
+from .conftest import expected_ids
+
+
+def test_a_small_case_counts_what_the_cli_did(tmp_path):
+    case = Case("small", 1, 300, queue_filters=2)
+    result = run_case(case, tmp_path)
+    (inst,) = build_instances(1, 300, seed=7)
+    covered = sum(len(expected_ids(inst, f)) for f in bench_filters(inst, 2))
+    assert (result["records"], result["objects"], result["filters"]) == (covered, 3, 3)
+    assert result["throttled"] == 0 and result["calls"]["GetCurrentUserData"] >= 5
+    assert result["floor_s"] == max(0.0, (result["calls"]["GetCurrentUserData"] - 5) / 2)
+    # One filter's EMF: 4 channels x 3 slot metrics, 5 health metrics, then statuses and contact states.
+    assert result["custom_metrics"] >= 3 * (4 * 3 + 5) and result["emf_docs"] >= 3 * 5 + 1
+    assert 0 < result["cpu_s"] and 20 < result["peak_rss_mb"] < 1024
+    cost = monthly_cost(result)
+    assert cost["custom_metrics"] == result["custom_metrics"] * 0.30
+    assert cost["s3_puts"] == 730 * 60 * 3 * 0.005 / 1000
