@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 export PYTHONPATH := lambda_src:.
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: setup demo test test-unit test-integration test-infra bench synth clean
+.PHONY: setup demo history test test-unit test-integration test-infra bench synth clean
 
 setup: $(VENV)/.installed
 
@@ -17,6 +17,11 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 
 demo: setup  ## one snapshot of a simulated 1,500-agent contact center into out/demo, with a summary
 	$(BIN)/python -m simulator demo --out out/demo
+
+history: setup  ## an hour of one-minute snapshots of a moving center in out/history, then the named queries on it
+	rm -rf out/history  # a fresh hour: an older run's minutes would mix two different histories
+	$(BIN)/python -m simulator history --out out/history
+	$(BIN)/python -m simulator query --root out/history/snapshots
 
 test: setup  ## the whole suite: unit, integration, infrastructure
 	$(BIN)/python -m pytest -n 4 --dist loadfile --durations=10 tests

@@ -9,6 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 LAST_DAY = "dt >= date_format(current_date - INTERVAL '1' DAY, '%Y-%m-%d')"
+# The Glue database and table the queries read.
+DATABASE, TABLE = "connect_user_data", "snapshots"
+TABLE_REF = f'"{DATABASE}"."{TABLE}"'
 
 
 @dataclass(frozen=True)

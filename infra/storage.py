@@ -10,7 +10,7 @@ from connect_exporter.schema import COLUMNS, PARTITION_COLUMNS, TIMESTAMP_FORMAT
 from constructs import Construct
 
 from .nag import acknowledge
-from .queries import QUERIES
+from .queries import DATABASE, QUERIES, TABLE, TABLE_REF
 from .settings import DeploymentSettings
 
 JSON_SERDE = "org.apache.hive.hcatalog.data.JsonSerDe"
@@ -90,8 +90,7 @@ class SnapshotStorage(Construct):
             lifecycle_rules=[s3.LifecycleRule(expiration=Duration.days(30), noncurrent_version_expiration=Duration.days(1))],
         )
 
-        self.database_name = "connect_user_data"
-        self.table_name = "snapshots"
+        self.database_name, self.table_name = DATABASE, TABLE
         database = glue.CfnDatabase(
             self, "Database", catalog_id=Aws.ACCOUNT_ID,
             database_input=glue.CfnDatabase.DatabaseInputProperty(
@@ -137,9 +136,8 @@ class SnapshotStorage(Construct):
                 ),
             ),
         )
-        table_ref = f'"{self.database_name}"."{self.table_name}"'
         for query in QUERIES:
             athena.CfnNamedQuery(
                 self, f"Query-{query.name}", name=query.name, description=query.description,
-                database=self.database_name, work_group=self.workgroup.ref, query_string=query.render(table_ref),
+                database=self.database_name, work_group=self.workgroup.ref, query_string=query.render(TABLE_REF),
             )  # work_group=ref orders it after the workgroup

@@ -1,4 +1,5 @@
-"""`python -m simulator serve|config|demo|bench`: run the Connect simulator, print a matching config, demo, benchmark."""
+"""`python -m simulator serve|config|demo|bench|history|query`: run the Connect simulator, print a matching
+config, run the demo or the benchmark, export a local history of snapshots, run the named queries on it."""
 
 from __future__ import annotations
 
@@ -28,11 +29,28 @@ def main(argv: list[str] | None = None) -> int:
         if name == "demo":
             sub.add_argument("--out", default="out/demo")
     commands.add_parser("bench", help="measure the exporter at the default quota; writes docs/benchmarks.md")
+    history = commands.add_parser("history", help="export the last N minutes of a moving center, one snapshot a minute")
+    history.add_argument("--minutes", type=int, default=60)
+    history.add_argument("--agents", type=int, default=300)
+    history.add_argument("--seed", type=int, default=7)
+    history.add_argument("--out", default="out/history")
+    query = commands.add_parser("query", help="run the stack's named Athena queries on a local tree with DuckDB")
+    query.add_argument("--root", default="out/history/snapshots")
+    query.add_argument("--name", action="append", help="one query (repeatable); default: all")
+    query.add_argument("--rows", type=int, default=10)
     args = parser.parse_args(argv)
     if args.command == "bench":
         from .benchmark import main as bench
 
         return bench()
+    if args.command == "history":
+        from .history import run_history
+
+        return run_history(args.out, args.minutes, args.agents, args.seed)
+    if args.command == "query":
+        from .local_athena import print_queries
+
+        return print_queries(args.root, args.name, args.rows)
     instances = build_instances(args.instances, args.agents, args.seed)
     if args.command == "config":
         json.dump(exporter_config(instances), sys.stdout, indent=2)

@@ -34,6 +34,7 @@ RUNS_PER_MONTH = 730 * 60  # a one-minute schedule over AWS's 730-hour month
 MEMORY_GB = 0.5  # the stack's default memory_mb (512)
 LAMBDA_TIMEOUT = 55.0  # the stack's timeout at a one-minute schedule
 PAGING_BUDGET = LAMBDA_TIMEOUT - 5.0  # the handler keeps 5 s to write and report
+MAX_RATIO, MAX_RSS_MB = 1.1, 256  # the targets: wall time within 10 % of the floor, RSS under the smallest useful Lambda
 
 # us-east-1 list prices (USD), from the AWS pricing pages for Lambda, S3 and CloudWatch (2026).
 PRICES = {
@@ -280,4 +281,14 @@ def main(cases: tuple[Case, ...] = CASES, docs: Path = REPO / "docs") -> int:
     plot(results, docs / "benchmarks.png")
     write_report(results, imports, docs / "benchmarks.md")
     print(f"wrote {docs / 'benchmarks.md'}, .png and .json")
-    return 0
+    missed = missed_targets(results)
+    for miss in missed:
+        print(f"bench: target missed: {miss}", file=sys.stderr)
+    return 1 if missed else 0
+
+
+def missed_targets(results: list[dict[str, Any]]) -> list[str]:
+    """Ratio to the floor at every size, and peak RSS, as the issue set them."""
+    missed = [f"{r['case']}: ratio {r['ratio']:.3f} > {MAX_RATIO}" for r in results if r["ratio"] > MAX_RATIO]
+    missed += [f"{r['case']}: peak RSS {r['peak_rss_mb']:.0f} MB >= {MAX_RSS_MB} MB" for r in results if r["peak_rss_mb"] >= MAX_RSS_MB]
+    return missed

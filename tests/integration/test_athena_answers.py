@@ -14,18 +14,11 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
-import boto3
 import duckdb
 import pytest
-import sqlglot
-from connect_exporter.config import validate_config
-from connect_exporter.directory import Directory
-from connect_exporter.pager import ConnectApi
-from connect_exporter.sinks import LocalSink
-from connect_exporter.snapshot import run_snapshot
-from sqlglot import exp
 
-from simulator.server import ConnectSimulator
+from simulator.history import export_history, history_filters
+from simulator.local_athena import open_table, run_query
 from simulator.world import Instance, build_instance
 
 from ..hive_types import conforms, hive_type
@@ -58,18 +51,6 @@ class Hour:
     template: dict
 
 
-def _filters(instance: Instance) -> list[dict]:
-    queues = sorted(q.id for q in instance.queues.values() if q.kind == "STANDARD")
-    groups = {g.name: g.id for g in instance.groups.values()}
-    return [
-        {"name": "all-agents"},
-        {"name": "support", "queues": queues[:20]},
-        {"name": "on-a-call", "routing_profiles": sorted(instance.routing_profiles), "contact_states": ["CONNECTED", "CONNECTED_ONHOLD"]},
-        {"name": "emea", "user_hierarchy_groups": [groups["emea"], groups["amer-site-1"]]},
-        {"name": "team-leads", "agents": sorted(instance.agents)[:50]},
-    ]
-
-
 def _truth(instance: Instance, filters: list[dict]) -> dict[str, AgentTruth]:
     members = {f["name"]: expected_ids(instance, f) for f in filters}
     return {
@@ -90,33 +71,22 @@ def _truth(instance: Instance, filters: list[dict]) -> dict[str, AgentTruth]:
 @pytest.fixture(scope="module")
 def hour(tmp_path_factory) -> Hour:
     instance = build_instance(seed=11, agents=300, routing_profiles=30, queues=40, epoch=HOUR)
-    filters = _filters(instance)
-    config = validate_config({
-        "instances": [{"instance_id": instance.id, "filters": filters}],
-        "pacing": {"requests_per_second": 1000, "burst": 100},
-    })
-    sim = ConnectSimulator([instance], rate=1000, burst=1000)
-    api = ConnectApi(boto3.client("connect", endpoint_url=sim.serve()), config.pacing)
-    directory = Directory(config.names_ttl_seconds)
+    filters = history_filters(instance)
     root = tmp_path_factory.mktemp("hour")
     emf: list[dict] = []
+    truth: dict[dt.datetime, dict[str, AgentTruth]] = {}
 
     def emit(documents) -> int:
         emf.extend(documents)
         return 0
 
-    truth = {}
-    try:
-        for minute in range(MINUTES):
-            at = HOUR + dt.timedelta(minutes=minute)
-            instance.advance(at)
-            truth[at] = _truth(instance, filters)
-            report = run_snapshot(config, at, api, directory, LocalSink(root), emit=emit)
-            assert not report.failures, report.failures
-    finally:
-        sim.stop()
+    def record_truth(at: dt.datetime) -> None:
+        truth[at] = _truth(instance, filters)
+
+    reports = export_history(instance, filters, HOUR, MINUTES, root, emit, on_minute=record_truth)
+    assert not [r.failures for r in reports if r.failures]
     _, assembly = synth(tmp_path_factory.mktemp("synth"))
-    (artifact,) = [a for a in assembly.stacks]
+    (artifact,) = assembly.stacks
     template = json.loads((Path(assembly.directory) / artifact.template_file).read_text())
     return Hour(root, instance, truth, emf, template)
 
@@ -127,47 +97,25 @@ def _resources(template: dict, kind: str) -> list[dict]:
     return [r["Properties"] for r in template["Resources"].values() if r["Type"] == kind]
 
 
-def _duckdb_type(text: str) -> str:
-    return hive_type(text).sql("duckdb")
-
-
-def _strftime(java_format: str) -> str:
-    """The SerDe's Java timestamp format as DuckDB's strptime format."""
-    out = java_format.replace("'", "")
-    for java, c in (("yyyy", "%Y"), ("MM", "%m"), ("dd", "%d"), ("HH", "%H"), ("mm", "%M"), ("ss", "%S"), ("SSS", "%g")):
-        out = out.replace(java, c)
-    return out
-
-
 @pytest.fixture(scope="module")
 def athena(hour: Hour) -> duckdb.DuckDBPyConnection:
     """DuckDB reading the tree as the Glue table declares it: its columns, partition keys, SerDe format."""
     (table,) = _resources(hour.template, "AWS::Glue::Table")
-    database, name = table["DatabaseName"], table["TableInput"]["Name"]
     descriptor = table["TableInput"]["StorageDescriptor"]
-    columns = {c["Name"]: _duckdb_type(c["Type"]) for c in descriptor["Columns"]}
-    partitions = {c["Name"]: _duckdb_type(c["Type"]) for c in table["TableInput"]["PartitionKeys"]}
-    timestamps = _strftime(descriptor["SerdeInfo"]["Parameters"]["timestamp.formats"])
-    con = duckdb.connect()
-    con.execute("SET TimeZone = 'UTC'")
-    con.execute(f'CREATE SCHEMA "{database}"')
-    con.execute(
-        f'CREATE VIEW "{database}"."{name}" AS SELECT * FROM read_json('
-        f"'{hour.root}/**/*.json.gz', format = 'newline_delimited', hive_partitioning = true, "
-        f"hive_types = {partitions!r}, columns = {columns!r}, timestampformat = '{timestamps}')"
+    return open_table(
+        hour.root,
+        [(c["Name"], c["Type"]) for c in descriptor["Columns"]],
+        [(c["Name"], c["Type"]) for c in table["TableInput"]["PartitionKeys"]],
+        descriptor["SerdeInfo"]["Parameters"]["timestamp.formats"],
+        table["DatabaseName"],
+        table["TableInput"]["Name"],
     )
-    return con
 
 
 def run_named_query(hour: Hour, con: duckdb.DuckDBPyConnection, name: str) -> list[dict]:
     """The template's query, translated from Trino to DuckDB with today pinned to the hour's date."""
     (query,) = [q for q in _resources(hour.template, "AWS::Athena::NamedQuery") if q["Name"] == name]
-    today = exp.cast(exp.Literal.string(HOUR.date().isoformat()), "date")
-    tree = sqlglot.parse_one(query["QueryString"], read="trino")
-    tree = tree.transform(lambda node: today.copy() if isinstance(node, exp.CurrentDate) else node)
-    cursor = con.execute(tree.sql("duckdb"))
-    names = [d[0] for d in cursor.description]
-    return [dict(zip(names, row)) for row in cursor.fetchall()]
+    return run_query(con, query["QueryString"], HOUR.date())
 
 
 def naive(value: dt.datetime) -> dt.datetime:

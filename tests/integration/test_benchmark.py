@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from simulator.benchmark import Case, bench_filters, monthly_cost, run_case
+from simulator.benchmark import Case, bench_filters, missed_targets, monthly_cost, run_case
 from simulator.scenario import build_instances
 
 from .conftest import expected_ids
@@ -22,3 +22,10 @@ def test_a_small_case_counts_what_the_cli_did(tmp_path):
     cost = monthly_cost(result)
     assert cost["custom_metrics"] == result["custom_metrics"] * 0.30
     assert cost["s3_puts"] == 730 * 60 * 3 * 0.005 / 1000
+
+
+def test_missed_targets_are_named_so_make_bench_fails():
+    fine = {"case": "a", "ratio": 1.05, "peak_rss_mb": 200}
+    slow = {"case": "b", "ratio": 1.2, "peak_rss_mb": 300}
+    assert missed_targets([fine]) == []
+    assert missed_targets([fine, slow]) == ["b: ratio 1.200 > 1.1", "b: peak RSS 300 MB >= 256 MB"]

@@ -1,0 +1,103 @@
+"""A span of one-minute snapshots of a moving contact center, exported in-process at simulator speed.
+
+The Athena-answer test's input, and local data for trying the named queries (`python -m simulator
+history`, then `python -m simulator query`). The quota is lifted: this is about the data, not the pace.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+import boto3
+from connect_exporter.clients import CONNECT_CONFIG
+from connect_exporter.config import validate_config
+from connect_exporter.directory import Directory
+from connect_exporter.pager import ConnectApi
+from connect_exporter.sinks import LocalSink
+from connect_exporter.snapshot import SnapshotReport, run_snapshot
+
+from .server import ConnectSimulator
+from .world import Instance
+
+Emit = Callable[[Iterable[dict[str, Any]]], int]
+
+
+def export_history(
+    instance: Instance,
+    filters: list[dict[str, Any]],
+    start: dt.datetime,
+    minutes: int,
+    root: Path,
+    emit: Emit,
+    on_minute: Callable[[dt.datetime], None] = lambda at: None,
+) -> list[SnapshotReport]:
+    """Advance the instance to each minute from `start`, call `on_minute`, then export that minute's snapshot."""
+    config = validate_config({
+        "instances": [{"instance_id": instance.id, "filters": filters}],
+        "pacing": {"requests_per_second": 1000, "burst": 100},
+    })
+    sim = ConnectSimulator([instance], rate=1000, burst=1000)
+    client = boto3.client(
+        "connect", endpoint_url=sim.serve(), config=CONNECT_CONFIG, region_name="us-east-1",
+        aws_access_key_id="simulator", aws_secret_access_key="simulator",
+    )
+    api, directory, sink = ConnectApi(client, config.pacing), Directory(config.names_ttl_seconds), LocalSink(root)
+    reports = []
+    try:
+        for minute in range(minutes):
+            at = start + dt.timedelta(minutes=minute)
+            instance.advance(at)
+            on_minute(at)
+            reports.append(run_snapshot(config, at, api, directory, sink, emit=emit))
+    finally:
+        sim.stop()
+    return reports
+
+
+def history_filters(instance: Instance) -> list[dict[str, Any]]:
+    """One filter of each kind, sized for a few hundred agents."""
+    queues = sorted(q.id for q in instance.queues.values() if q.kind == "STANDARD")
+    groups = {g.name: g.id for g in instance.groups.values()}
+    return [
+        {"name": "all-agents"},
+        {"name": "support", "queues": queues[:20]},
+        {"name": "on-a-call", "routing_profiles": sorted(instance.routing_profiles), "contact_states": ["CONNECTED", "CONNECTED_ONHOLD"]},
+        {"name": "emea", "user_hierarchy_groups": [groups["emea"], groups["amer-site-1"]]},
+        {"name": "team-leads", "agents": sorted(instance.agents)[:50]},
+    ]
+
+
+def run_history(out: str, minutes: int = 60, agents: int = 300, seed: int = 7) -> int:
+    """`python -m simulator history`: the last `minutes` minutes of a moving center under out/snapshots."""
+    import json
+    import sys
+
+    from connect_exporter.observability import logger
+
+    from .world import build_instance
+
+    logger.setLevel("WARNING")  # a line per filter per minute would bury the summary
+    end = dt.datetime.now(dt.timezone.utc).replace(second=0, microsecond=0)
+    start = end - dt.timedelta(minutes=minutes - 1)
+    instance = build_instance(seed=seed, agents=agents, routing_profiles=30, queues=40, epoch=start)
+    out_dir = Path(out).resolve()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with (out_dir / "emf.jsonl").open("w") as emf:
+
+        def emit(documents: Iterable[dict[str, Any]]) -> int:
+            lines = "".join(json.dumps(d, separators=(",", ":")) + "\n" for d in documents)
+            emf.write(lines)
+            return len(lines)
+
+        reports = export_history(instance, history_filters(instance), start, minutes, out_dir / "snapshots", emit)
+    records = sum(o.records for r in reports for o in r.outcomes)
+    failed = sum(len(r.failures) for r in reports)
+    print(
+        f"{minutes} snapshots ({start:%H:%M}-{end:%H:%M} UTC) of {agents} agents moving: {records} records under "
+        f"{out_dir / 'snapshots'}, EMF in {out_dir / 'emf.jsonl'}; {failed} failed filters",
+        file=sys.stderr,
+    )
+    return 1 if failed else 0
