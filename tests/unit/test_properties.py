@@ -13,15 +13,18 @@ from connect_exporter.config import (
     FILTER_KINDS,
     ConfigError,
     ExporterConfig,
+    FilterConfig,
     parse_config,
 )
 from connect_exporter.metrics import CHANNELS, FilterHealth, filter_documents, summarize
+from connect_exporter.pager import CallStats, fetch_filter, filter_chunks
 from connect_exporter.records import Names, flatten
 from connect_exporter.schema import COLUMNS, CONTACT_FIELDS, FIELD_NAMES
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ..hive_types import conforms, hive_type
+from .test_pager import FakeConnect, api
 
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 SOURCE = "exporter.json"
@@ -238,3 +241,27 @@ def test_any_records_sum_into_valid_emf_with_every_channel(users, at):
         assert all(len(dims) <= 30 and all(isinstance(doc[d], str) and doc[d].strip() for d in dims) for dims in directive["Dimensions"])
         assert len(directive["Metrics"]) <= 100 and doc["_aws"]["Timestamp"] == round(at.timestamp() * 1000)
         assert all(isinstance(doc[m["Name"]][0], (int, float)) for m in directive["Metrics"])
+
+
+# --- paging -------------------------------------------------------------------------------------------
+
+@SETTINGS
+@given(
+    st.dictionaries(
+        st.from_regex(r"q[0-9]{1,3}", fullmatch=True),
+        st.lists(st.from_regex(r"u[0-9]{1,3}", fullmatch=True), max_size=60, unique=True),
+        min_size=1, max_size=250,
+    ),
+    st.integers(1, 100),
+)
+def test_any_overlap_of_queues_and_any_page_size_gives_every_agent_exactly_once(members, page):
+    """However agents overlap across queues, chunks of 100 and pages: each comes back once, none missing."""
+    client = FakeConnect(members, page=page)
+    stats = CallStats()
+    filt = FilterConfig(name="q", kind="queues", values=tuple(sorted(members)))
+    result = fetch_filter(api(client), "i", list(filter_chunks(filt)), stats)
+    ids = [u["User"]["Id"] for u in result.users]
+    assert len(ids) == len(set(ids)) and set(ids) == {u for us in members.values() for u in us}
+    assert result.short_of_total == 0
+    assert all(len(r["Filters"]["Queues"]) <= 100 and r["MaxResults"] == 100 for r in client.requests)
+    assert stats.calls["GetCurrentUserData"] == len(client.requests)
