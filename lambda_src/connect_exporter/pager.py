@@ -178,18 +178,30 @@ def filter_chunks(filt: FilterConfig, routing_profile_ids: Sequence[str] = ()) -
         yield chunk
 
 
-def fetch_filter(api: ConnectApi, instance_id: str, chunks: Sequence[dict[str, Any]], stats: CallStats) -> FilterResult:
-    """Page every chunk; keep the first sight of each agent. Calls are counted into `stats`."""
+def fetch_filter(
+    api: ConnectApi,
+    instance_id: str,
+    chunks: Sequence[dict[str, Any]],
+    stats: CallStats,
+    on_page: Callable[[], None] = lambda: None,
+) -> FilterResult:
+    """Page every chunk; keep the first sight of each agent. Calls are counted into `stats`;
+    `on_page` runs after each page received (the instance answers: worth reading its names)."""
     users: dict[str, dict[str, Any]] = {}
     short = 0
     for chunk in chunks:
-        approximate, received = _page_chunk(api, instance_id, chunk, stats, users)
+        approximate, received = _page_chunk(api, instance_id, chunk, stats, users, on_page)
         short += max(0, approximate - received)
     return FilterResult(list(users.values()), short)
 
 
 def _page_chunk(
-    api: ConnectApi, instance_id: str, chunk: dict[str, Any], stats: CallStats, users: dict[str, dict[str, Any]]
+    api: ConnectApi,
+    instance_id: str,
+    chunk: dict[str, Any],
+    stats: CallStats,
+    users: dict[str, dict[str, Any]],
+    on_page: Callable[[], None],
 ) -> tuple[int, int]:
     token: str | None = None
     restarted = False
@@ -207,8 +219,10 @@ def _page_chunk(
                 restarted, token = True, None
                 continue
             raise
+        items = require(page, "UserDataList", "GetCurrentUserData")
+        on_page()
         approximate = max(approximate, int(page.get("ApproximateTotalCount") or 0))
-        for item in require(page, "UserDataList", "GetCurrentUserData"):
+        for item in items:
             user_id = (item.get("User") or {}).get("Id")
             if not user_id:
                 continue

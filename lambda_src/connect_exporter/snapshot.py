@@ -133,6 +133,24 @@ class _Run:
         self.report.emf_documents += len(documents)
 
 
+class _NamesAhead:
+    """One instance's names, read in a second thread from its first page on: the List APIs have quotas
+    of their own, so the lookups overlap paging instead of following it. Not started for an instance
+    that never answers (unknown, denied), which would only add failing calls and warnings."""
+
+    def __init__(self, pool: ThreadPoolExecutor, run: _Run, instance_id: str, lookups: CallStats) -> None:
+        self._pool, self._run, self._instance_id, self._lookups = pool, run, instance_id, lookups
+        self._future: Future | None = None
+
+    def start(self) -> None:
+        if self._future is None:
+            self._future = self._pool.submit(self._run.directory.names, self._run.api, self._instance_id, self._lookups)
+
+    def wait(self) -> None:
+        if self._future is not None:
+            self._future.result()
+
+
 def _export_instance(run: _Run, instance: InstanceConfig, lookups: CallStats) -> list[FilterOutcome]:
     instance_id = instance.instance_id
     profiles: list[str] = []
@@ -144,14 +162,13 @@ def _export_instance(run: _Run, instance: InstanceConfig, lookups: CallStats) ->
             profiles_error = exc
     outcomes = []
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="names") as pool:
-        # The List APIs have quotas of their own: read names while GetCurrentUserData pages, not after.
-        names_ready = pool.submit(run.directory.names, run.api, instance_id, lookups)
+        names = _NamesAhead(pool, run, instance_id, lookups)
         for filt in instance.filters:
             outcome = FilterOutcome(instance_id, filt.name)
             try:
                 if filt.kind == ALL_AGENTS and profiles_error:
                     raise profiles_error
-                _export_filter(run, instance_id, filt, profiles, names_ready, outcome, lookups)
+                _export_filter(run, instance_id, filt, profiles, names, outcome, lookups)
             except Exception as exc:  # one filter's failure must not cost the others
                 outcome.error = describe_error(exc)
                 logger.error("filter failed", extra={"instance_id": instance_id, "filter_name": filt.name, "error": outcome.error})
@@ -174,14 +191,14 @@ def _export_filter(
     instance_id: str,
     filt: FilterConfig,
     routing_profile_ids: list[str],
-    names_ready: Future,
+    names_ahead: _NamesAhead,
     outcome: FilterOutcome,
     lookups: CallStats,
 ) -> None:
     chunks = list(filter_chunks(filt, routing_profile_ids))
-    result = fetch_filter(run.api, instance_id, chunks, outcome.stats)
+    result = fetch_filter(run.api, instance_id, chunks, outcome.stats, on_page=names_ahead.start)
     outcome.short_of_total = result.short_of_total
-    names_ready.result()  # the cache is warm; names() below only re-reads users if an unknown one appears
+    names_ahead.wait()  # the cache is warm; names() below only re-reads users if an unknown one appears
     names = run.directory.names(run.api, instance_id, lookups, (u["User"]["Id"] for u in result.users))
     records = sorted((flatten(u, run.at, names) for u in result.users), key=lambda r: r["user_id"])
     body = encode_records(records)

@@ -112,6 +112,8 @@ def test_an_unknown_instance_is_named_and_costs_the_good_one_nothing(tmp_path, i
         f"error: instance {ghost} filter vip: GetCurrentUserData ResourceNotFoundException: Instance not found: {ghost}",
     ]
     assert "Traceback" not in result.stderr
+    # No name lookups for an instance that never answered: no failing List calls, no warnings.
+    assert not [line for line in result.stderr.splitlines() if line.startswith("WARNING")]
     tree = read_tree(out)
     assert len(tree) == 5 and not any(ghost in key for key in tree)
     docs = emf_lines(result.stdout)
