@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 export PYTHONPATH := lambda_src:.
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: setup demo history test test-unit test-integration test-infra bench synth clean
+.PHONY: setup demo history test test-unit test-integration test-infra lint bench synth clean
 
 setup: $(VENV)/.installed
 
@@ -35,12 +35,16 @@ test-integration: setup
 test-infra: setup
 	$(BIN)/python -m pytest tests/infrastructure
 
+lint: setup  ## ruff (errors and likely bugs) on everything, mypy on the Lambda package and the simulator
+	$(BIN)/ruff check --select E,F,W,B --ignore E501 lambda_src simulator infra tests app.py
+	MYPYPATH=lambda_src $(BIN)/mypy --ignore-missing-imports -p connect_exporter -p simulator
+
 bench: setup  ## minutes: the CLI at the default quota, 1k-10k agents; writes docs/benchmarks.md and .png
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-bench.txt
 	$(BIN)/python -m simulator bench
 
 clean:
-	rm -rf $(VENV) out cdk.out .pytest_cache .hypothesis
+	rm -rf $(VENV) out cdk.out .pytest_cache .hypothesis .mypy_cache .ruff_cache
 
 synth: setup  ## synthesize the stack offline into cdk.out (CONFIG=path picks the config)
 	CDK_OUTDIR=cdk.out CDK_CONTEXT_JSON='{"config": "$(or $(CONFIG),config/example.json)"}' $(BIN)/python app.py

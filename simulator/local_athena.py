@@ -63,7 +63,7 @@ def to_duckdb(trino_sql: str, today: dt.date | None = None) -> str:
 def run_query(con: duckdb.DuckDBPyConnection, trino_sql: str, today: dt.date | None = None) -> list[dict[str, Any]]:
     cursor = con.execute(to_duckdb(trino_sql, today))
     names = [d[0] for d in cursor.description]
-    return [dict(zip(names, row)) for row in cursor.fetchall()]
+    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
 def print_queries(root: str, names: list[str] | None = None, rows: int = 10) -> int:

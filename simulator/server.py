@@ -146,8 +146,9 @@ class ConnectSimulator:
         limit = 1 if key == "UserHierarchyGroups" else 100
         if len(values) > limit:
             raise ApiError(400, "InvalidParameterException", f"{key} takes at most {limit} value(s)")
-        known = {"Queues": instance.queues, "RoutingProfiles": instance.routing_profiles,
-                 "Agents": instance.agents, "UserHierarchyGroups": instance.groups}[key]
+        resources: dict[str, dict[str, Any]] = {"Queues": instance.queues, "RoutingProfiles": instance.routing_profiles,
+                                                "Agents": instance.agents, "UserHierarchyGroups": instance.groups}
+        known = resources[key]
         for value in values:
             if value not in known:
                 raise ApiError(400, "InvalidParameterException", f"{key} value not found in instance: {value}")

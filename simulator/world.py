@@ -175,7 +175,7 @@ def build_instance(
 
 
 def _contacts(rng: random.Random, agent: Agent, profile: RoutingProfile, epoch: dt.datetime) -> list[Contact]:
-    contacts = []
+    contacts: list[Contact] = []
     if rng.random() < 0.45:
         return contacts
     for channel in CHANNELS:

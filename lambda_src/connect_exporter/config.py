@@ -10,6 +10,7 @@ import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from collections.abc import Set as AbstractSet
 from typing import Any
 
 # The API's ContactState enum (botocore connect model).
@@ -174,7 +175,7 @@ class Validator:
         got = "" if value is ... else f" (got {_show(value)})"
         raise ConfigError(f"{where}: {problem}{got}")
 
-    def object(self, raw: Any, path: str, required: set[str] = frozenset(), optional: set[str] = frozenset()) -> dict:
+    def object(self, raw: Any, path: str, required: AbstractSet[str] = frozenset(), optional: AbstractSet[str] = frozenset()) -> dict:
         if not isinstance(raw, dict):
             self.fail(path, "must be a JSON object", raw)
         for key in raw:
@@ -228,7 +229,8 @@ class Validator:
         kinds = [k for k in FILTER_KINDS if k in obj]
         if len(kinds) > 1:
             self.fail(path, f"filter {name!r} sets {' and '.join(kinds)}; the API takes at most one of them")
-        kind, values = ALL_AGENTS, ()
+        kind = ALL_AGENTS
+        values: tuple[str, ...] = ()
         if kinds:
             kind = kinds[0]
             values = self.resource_ids(obj[kind], f"{path}.{kind}", kind, instance_id)

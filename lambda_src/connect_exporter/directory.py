@@ -37,7 +37,7 @@ class LookupFailed(ExportError):
 @dataclass
 class _Entry:
     fetched_at: float
-    names: dict[str, str]
+    names: dict[str, str | None]  # a resource without a name keeps its id
 
 
 class Directory:
@@ -78,7 +78,7 @@ class Directory:
             )
             return entry.names if entry else {}
 
-    def _fetch(self, api: ConnectApi, instance_id: str, kind: str, stats: CallStats) -> dict[str, str]:
+    def _fetch(self, api: ConnectApi, instance_id: str, kind: str, stats: CallStats) -> dict[str, str | None]:
         operation, list_key, name_key, params = SOURCES[kind]
         items = api.list_all(operation, list_key, stats, InstanceId=instance_id, **params)
         names = {item["Id"]: item.get(name_key) for item in items if item.get("Id")}

@@ -82,10 +82,10 @@ def summarize(records: Iterable[Mapping[str, Any]]) -> FilterSummary:
 def document(namespace: str, at: dt.datetime, dimensions: Mapping[str, str], values: Mapping[str, float]) -> dict:
     """One EMF document: these dimensions exactly, these metrics (unit Count unless named *Seconds)."""
     provider = AmazonCloudWatchEMFProvider(namespace=namespace, service="")
-    for name, value in dimensions.items():
-        provider.add_dimension(name=name, value=value)
-    for name, value in values.items():
-        provider.add_metric(name=name, unit="Seconds" if name.endswith("Seconds") else "Count", value=value)
+    for dimension, dimension_text in dimensions.items():
+        provider.add_dimension(name=dimension, value=dimension_text)
+    for metric, number in values.items():
+        provider.add_metric(name=metric, unit="Seconds" if metric.endswith("Seconds") else "Count", value=number)
     provider.set_timestamp(at)
     return dict(provider.serialize_metric_set())
 

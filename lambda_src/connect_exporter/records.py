@@ -14,10 +14,10 @@ _LEVELS = ("LevelOne", "LevelTwo", "LevelThree", "LevelFour", "LevelFive")
 class Names:
     """Id -> name lookups for one instance; a missing id yields None (the record keeps the id)."""
 
-    users: Mapping[str, str] = field(default_factory=dict)
-    routing_profiles: Mapping[str, str] = field(default_factory=dict)
-    hierarchy_groups: Mapping[str, str] = field(default_factory=dict)
-    queues: Mapping[str, str] = field(default_factory=dict)
+    users: Mapping[str, str | None] = field(default_factory=dict)
+    routing_profiles: Mapping[str, str | None] = field(default_factory=dict)
+    hierarchy_groups: Mapping[str, str | None] = field(default_factory=dict)
+    queues: Mapping[str, str | None] = field(default_factory=dict)
 
 
 def iso_utc(value: dt.datetime | None) -> str | None:

@@ -129,8 +129,8 @@ def test_the_hour_has_every_kind_of_movement(hour: Hour):
     # Not a test of the exporter: a guard that the checks below are checking something.
     minutes = [hour.truth[m] for m in sorted(hour.truth)]
     first, last = minutes[0], minutes[-1]
-    logins = sum(len(set(now) - set(before)) for before, now in zip(minutes, minutes[1:]))
-    logouts = sum(len(set(before) - set(now)) for before, now in zip(minutes, minutes[1:]))
+    logins = sum(len(set(now) - set(before)) for before, now in zip(minutes, minutes[1:], strict=False))
+    logouts = sum(len(set(before) - set(now)) for before, now in zip(minutes, minutes[1:], strict=False))
     assert logins >= 10 and logouts >= 10
     changed = sum(a.status != first[i].status for i, a in last.items() if i in first)
     assert changed >= 20

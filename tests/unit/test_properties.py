@@ -45,7 +45,7 @@ def filters(draw, instance_id: str, name: str) -> dict:
         as_arn = draw(st.lists(st.booleans(), min_size=len(ids), max_size=len(ids)))
         filt[kind] = [
             f"arn:aws:connect:us-east-1:123456789012:instance/{instance_id}/{arn_type}/{i}" if arn else i
-            for i, arn in zip(ids, as_arn)
+            for i, arn in zip(ids, as_arn, strict=True)
         ]
     if draw(st.booleans()):
         filt["contact_states"] = draw(st.lists(st.sampled_from(CONTACT_STATES), min_size=1, unique=True))
@@ -84,7 +84,7 @@ def test_every_valid_config_parses_into_exactly_what_it_says(raw):
     config = parse_config(json.dumps(raw), SOURCE)
     assert isinstance(config, ExporterConfig)
     assert [i.instance_id for i in config.instances] == [i["instance_id"] for i in raw["instances"]]
-    for parsed, given_instance in zip(config.instances, raw["instances"]):
+    for parsed, given_instance in zip(config.instances, raw["instances"], strict=True):
         for filt, given_filter in zip(parsed.filters, given_instance["filters"], strict=True):
             kinds = [k for k in FILTER_KINDS if k in given_filter]
             assert filt.name == given_filter["name"]
