@@ -7,6 +7,8 @@ history`, then `python -m simulator query`). The quota is lifted: this is about 
 from __future__ import annotations
 
 import datetime as dt
+import json
+import sys
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -15,12 +17,13 @@ import boto3
 from connect_exporter.clients import CONNECT_CONFIG
 from connect_exporter.config import validate_config
 from connect_exporter.directory import Directory
+from connect_exporter.observability import logger
 from connect_exporter.pager import ConnectApi
 from connect_exporter.sinks import LocalSink
 from connect_exporter.snapshot import SnapshotReport, run_snapshot
 
 from .server import ConnectSimulator
-from .world import Instance
+from .world import Instance, build_instance
 
 Emit = Callable[[Iterable[dict[str, Any]]], int]
 
@@ -72,13 +75,6 @@ def history_filters(instance: Instance) -> list[dict[str, Any]]:
 
 def run_history(out: str, minutes: int = 60, agents: int = 300, seed: int = 7) -> int:
     """`python -m simulator history`: the last `minutes` minutes of a moving center under out/snapshots."""
-    import json
-    import sys
-
-    from connect_exporter.observability import logger
-
-    from .world import build_instance
-
     logger.setLevel("WARNING")  # a line per filter per minute would bury the summary
     end = dt.datetime.now(dt.timezone.utc).replace(second=0, microsecond=0)
     start = end - dt.timedelta(minutes=minutes - 1)
