@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import re
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from aws_cdk import Aws, Duration, RemovalPolicy, Stack
@@ -22,10 +25,10 @@ from constructs import Construct
 from .nag import acknowledge
 from .settings import DeploymentSettings
 
-LAMBDA_SRC = Path(__file__).resolve().parent.parent / "lambda_src"
+ROOT = Path(__file__).resolve().parent.parent
+LAMBDA_SRC = ROOT / "lambda_src"
 RUNTIME = lambda_.Runtime.PYTHON_3_13
 ARCHITECTURE = lambda_.Architecture.ARM_64
-POWERTOOLS_PARAMETER = "/aws/service/powertools/python/arm64/python3.13/latest"
 CONNECT_ACTIONS = sorted({"connect:GetCurrentUserData", *(f"connect:{op}" for op, *_ in SOURCES.values())})
 
 
@@ -38,13 +41,28 @@ def connect_resources(instance_ids: list[str]) -> list[str]:
     return arns
 
 
-def config_layer_dir(settings: DeploymentSettings) -> str:
-    """A folder holding the config at /opt/exporter/config.json: no 4 KB environment or 8 KB input limit."""
-    folder = Path(tempfile.mkdtemp(prefix="exporter-config-"))
-    target = folder / Path(DEFAULT_CONFIG_PATH).relative_to("/opt")
-    target.parent.mkdir(parents=True)
-    target.write_text(Path(settings.source).read_text(encoding="utf-8"), encoding="utf-8")
-    return str(folder)
+def pinned_powertools_version(requirements: Path = ROOT / "requirements.txt") -> str:
+    """The Powertools version the tests run on: its pin in requirements.txt is the one place that holds it."""
+    match = re.search(r"^aws-lambda-powertools==([0-9][0-9.]*)\s*$", requirements.read_text(encoding="utf-8"), re.M)
+    if not match:
+        raise ValueError(f"{requirements}: no exact pin aws-lambda-powertools==X.Y.Z")
+    return match[1]
+
+
+def powertools_parameter(version: str) -> str:
+    """Powertools publishes one public SSM parameter per version; `latest` would deploy what CI never ran."""
+    return f"/aws/service/powertools/python/{ARCHITECTURE.name}/{RUNTIME.name}/{version}"
+
+
+@contextmanager
+def config_layer_dir(settings: DeploymentSettings) -> Iterator[str]:
+    """A folder holding the config at /opt/exporter/config.json (no 4 KB environment or 8 KB input limit),
+    removed once the asset is staged into the cloud assembly: synth leaves nothing behind."""
+    with tempfile.TemporaryDirectory(prefix="exporter-config-") as folder:
+        target = Path(folder) / Path(DEFAULT_CONFIG_PATH).relative_to("/opt")
+        target.parent.mkdir(parents=True)
+        target.write_text(Path(settings.source).read_text(encoding="utf-8"), encoding="utf-8")
+        yield folder
 
 
 class Exporter(Construct):
@@ -79,13 +97,15 @@ class Exporter(Construct):
             acknowledge(policy, f"AwsSolutions-IAM5[{finding}]", reason)
 
         powertools = lambda_.LayerVersion.from_layer_version_arn(
-            self, "Powertools", ssm.StringParameter.value_for_string_parameter(self, POWERTOOLS_PARAMETER)
+            self, "Powertools", settings.powertools_layer_arn
+            or ssm.StringParameter.value_for_string_parameter(self, powertools_parameter(pinned_powertools_version())),
         )
-        config = lambda_.LayerVersion(
-            self, "Config", code=lambda_.Code.from_asset(config_layer_dir(settings)),
-            compatible_runtimes=[RUNTIME], compatible_architectures=[ARCHITECTURE],
-            description="Exporter config (validated at synth)",
-        )
+        with config_layer_dir(settings) as folder:  # the asset is copied into the assembly here
+            config = lambda_.LayerVersion(
+                self, "Config", code=lambda_.Code.from_asset(folder),
+                compatible_runtimes=[RUNTIME], compatible_architectures=[ARCHITECTURE],
+                description="Exporter config (validated at synth)",
+            )
         self.dlq = sqs.Queue(
             self, "FailedRuns", encryption=sqs.QueueEncryption.SQS_MANAGED, enforce_ssl=True,
             retention_period=Duration.days(14),
@@ -102,11 +122,14 @@ class Exporter(Construct):
             log_group=self.log_group,
             memory_size=settings.memory_mb,
             timeout=Duration.seconds(settings.timeout_seconds),
-            # One run at a time: runs never overlap and never double-draw the account's Connect quota.
-            reserved_concurrent_executions=1,
+            # Reserving 1: runs never overlap and never double-draw the account's Connect quota. An account
+            # whose concurrency quota is 10 cannot reserve any (deployment.reserved_concurrency: null).
+            reserved_concurrent_executions=settings.reserved_concurrency,
             environment={
                 "EXPORTER_DESTINATION": f"s3://{bucket.bucket_name}/{settings.prefix}",
                 "EXPORTER_CONFIG_PATH": DEFAULT_CONFIG_PATH,
+                # A run that starts a whole period late writes nothing: its data would be labelled with an old minute.
+                "EXPORTER_SCHEDULE_SECONDS": str(settings.schedule_minutes * 60),
                 "POWERTOOLS_SERVICE_NAME": "connect-user-data-exporter",
                 "POWERTOOLS_LOG_LEVEL": "INFO",
             },

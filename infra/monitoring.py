@@ -24,14 +24,24 @@ class Monitoring(Construct):
         super().__init__(scope, id)
         namespace = settings.exporter.metrics.namespace
         period = Duration.minutes(settings.schedule_minutes)
+        # CloudWatch alarms publish as the service principal, which has no IAM policy of its own: the topic's
+        # resource policy (which replaces SNS's default policy) and the key policy must both let it, limited to
+        # alarms of this account and Region (no confused deputy).
+        alarms_here = {
+            "StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID},
+            "ArnLike": {"aws:SourceArn": f"arn:{Aws.PARTITION}:cloudwatch:{Aws.REGION}:{Aws.ACCOUNT_ID}:alarm:*"},
+        }
+        cloudwatch = iam.ServicePrincipal("cloudwatch.amazonaws.com")
         key = kms.Key(self, "TopicKey", enable_key_rotation=True, description="Encrypts the exporter's alarm topic")
-        # CloudWatch alarms publish to an encrypted topic only if the key lets CloudWatch use it.
         key.add_to_resource_policy(iam.PolicyStatement(
-            principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
-            actions=["kms:Decrypt", "kms:GenerateDataKey*"], resources=["*"],
-            conditions={"StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID}},
+            sid="CloudWatchAlarmsUseTheTopicKey", principals=[cloudwatch],
+            actions=["kms:Decrypt", "kms:GenerateDataKey*"], resources=["*"], conditions=alarms_here,
         ))
         self.topic = sns.Topic(self, "Alarms", master_key=key, enforce_ssl=True, display_name="Connect user data alarms")
+        self.topic.add_to_resource_policy(iam.PolicyStatement(
+            sid="CloudWatchAlarmsPublish", principals=[cloudwatch],
+            actions=["sns:Publish"], resources=[self.topic.topic_arn], conditions=alarms_here,
+        ))
         if settings.alarm_email:
             self.topic.add_subscription(subscriptions.EmailSubscription(settings.alarm_email))
         action = actions.SnsAction(self.topic)

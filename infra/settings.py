@@ -19,6 +19,7 @@ from connect_exporter.config import (
 from connect_exporter.metrics import CHANNELS
 
 RATE_RE = re.compile(r"^rate\((?P<n>[1-9][0-9]*) minutes?\)$")
+LAYER_ARN_RE = re.compile(r"^arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:layer:[A-Za-z0-9_-]+:\d+$")
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653)
 COMPARISONS = {"<": "LESS_THAN_THRESHOLD", "<=": "LESS_THAN_OR_EQUAL_TO_THRESHOLD", ">": "GREATER_THAN_THRESHOLD", ">=": "GREATER_THAN_OR_EQUAL_TO_THRESHOLD"}
@@ -52,6 +53,10 @@ class DeploymentSettings:
     stale_after_minutes: int = 5
     alarm_email: str | None = None
     alarms: tuple[AlarmRule, ...] = ()
+    # None: no reservation (accounts whose concurrency quota is 10 cannot reserve any).
+    reserved_concurrency: int | None = 1
+    # None: the public layer of the Powertools version the project pins, resolved from its SSM parameter.
+    powertools_layer_arn: str | None = None
 
     @property
     def schedule_expression(self) -> str:
@@ -70,7 +75,7 @@ def load_settings(path: str | Path) -> DeploymentSettings:
         exporter.deployment,
         "deployment",
         optional={"schedule", "prefix", "snapshot_retention_days", "log_retention_days", "memory_mb", "retain_data",
-                  "stale_after_minutes", "alarm_email", "alarms"},
+                  "stale_after_minutes", "alarm_email", "alarms", "reserved_concurrency", "powertools_layer_arn"},
     )
     schedule = d.get("schedule", "rate(1 minute)")
     match = RATE_RE.match(schedule) if isinstance(schedule, str) else None
@@ -88,6 +93,12 @@ def load_settings(path: str | Path) -> DeploymentSettings:
     email = d.get("alarm_email")
     if email is not None and (not isinstance(email, str) or not EMAIL_RE.match(email)):
         v.fail("deployment.alarm_email", "must be an e-mail address", email)
+    reserved = d.get("reserved_concurrency", 1)
+    if reserved is not None:
+        reserved = v.integer(reserved, "deployment.reserved_concurrency", 1, 1000)
+    layer_arn = d.get("powertools_layer_arn")
+    if layer_arn is not None and (not isinstance(layer_arn, str) or not LAYER_ARN_RE.match(layer_arn)):
+        v.fail("deployment.powertools_layer_arn", "must be a Lambda layer version ARN (arn:...:lambda:REGION:ACCOUNT:layer:NAME:VERSION)", layer_arn)
     filters = {(i.instance_id, f.name) for i in exporter.instances for f in i.filters}
     alarms = tuple(
         _alarm(v, raw, f"deployment.alarms[{n}]", exporter, filters)
@@ -105,6 +116,8 @@ def load_settings(path: str | Path) -> DeploymentSettings:
         stale_after_minutes=v.integer(d.get("stale_after_minutes", 5), "deployment.stale_after_minutes", 1, 60),
         alarm_email=email,
         alarms=alarms,
+        reserved_concurrency=reserved,
+        powertools_layer_arn=layer_arn,
     )
 
 

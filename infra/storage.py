@@ -17,7 +17,8 @@ JSON_SERDE = "org.apache.hive.hcatalog.data.JsonSerDe"
 
 
 def secure_bucket(scope: Construct, id: str, *, logs: s3.IBucket | None, retain: bool, **kwargs) -> s3.Bucket:
-    """Private, encrypted, TLS-only, versioned, with access logs."""
+    """Private, encrypted, TLS-only, versioned, with access logs. Not retained: emptied (every version) on
+    `cdk destroy` by CDK's auto-delete custom resource, since a non-empty bucket cannot be deleted."""
     return s3.Bucket(
         scope,
         id,
@@ -29,7 +30,7 @@ def secure_bucket(scope: Construct, id: str, *, logs: s3.IBucket | None, retain:
         server_access_logs_bucket=logs,
         server_access_logs_prefix=f"{id.lower()}/" if logs else None,
         removal_policy=RemovalPolicy.RETAIN if retain else RemovalPolicy.DESTROY,
-        auto_delete_objects=False,
+        auto_delete_objects=not retain,
         **kwargs,
     )
 

@@ -1,7 +1,8 @@
 """`python -m connect_exporter snapshot`: the Lambda's code path, run from a terminal.
 
-EMF documents go to stdout (as in Lambda), logs and the summary to stderr. Exit 0 only when every
-filter was written; 1 when some failed (the others are written); 2 for bad input, before any API call.
+EMF documents go to stdout (as in Lambda), logs and the summary to stderr. Exit 0 when every filter
+was written; 1 when some failed (the others are written); 2 for bad input, before any API call; 3 when
+none failed but some had already been written for this minute by an earlier run (left as they were).
 """
 
 from __future__ import annotations
@@ -47,7 +48,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(format_summary(report), file=sys.stderr)
     for failure in report.failures:
         print(f"error: instance {failure.instance_id} filter {failure.filter_name}: {failure.error}", file=sys.stderr)
-    return 1 if report.failures else 0
+    if report.failures:
+        return 1
+    return 3 if report.already_written else 0
 
 
 def _sink(dest: str) -> Sink:
@@ -62,12 +65,16 @@ def format_summary(report: SnapshotReport) -> str:
     stats = report.api_stats
     by_op = ", ".join(f"{op} {n}" for op, n in sorted(stats.calls.items()))
     lines = [
-        f"Snapshot {report.snapshot_time:%Y-%m-%dT%H:%M:%SZ}: {len(report.outcomes) - len(report.failures)}/"
-        f"{len(report.outcomes)} filters written, {sum(o.records for o in report.outcomes)} records, "
+        f"Snapshot {report.snapshot_time:%Y-%m-%dT%H:%M:%SZ}: {len(report.written)}/{len(report.outcomes)} filters written"
+        + (f", {len(report.already_written)} already written" if report.already_written else "")
+        + f", {sum(o.records for o in report.outcomes)} records, "
         f"{stats.total_calls} API calls ({by_op}), {stats.throttles} throttled, {report.duration_seconds:.1f} s",
     ]
     for o in report.outcomes:
         head = f"  {o.instance_id} / {o.filter_name}:"
+        if o.already_written:
+            lines.append(f"{head} already written by an earlier run, left as it was -> {o.uri}")
+            continue
         if not o.ok or o.summary is None:
             lines.append(f"{head} FAILED {o.error}")
             continue

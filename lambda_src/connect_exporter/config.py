@@ -134,7 +134,7 @@ def validate_config(raw: Any, source: str = "config") -> ExporterConfig:
     top = v.object(raw, "", required={"instances"}, optional={"pacing", "metrics", "names", "deployment"})
     instances_raw = v.array(top["instances"], "instances", min_len=1)
     instances = tuple(v.instance(item, f"instances[{i}]") for i, item in enumerate(instances_raw))
-    v.unique([inst.instance_id for inst in instances], "instances", "instance_id")
+    v.unique([inst.instance_id for inst in instances], "instances[{i}].instance_id")
 
     pacing = PacingConfig()
     if "pacing" in top:
@@ -204,11 +204,12 @@ class Validator:
             self.fail(path, f"must be a number from {low} to {high}", raw)
         return float(raw)
 
-    def unique(self, values: list[str], path: str, what: str) -> None:
+    def unique(self, values: list[str], item_path: str) -> None:
+        """Fail on the first repeated value, at `item_path` with `{i}` replaced by its index."""
         seen: set[str] = set()
         for i, value in enumerate(values):
             if value in seen:
-                self.fail(f"{path}[{i}].{what}", "is a duplicate", value)
+                self.fail(item_path.format(i=i), "is a duplicate", value)
             seen.add(value)
 
     def instance(self, raw: Any, path: str) -> InstanceConfig:
@@ -218,7 +219,7 @@ class Validator:
             self.fail(f"{path}.instance_id", "must be an Amazon Connect instance id (letters, digits, -)", instance_id)
         filters_raw = self.array(obj["filters"], f"{path}.filters", min_len=1)
         filters = tuple(self.filter(item, f"{path}.filters[{i}]", instance_id) for i, item in enumerate(filters_raw))
-        self.unique([f.name for f in filters], f"{path}.filters", "name")
+        self.unique([f.name for f in filters], f"{path}.filters[{{i}}].name")
         return InstanceConfig(instance_id, filters)
 
     def filter(self, raw: Any, path: str, instance_id: str) -> FilterConfig:
@@ -240,7 +241,7 @@ class Validator:
             for i, state in enumerate(raw_states):
                 if state not in CONTACT_STATES:
                     self.fail(f"{path}.contact_states[{i}]", f"must be one of {', '.join(CONTACT_STATES)}", state)
-            self.unique(raw_states, f"{path}", "contact_states")
+            self.unique(raw_states, f"{path}.contact_states[{{i}}]")
             states = tuple(raw_states)
         return FilterConfig(name=name, kind=kind, values=values, contact_states=states)
 

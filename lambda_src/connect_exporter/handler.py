@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import os
 from dataclasses import dataclass
@@ -12,7 +13,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from .clients import connect_client, s3_client
 from .config import ExporterConfig, load_config
 from .directory import Directory
-from .observability import logger
+from .metrics import late_run_document
+from .observability import emit_emf, logger
 from .pager import ConnectApi, Deadline
 from .sinks import S3Sink, parse_destination
 from .snapshot import SnapshotFailed, run_snapshot, snapshot_time
@@ -27,6 +29,8 @@ class Settings:
     config_path: str
     destination: str
     deadline_reserve_seconds: float
+    # The schedule's period; a run that starts a whole period after its scheduled time writes nothing.
+    schedule_seconds: float | None = None
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -37,6 +41,7 @@ class Settings:
             config_path=os.environ.get("EXPORTER_CONFIG_PATH", DEFAULT_CONFIG_PATH),
             destination=destination,
             deadline_reserve_seconds=float(os.environ.get("EXPORTER_DEADLINE_RESERVE_SECONDS", "5")),
+            schedule_seconds=float(os.environ["EXPORTER_SCHEDULE_SECONDS"]) if os.environ.get("EXPORTER_SCHEDULE_SECONDS") else None,
         )
 
 
@@ -64,10 +69,20 @@ def scheduled_time(event: dict[str, Any]) -> str | None:
     return event.get("scheduled_time") or event.get("time")
 
 
+def is_late(at: dt.datetime, now: dt.datetime, schedule_seconds: float | None) -> bool:
+    """True once the next scheduled run should have begun: a retry this late would label data read now
+    with an old minute, and would draw the Connect quota beside the current run."""
+    return schedule_seconds is not None and (now - at).total_seconds() >= schedule_seconds
+
+
 @logger.inject_lambda_context(log_event=False)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     rt = runtime()
     at = snapshot_time(scheduled_time(event or {}))
+    if is_late(at, dt.datetime.now(dt.timezone.utc), rt.settings.schedule_seconds):
+        logger.warning("late run skipped: the next scheduled run has begun", extra={"snapshot_time": at.isoformat()})
+        emit_emf(late_run_document(rt.config.metrics.namespace, at, i.instance_id) for i in rt.config.instances)
+        return {"snapshot_time": at.isoformat(), "skipped": "late", "filters": 0, "written": 0, "already_written": 0}
     deadline = Deadline(lambda: context.get_remaining_time_in_millis() / 1000, rt.settings.deadline_reserve_seconds)
     api = ConnectApi(rt.connect, rt.config.pacing, deadline)
     report = run_snapshot(rt.config, at, api, rt.directory, rt.sink)
@@ -76,6 +91,8 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     return {
         "snapshot_time": at.isoformat(),
         "filters": len(report.outcomes),
+        "written": len(report.written),
+        "already_written": len(report.already_written),
         "records": sum(o.records for o in report.outcomes),
         "api_calls": report.api_stats.total_calls,
         "throttles": report.api_stats.throttles,

@@ -45,6 +45,7 @@ class FilterHealth:
     api_calls: int = 0
     throttles: int = 0
     short_of_total: int = 0
+    already_written: bool = False  # an earlier run wrote this minute; this run's data was not kept
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,7 @@ class InstanceHealth:
     api_calls: int
     throttles: int
     duration_seconds: float
+    already_written_filters: int = 0
 
 
 def summarize(records: Iterable[Mapping[str, Any]]) -> FilterSummary:
@@ -94,7 +96,8 @@ def filter_documents(
     namespace: str, at: dt.datetime, instance_id: str, filter_name: str, summary: FilterSummary | None, health: FilterHealth
 ) -> list[dict]:
     """Slots per channel, agents, agents per status, contacts per state and health of one filter.
-    A failed filter emits only its health: no made-up zeros where data is missing."""
+    A failed or already-written filter emits only its health: no made-up zeros where data is missing,
+    and no second datapoint for a minute whose snapshot an earlier run wrote."""
     base = {"InstanceId": instance_id, "Filter": filter_name}
     docs = [
         document(
@@ -106,6 +109,7 @@ def filter_documents(
                 "ApiCalls": health.api_calls,
                 "Throttles": health.throttles,
                 "AgentsShortOfTotal": health.short_of_total,
+                "AlreadyWritten": int(health.already_written),
                 **({"Agents": summary.agents} if summary else {}),
             },
         )
@@ -159,8 +163,14 @@ def instance_document(namespace: str, at: dt.datetime, instance_id: str, health:
         {"InstanceId": instance_id},
         {
             "FailedFilters": health.failed_filters,
+            "AlreadyWrittenFilters": health.already_written_filters,
             "ApiCalls": health.api_calls,
             "Throttles": health.throttles,
             "SnapshotDurationSeconds": round(health.duration_seconds, 3),
         },
     )
+
+
+def late_run_document(namespace: str, at: dt.datetime, instance_id: str) -> dict:
+    """A run that began after the next scheduled run should have: it wrote nothing for its old minute."""
+    return document(namespace, at, {"InstanceId": instance_id}, {"LateRunsSkipped": 1})

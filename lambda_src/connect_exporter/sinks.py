@@ -1,4 +1,9 @@
-"""Where snapshot objects go: a local directory or an S3 prefix. Each object is written whole or not at all."""
+"""Where snapshot objects go: a local directory or an S3 prefix.
+
+Each object is written whole or not at all, and only once: the first complete write of a filter's
+minute stands, so a retried or repeated run can add the filters still missing but never replaces a
+minute with data read later.
+"""
 
 from __future__ import annotations
 
@@ -7,14 +12,26 @@ import gzip
 import json
 import os
 import tempfile
+import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
+from botocore.exceptions import ClientError
+
+
+class AlreadyWritten(Exception):
+    """The object exists: an earlier run wrote this minute, and its write stands."""
+
+    def __init__(self, uri: str) -> None:
+        super().__init__(f"already written: {uri}")
+        self.uri = uri
+
 
 class Sink(Protocol):
     def put(self, key: str, body: bytes) -> str:
-        """Store `body` at `key` (relative, '/'-separated), replacing any object there; returns its URI."""
+        """Store `body` at `key` (relative, '/'-separated) if nothing is there yet; returns its URI.
+        Raises `AlreadyWritten` when the key exists (the stored object is left as it is)."""
         ...
 
 
@@ -34,7 +51,8 @@ def encode_records(records: Iterable[Mapping[str, Any]]) -> bytes:
 
 
 class LocalSink:
-    """Writes under a directory through a temporary file and an atomic rename."""
+    """Writes a temporary file, then hard-links it to its name: the link is atomic and fails if the
+    name exists, so the object appears whole and at most once."""
 
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root)
@@ -46,18 +64,25 @@ class LocalSink:
         try:
             with os.fdopen(fd, "wb") as handle:
                 handle.write(body)
-            os.replace(tmp, target)
-        except BaseException:
+            os.link(tmp, target)
+        except FileExistsError:
+            raise AlreadyWritten(str(target)) from None
+        finally:
             Path(tmp).unlink(missing_ok=True)
-            raise
         return str(target)
 
 
 class S3Sink:
-    """Writes with one PutObject (atomic in S3); boto3's standard retries cover transient failures.
+    """Writes with one conditional PutObject (`If-None-Match: *`): atomic, and refused with 412 when the key
+    exists, without reading anything (the role needs only s3:PutObject). boto3's standard retries cover
+    transient failures.
 
     No Content-Encoding header: HTTP clients would un-gzip on download and leave text in a .gz file.
     """
+
+    # S3 answers 409 while another conditional write of the same key is in flight; the retry then learns
+    # whether that write completed (412) or not (200).
+    CONFLICT_RETRIES = 3
 
     def __init__(self, client: Any, bucket: str, prefix: str = "") -> None:
         self.client = client
@@ -66,10 +91,22 @@ class S3Sink:
 
     def put(self, key: str, body: bytes) -> str:
         full_key = f"{self.prefix}/{key}" if self.prefix else key
-        self.client.put_object(
-            Bucket=self.bucket, Key=full_key, Body=body, ContentType="application/gzip"
-        )
-        return f"s3://{self.bucket}/{full_key}"
+        uri = f"s3://{self.bucket}/{full_key}"
+        attempt = 0
+        while True:
+            try:
+                self.client.put_object(
+                    Bucket=self.bucket, Key=full_key, Body=body, ContentType="application/gzip", IfNoneMatch="*"
+                )
+                return uri
+            except ClientError as exc:
+                code = exc.response.get("Error", {}).get("Code")
+                if code == "PreconditionFailed":
+                    raise AlreadyWritten(uri) from None
+                if code != "ConditionalRequestConflict" or attempt == self.CONFLICT_RETRIES:
+                    raise
+                attempt += 1
+                time.sleep(0.2 * attempt)
 
 
 def parse_destination(dest: str) -> tuple[str, str, str]:

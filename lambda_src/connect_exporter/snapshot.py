@@ -27,7 +27,7 @@ from .metrics import (
 from .observability import emit_emf, logger
 from .pager import CallStats, ConnectApi, describe_error, fetch_filter, filter_chunks
 from .records import flatten
-from .sinks import Sink, encode_records, object_key
+from .sinks import AlreadyWritten, Sink, encode_records, object_key
 
 
 @dataclass
@@ -41,6 +41,7 @@ class FilterOutcome:
     stats: CallStats = field(default_factory=CallStats)
     bytes_written: int = 0
     short_of_total: int = 0
+    already_written: bool = False  # an earlier run wrote this minute; it stands, this run's data is dropped
     agent_documents: list[dict[str, Any]] = field(default_factory=list)
 
     @property
@@ -60,6 +61,14 @@ class SnapshotReport:
     @property
     def failures(self) -> list[FilterOutcome]:
         return [o for o in self.outcomes if not o.ok]
+
+    @property
+    def written(self) -> list[FilterOutcome]:
+        return [o for o in self.outcomes if o.ok and not o.already_written]
+
+    @property
+    def already_written(self) -> list[FilterOutcome]:
+        return [o for o in self.outcomes if o.already_written]
 
 
 class SnapshotFailed(Exception):
@@ -110,6 +119,7 @@ def run_snapshot(
             api_calls=calls.total_calls,
             throttles=calls.throttles,
             duration_seconds=clock() - instance_started,
+            already_written_filters=sum(o.already_written for o in outcomes),
         )
         run.send([instance_document(config.metrics.namespace, at, instance.instance_id, health)])
     run.report.duration_seconds = clock() - started
@@ -177,6 +187,7 @@ def _export_instance(run: _Run, instance: InstanceConfig, lookups: CallStats) ->
                 api_calls=outcome.stats.total_calls,
                 throttles=outcome.stats.throttles,
                 short_of_total=outcome.short_of_total,
+                already_written=outcome.already_written,
             )
             run.send(
                 filter_documents(run.config.metrics.namespace, run.at, instance_id, filt.name, outcome.summary, health)
@@ -202,7 +213,13 @@ def _export_filter(
     names = run.directory.names(run.api, instance_id, lookups, (u["User"]["Id"] for u in result.users))
     records = sorted((flatten(u, run.at, names) for u in result.users), key=lambda r: r["user_id"])
     body = encode_records(records)
-    outcome.uri = run.sink.put(object_key(instance_id, filt.name, run.at), body)
+    try:
+        outcome.uri = run.sink.put(object_key(instance_id, filt.name, run.at), body)
+    except AlreadyWritten as exc:
+        outcome.uri, outcome.already_written = exc.uri, True
+        logger.info("filter already written for this minute; left as it was",
+                    extra={"instance_id": instance_id, "filter_name": filt.name, "uri": exc.uri})
+        return
     outcome.records = len(records)
     outcome.bytes_written = len(body)
     outcome.summary = summarize(records)

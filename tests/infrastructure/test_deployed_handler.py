@@ -8,6 +8,7 @@ import os
 import re
 import subprocess
 import sys
+from datetime import datetime, timezone
 from pathlib import Path
 
 from simulator.scenario import exporter_config
@@ -15,7 +16,6 @@ from simulator.scenario import exporter_config
 from ..conftest import world
 from .conftest import synth
 
-SCHEDULED_TIME = "2026-11-24T03:47:00Z"
 
 RUNNER = """
 import importlib, json, sys, time
@@ -43,6 +43,8 @@ def test_scheduled_input_through_the_synthesized_handler_lands_under_the_table_l
     path.write_text(json.dumps(config))
     assert path.stat().st_size > 8192  # more than Lambda's 4 KB of environment or Scheduler's 8 KB of input hold
     stack, assembly = synth(tmp_path, path)
+    # The current minute: the function skips a run that starts a whole schedule period late.
+    scheduled = datetime.now(timezone.utc).replace(second=0, microsecond=0)
     outdir = Path(assembly.directory)
     template = json.loads((outdir / assembly.get_stack_by_name(stack.stack_name).template_file).read_text())
 
@@ -53,7 +55,7 @@ def test_scheduled_input_through_the_synthesized_handler_lands_under_the_table_l
     destination = "".join(p if isinstance(p, str) else bucket for p in env_vars["EXPORTER_DESTINATION"]["Fn::Join"][1])
     config_path = env_vars["EXPORTER_CONFIG_PATH"].replace("/opt", str(asset_dir(outdir, template, layer_id)), 1)
     schedule = next(v for v in template["Resources"].values() if v["Type"] == "AWS::Scheduler::Schedule")
-    event = schedule["Properties"]["Target"]["Input"].replace("<aws.scheduler.scheduled-time>", SCHEDULED_TIME)
+    event = schedule["Properties"]["Target"]["Input"].replace("<aws.scheduler.scheduled-time>", f"{scheduled:%Y-%m-%dT%H:%M:%SZ}")
 
     assert len(json.dumps(env_vars)) < 4096 and len(event) < 8192
     env = {**os.environ, **{k: v for k, v in env_vars.items() if isinstance(v, str)},
@@ -62,7 +64,8 @@ def test_scheduled_input_through_the_synthesized_handler_lands_under_the_table_l
     result = subprocess.run([sys.executable, "-c", RUNNER, fn["Properties"]["Handler"], event],
                             env=env, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
-    assert json.loads(result.stderr.strip().splitlines()[-1])["filters"] == 5
+    summary = json.loads(result.stderr.strip().splitlines()[-1])
+    assert (summary["filters"], summary["written"]) == (5, 5)
 
     table = next(v for v in template["Resources"].values() if v["Type"] == "AWS::Glue::Table")["Properties"]["TableInput"]
     params = table["Parameters"]
@@ -70,7 +73,7 @@ def test_scheduled_input_through_the_synthesized_handler_lands_under_the_table_l
     pattern = re.escape(location.removeprefix(f"s3://{bucket}/"))
     for column in ("instance_id", "filter_name"):
         pattern = pattern.replace(re.escape(f"${{{column}}}"), "(" + "|".join(map(re.escape, params[f"projection.{column}.values"].split(","))) + ")")
-    pattern = pattern.replace(re.escape("${dt}"), "2026-11-24").replace(re.escape("${hour}"), "03")
+    pattern = pattern.replace(re.escape("${dt}"), f"{scheduled:%Y-%m-%d}").replace(re.escape("${hour}"), f"{scheduled:%H}")
     keys = [o["Key"] for o in client.list_objects_v2(Bucket=bucket)["Contents"]]
     assert len(keys) == 5
-    assert all(re.fullmatch(pattern + r"snapshot-20261124T034700Z\.json\.gz", key) for key in keys), (pattern, keys)
+    assert all(re.fullmatch(pattern + f"snapshot-{scheduled:%Y%m%dT%H%M%SZ}\\.json\\.gz", key) for key in keys), (pattern, keys)

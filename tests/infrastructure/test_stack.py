@@ -6,13 +6,18 @@ import json
 import re
 import subprocess
 import sys
+from importlib import metadata
+from pathlib import Path
 
-from connect_exporter.config import load_config
+import pytest
+from connect_exporter.config import ConfigError, load_config
 from connect_exporter.schema import COLUMNS, PARTITION_COLUMNS
 
 from infra.queries import QUERIES
+from infra.settings import load_settings
 
-from .conftest import EXAMPLE, REPO
+from .conftest import EXAMPLE, REPO, synth
+from .policies import ACCOUNT, PARTITION, REGION, Request, allowed, arn_of
 
 CONFIG = load_config(EXAMPLE)
 INSTANCE = CONFIG.instances[0].instance_id
@@ -70,7 +75,7 @@ def test_lambda_is_arm64_python313_single_flight_with_powertools_layer_from_ssm(
     assert env["EXPORTER_CONFIG_PATH"] == "/opt/exporter/config.json"
     assert env["EXPORTER_DESTINATION"] == {"Fn::Join": ["", ["s3://", {"Ref": snapshot_bucket_id(template)}, "/snapshots"]]}
     assert len(json.dumps(env)) < 1024
-    powertools_param = [k for k, v in template["Parameters"].items() if v.get("Default") == "/aws/service/powertools/python/arm64/python3.13/latest"]
+    powertools_param = [k for k, v in template["Parameters"].items() if v.get("Default", "").startswith("/aws/service/powertools/python/arm64/python3.13/")]
     assert len(powertools_param) == 1 and {"Ref": powertools_param[0]} in props["Layers"]
     log_group = one(template, "AWS::Logs::LogGroup")
     assert log_group["Properties"]["RetentionInDays"] == 30
@@ -199,3 +204,144 @@ def test_bad_config_stops_synth_with_one_clear_line_and_no_template(tmp_path):
     assert result.returncode == 1
     assert result.stderr.strip() == f"error: {bad}: deployment.alarms[0].channel: must be one of VOICE, CHAT, TASK, EMAIL (got 'FAX')"
     assert not list(tmp_path.glob("out/*.template.json"))
+
+
+def cloudwatch_alarm_requests(template: dict, alarm_id: str, action: str, resource: str) -> Request:
+    """What CloudWatch sends when alarm `alarm_id` acts: its service principal, on behalf of the alarm."""
+    return Request(
+        service="cloudwatch.amazonaws.com", action=action, resource=resource,
+        context={"aws:SourceAccount": ACCOUNT, "aws:SecureTransport": "true",
+                 "aws:SourceArn": f"arn:{PARTITION}:cloudwatch:{REGION}:{ACCOUNT}:alarm:{alarm_id}"},
+    )
+
+
+def publish_policies(template: dict, topic_id: str) -> tuple[list[dict], list[dict]]:
+    """The topic's resource policies and, if it is encrypted, its key's policy."""
+    topic_policies = [p["Properties"]["PolicyDocument"] for p in resources(template, "AWS::SNS::TopicPolicy").values()
+                      if {"Ref": topic_id} in p["Properties"]["Topics"]]
+    key = template["Resources"][topic_id]["Properties"].get("KmsMasterKeyId")
+    key_policies = [template["Resources"][key["Fn::GetAtt"][0]]["Properties"]["KeyPolicy"]] if key else []
+    return topic_policies, key_policies
+
+
+def test_every_alarm_action_can_be_delivered_by_cloudwatch_through_topic_and_key_policy(synthesized):
+    template, _ = synthesized
+    checked = 0
+    for alarm_id, alarm in resources(template, "AWS::CloudWatch::Alarm").items():
+        targets = alarm["Properties"]["AlarmActions"] + alarm["Properties"]["OKActions"]
+        assert targets, alarm_id
+        for target in targets:
+            topic_id = target["Ref"]
+            assert template["Resources"][topic_id]["Type"] == "AWS::SNS::Topic"
+            topic_policies, key_policies = publish_policies(template, topic_id)
+            # A topic policy replaces SNS's default one: without it nothing but same-account IAM could publish.
+            assert topic_policies, f"{topic_id} has no topic policy"
+            publish = cloudwatch_alarm_requests(template, alarm_id, "SNS:Publish", arn_of(template, topic_id))
+            assert allowed(template, topic_policies, publish), f"{alarm_id} cannot publish to {topic_id}"
+            for action in ("kms:GenerateDataKey", "kms:Decrypt"):
+                use_key = cloudwatch_alarm_requests(template, alarm_id, action, "*")
+                assert allowed(template, key_policies, use_key), f"{alarm_id}: {action} on the key of {topic_id}"
+            checked += 1
+    assert checked >= 2 * len(resources(template, "AWS::CloudWatch::Alarm")) > 0
+
+
+def test_the_alarm_topic_admits_only_this_accounts_alarms_and_only_over_tls(synthesized):
+    template, _ = synthesized
+    ((topic_id, _),) = resources(template, "AWS::SNS::Topic").items()
+    alarm_id = next(iter(resources(template, "AWS::CloudWatch::Alarm")))
+    topic_policies, key_policies = publish_policies(template, topic_id)
+    request = cloudwatch_alarm_requests(template, alarm_id, "sns:Publish", arn_of(template, topic_id))
+    elsewhere = [
+        Request(request.service, request.action, request.resource, {**request.context, "aws:SourceAccount": "999999999999"}),
+        Request(request.service, request.action, request.resource,
+                {**request.context, "aws:SourceArn": f"arn:aws:cloudwatch:eu-west-1:{ACCOUNT}:alarm:x"}),
+        Request(request.service, request.action, request.resource, {**request.context, "aws:SecureTransport": "false"}),
+        Request("events.amazonaws.com", request.action, request.resource, request.context),
+    ]
+    assert allowed(template, topic_policies, request)
+    assert not any(allowed(template, topic_policies, r) for r in elsewhere)
+    assert not allowed(template, key_policies, Request(request.service, "kms:Decrypt", "*",
+                                                        {**request.context, "aws:SourceAccount": "999999999999"}))
+    # The policy CDK writes for enforce_ssl alone (the TLS deny) lets no alarm publish: what the walk above guards.
+    tls_only = [{**doc, "Statement": [s for s in doc["Statement"] if s["Effect"] == "Deny"]} for doc in topic_policies]
+    assert not allowed(template, tls_only, request)
+
+
+def test_the_powertools_layer_is_the_exact_version_the_tests_run_on(synthesized):
+    template, _ = synthesized
+    installed = metadata.version("aws-lambda-powertools")
+    pinned = re.search(r"^aws-lambda-powertools==(\S+)$", (REPO / "requirements.txt").read_text(), re.M)[1]
+    assert installed == pinned
+    (name,) = [v["Default"] for v in template["Parameters"].values() if v["Default"].startswith("/aws/service/powertools/")]
+    assert name == f"/aws/service/powertools/python/arm64/python3.13/{pinned}"
+
+
+def test_the_function_knows_its_schedule_period(synthesized):
+    template, _ = synthesized
+    fn = one(template, "AWS::Lambda::Function", lambda r: r["Properties"].get("Handler") == "connect_exporter.handler.lambda_handler")
+    assert fn["Properties"]["Environment"]["Variables"]["EXPORTER_SCHEDULE_SECONDS"] == "60"
+
+
+def test_default_teardown_keeps_the_data_buckets_and_empties_the_athena_results(synthesized):
+    template, _ = synthesized
+    buckets = resources(template, "AWS::S3::Bucket")
+    kept = sorted(k for k, v in buckets.items() if v.get("DeletionPolicy") == "Retain")
+    assert [k.removeprefix("Storage")[:8] for k in kept] == ["AccessLo", "Snapshot"]
+    emptied = [v["Properties"]["BucketName"]["Ref"] for v in resources(template, "Custom::S3AutoDeleteObjects").values()]
+    assert emptied == [k for k in buckets if k not in kept] and len(emptied) == 1
+
+
+@pytest.fixture(scope="module")
+def disposable(tmp_path_factory):
+    """A deploy for a small test account: no reserved concurrency, nothing retained, a layer given by ARN."""
+    config = json.loads(EXAMPLE.read_text())
+    layer = "arn:aws:lambda:eu-central-1:017000801446:layer:AWSLambdaPowertoolsPythonV3-python313-arm64:7"
+    config["deployment"].update(reserved_concurrency=None, retain_data=False, powertools_layer_arn=layer)
+    folder = tmp_path_factory.mktemp("disposable")
+    path = folder / "config.json"
+    path.write_text(json.dumps(config))
+    stack, assembly = synth(folder, path)
+    return json.loads(Path(assembly.directory, assembly.get_stack_by_name(stack.stack_name).template_file).read_text()), layer
+
+
+def test_reserved_concurrency_null_reserves_none_and_a_layer_arn_replaces_the_parameter(disposable):
+    template, layer = disposable
+    fn = one(template, "AWS::Lambda::Function", lambda r: r["Properties"].get("Handler") == "connect_exporter.handler.lambda_handler")
+    assert "ReservedConcurrentExecutions" not in fn["Properties"]
+    assert layer in fn["Properties"]["Layers"]
+    assert not [v for v in template.get("Parameters", {}).values() if v["Default"].startswith("/aws/service/powertools/")]
+
+
+def test_retain_data_false_deletes_and_empties_every_bucket(disposable):
+    template, _ = disposable
+    buckets = resources(template, "AWS::S3::Bucket")
+    assert len(buckets) == 3 and all(b["DeletionPolicy"] == "Delete" for b in buckets.values())
+    emptied = sorted(v["Properties"]["BucketName"]["Ref"] for v in resources(template, "Custom::S3AutoDeleteObjects").values())
+    assert emptied == sorted(buckets)
+
+
+@pytest.mark.parametrize("value, expected", [
+    (0, "deployment.reserved_concurrency: must be a whole number from 1 to 1000 (got 0)"),
+    ("1", "deployment.reserved_concurrency: must be a whole number from 1 to 1000 (got '1')"),
+    ("arn:aws:lambda:us-east-1:1:layer:x", "deployment.powertools_layer_arn: must be a Lambda layer version ARN"),
+])
+def test_bad_deployment_values_are_one_line(tmp_path, value, expected):
+    config = json.loads(EXAMPLE.read_text())
+    key = "powertools_layer_arn" if str(value).startswith("arn:") else "reserved_concurrency"
+    config["deployment"][key] = value
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(config))
+    with pytest.raises(ConfigError) as error:
+        load_settings(path)
+    assert str(error.value).startswith(f"{path}: {expected}")
+
+
+def test_synth_leaves_nothing_in_the_temp_dir(tmp_path):
+    temp = tmp_path / "temp"
+    temp.mkdir()
+    env = {"CDK_CONTEXT_JSON": json.dumps({"config": str(EXAMPLE)}), "CDK_OUTDIR": str(tmp_path / "out"),
+           "PATH": "/usr/bin:/bin", "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20", "TMPDIR": str(temp)}
+    result = subprocess.run([sys.executable, str(REPO / "app.py")], env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert list(tmp_path.glob("out/*.template.json"))
+    assert list(temp.iterdir()) == []

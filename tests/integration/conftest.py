@@ -36,6 +36,21 @@ def expected_ids(instance: Instance, filt: dict) -> set[str]:
     return {a.id for a in instance.agents.values() if a.logged_in and covered(a)}
 
 
+def expected_calls(instance: Instance, filt: dict) -> int:
+    """GetCurrentUserData calls a filter needs: its values in chunks of 100 (one hierarchy group a call;
+    all agents by routing profile, as ListRoutingProfiles orders them), each chunk one page per 100
+    matching agents and at least one."""
+    kinds = {"queues": 100, "routing_profiles": 100, "agents": 100, "user_hierarchy_groups": 1}
+    key = next((k for k in kinds if k in filt), "routing_profiles")
+    values = filt.get(key) or sorted(instance.routing_profiles)
+    size = kinds[key]
+    calls = 0
+    for start in range(0, len(values), size):
+        chunk = {key: values[start : start + size], "contact_states": filt.get("contact_states")}
+        calls += max(1, -(-len(expected_ids(instance, chunk)) // 100))
+    return calls
+
+
 def read_tree(root: Path) -> dict[str, list[dict]]:
     """Every .json.gz under root, as relative key -> records."""
     return {

@@ -9,7 +9,7 @@ import pytest
 from simulator.scenario import exporter_config, five_filters
 
 from ..conftest import world
-from .conftest import emf_lines, emf_value, expected_ids, read_tree
+from .conftest import emf_lines, emf_value, expected_calls, expected_ids, read_tree
 
 AT = "2026-11-24T03:45:00Z"
 
@@ -60,21 +60,37 @@ def test_five_filter_kinds_are_exported_complete_and_exact(tmp_path, instance, c
         for channel in ("VOICE", "CHAT", "TASK", "EMAIL"):
             total = sum(r["available_slots"][channel] for r in records)
             assert emf_value(docs, "AvailableSlots", **dims, Channel=channel) == total
-    # The snapshot took the calls it needed and no more: 15 pages for 1,500 agents over 120 profiles' chunks, etc.
+    # The snapshot took the calls it needed and no more: one page per 100 agents of each chunk.
+    assert sim.calls["GetCurrentUserData"] == sum(expected_calls(instance, f) for f in filters)
     assert sim.throttled["GetCurrentUserData"] == 0
     assert "5/5 filters written" in result.stderr
 
 
-def test_a_rerun_overwrites_the_same_objects_byte_for_byte(tmp_path, instance, connect_sim, run_cli):
+def test_a_rerun_of_the_same_minute_writes_only_what_is_missing_and_says_so(tmp_path, instance, connect_sim, run_cli):
     connect_sim([instance])
     config = write_config(tmp_path, exporter_config([instance], pacing={"requests_per_second": 500, "burst": 50}))
     out = tmp_path / "out"
     first = run_cli("snapshot", "--config", config, "--out", str(out), "--at", AT, "--quiet")
-    before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
-    second = run_cli("snapshot", "--config", config, "--out", str(out), "--at", AT, "--quiet")
-    after = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
-    assert first.returncode == second.returncode == 0
-    assert after == before and len(after) == 5
+    assert first.returncode == 0, first.stderr
+    files = sorted(p for p in out.rglob("*") if p.is_file())
+    deleted, replaced = files[0], files[1]
+    deleted_bytes = deleted.read_bytes()
+    deleted.unlink()
+    replaced.write_bytes(b"kept as it is")
+    second = run_cli("snapshot", "--config", config, "--out", str(out), "--at", AT)
+    assert second.returncode == 3, second.stderr
+    assert deleted.read_bytes() == deleted_bytes  # the missing filter is written again, the same minute
+    assert replaced.read_bytes() == b"kept as it is"  # an existing minute is never rewritten
+    assert sorted(p for p in out.rglob("*") if p.is_file()) == files  # no temp files, no duplicates
+    assert "1/5 filters written, 4 already written" in second.stderr
+    docs = emf_lines(second.stdout)
+    assert emf_value(docs, "AlreadyWrittenFilters", InstanceId=instance.id) == 4
+    name = deleted.relative_to(out).parts[1].removeprefix("filter_name=")
+    assert emf_value(docs, "AlreadyWritten", InstanceId=instance.id, Filter=name) == 0
+    assert emf_value(docs, "Agents", InstanceId=instance.id, Filter=name) > 0
+    other = replaced.relative_to(out).parts[1].removeprefix("filter_name=")
+    assert emf_value(docs, "AlreadyWritten", InstanceId=instance.id, Filter=other) == 1
+    assert emf_value(docs, "Agents", InstanceId=instance.id, Filter=other) is None  # no second datapoint
 
 
 @pytest.mark.parametrize(
@@ -153,4 +169,4 @@ def test_denied_user_data_is_a_clear_failure(tmp_path, instance, connect_sim, ru
     result = run_cli("snapshot", "--config", write_config(tmp_path, config), "--out", str(tmp_path / "out"), "--at", AT)
     assert result.returncode == 1
     assert f"error: instance {instance.id} filter vip: GetCurrentUserData AccessDeniedException" in result.stderr
-    assert not list((tmp_path / "out").rglob("*.json.gz")) if (tmp_path / "out").exists() else True
+    assert list((tmp_path / "out").rglob("*.json.gz")) == []

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import json
 import time
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from connect_exporter import handler
@@ -127,3 +128,75 @@ def test_paging_stops_before_the_deadline_and_keeps_finished_filters(deploy, con
     assert [k.split("/")[2] for k in objects()] == ["filter_name=vip"]
     docs = emf_lines(capsys.readouterr().out)
     assert emf_value(docs, "FailedFilters", InstanceId=inst.id) == 2
+
+
+def test_the_same_minute_twice_restores_a_deleted_object_and_never_rewrites_an_existing_one(deploy, connect_sim, s3, capsys):
+    client, bucket = s3
+    (inst,) = world(1, 1500)
+    connect_sim([inst])
+    filters = [{"name": "all-agents"}, {"name": "vip", "agents": sorted(inst.agents)[:120]}, {"name": "few", "agents": sorted(inst.agents)[:3]}]
+    objects = deploy({"instances": [{"instance_id": inst.id, "filters": filters}], "pacing": {"requests_per_second": 500, "burst": 50}})
+    first = handler.lambda_handler(SCHEDULED, Context())
+    assert (first["written"], first["already_written"]) == (3, 0)
+    written = objects()
+    deleted, replaced, untouched = sorted(written)
+    client.delete_object(Bucket=bucket, Key=deleted)
+    client.put_object(Bucket=bucket, Key=replaced, Body=gzip.compress(b'{"user_id":"edited by hand"}\n'))
+    capsys.readouterr()
+
+    second = handler.lambda_handler(SCHEDULED, Context())  # a Lambda or Scheduler retry of the same minute
+    assert (second["filters"], second["written"], second["already_written"]) == (3, 1, 2)
+    after = objects()
+    assert sorted(after) == sorted(written)
+    assert after[deleted] == written[deleted]  # back, with the same minute's agents
+    assert after[replaced] == [{"user_id": "edited by hand"}]  # the first complete write stands
+    assert after[untouched] == written[untouched]
+    docs = emf_lines(capsys.readouterr().out)
+    assert emf_value(docs, "AlreadyWrittenFilters", InstanceId=inst.id) == 2
+    assert emf_value(docs, "FailedFilters", InstanceId=inst.id) == 0
+
+
+def test_a_run_that_starts_after_the_next_scheduled_run_writes_nothing(deploy, connect_sim, monkeypatch, capsys):
+    (inst,) = world(1, 1500)
+    sim = connect_sim([inst])
+    objects = deploy({"instances": [{"instance_id": inst.id, "filters": [{"name": "all-agents"}]}], "pacing": {"requests_per_second": 500, "burst": 50}})
+    monkeypatch.setenv("EXPORTER_SCHEDULE_SECONDS", "60")
+    now = datetime.now(timezone.utc).replace(second=0, microsecond=0)
+    late = {"scheduled_time": (now - timedelta(minutes=2)).isoformat().replace("+00:00", "Z")}
+    result = handler.lambda_handler(late, Context())
+    assert result["skipped"] == "late" and result["written"] == 0
+    assert objects() == {} and sum(sim.calls.values()) == 0
+    docs = emf_lines(capsys.readouterr().out)
+    assert emf_value(docs, "LateRunsSkipped", InstanceId=inst.id) == 1
+
+    on_time = handler.lambda_handler({"scheduled_time": now.isoformat()}, Context())
+    assert on_time["written"] == 1 and len(objects()) == 1
+
+
+def test_an_eventbridge_rule_event_is_timed_by_its_time_field(deploy, connect_sim):
+    (inst,) = world(1, 1500)
+    connect_sim([inst])
+    objects = deploy({"instances": [{"instance_id": inst.id, "filters": [{"name": "vip", "agents": sorted(inst.agents)[:5]}]}],
+                      "pacing": {"requests_per_second": 500, "burst": 50}})
+    event = {"source": "aws.events", "detail-type": "Scheduled Event", "time": "2026-11-24T05:12:00Z", "detail": {}}
+    assert handler.lambda_handler(event, Context())["snapshot_time"] == "2026-11-24T05:12:00+00:00"
+    (key,) = objects()
+    assert key.endswith("dt=2026-11-24/hour=05/snapshot-20261124T051200Z.json.gz")
+
+
+def test_a_destination_that_is_not_s3_is_refused_by_name(deploy, monkeypatch):
+    deploy({"instances": [{"instance_id": "i-1", "filters": [{"name": "all-agents"}]}]})
+    monkeypatch.setenv("EXPORTER_DESTINATION", "/tmp/snapshots")
+    with pytest.raises(ValueError, match=r"EXPORTER_DESTINATION must be s3://bucket/prefix \(got '/tmp/snapshots'\)"):
+        handler.lambda_handler(SCHEDULED, Context())
+
+
+def test_the_deadline_reserve_is_read_from_the_environment(deploy, connect_sim, monkeypatch):
+    (inst,) = world(1, 1500)
+    sim = connect_sim([inst])
+    objects = deploy({"instances": [{"instance_id": inst.id, "filters": [{"name": "vip", "agents": sorted(inst.agents)[:5]}]}],
+                      "pacing": {"requests_per_second": 500, "burst": 50}})
+    monkeypatch.setenv("EXPORTER_DEADLINE_RESERVE_SECONDS", "50")  # more than the 40 s this run has
+    with pytest.raises(SnapshotFailed, match=r"filter vip: stopped paging with \d+\.\d s left"):
+        handler.lambda_handler(SCHEDULED, Context(budget_seconds=40))
+    assert objects() == {} and sim.calls["GetCurrentUserData"] == 0

@@ -90,6 +90,8 @@ def test_defaults_are_the_connect_quota_and_namespace():
         ),
         (cfg({"name": "x", "contact_states": ["TALKING"]}), "contact_states[0]: must be one of INCOMING"),
         (cfg({"name": "x", "contact_states": []}), "contact_states: must hold at least 1"),
+        (cfg({"name": "x", "contact_states": ["MISSED", "MISSED"]}),
+         "instances[0].filters[0].contact_states[1]: is a duplicate (got 'MISSED')"),
         (cfg(pacing={"requests_per_second": 0}), "pacing.requests_per_second: must be a number"),
         (cfg(pacing={"burst": 2.5}), "pacing.burst: must be a whole number"),
         (cfg(pacing={"rate": 2}), "pacing.rate: unknown key"),

@@ -101,12 +101,22 @@ def test_per_agent_and_instance_health_documents():
     agent_docs = printed(agent_documents("NS", AT, "i", "f", RECORDS))
     assert {tuple(d["_aws"]["CloudWatchMetrics"][0]["Dimensions"][0]) for d in agent_docs} == {("InstanceId", "Filter", "Agent", "Channel")}
     assert len(agent_docs) == 4
-    (health,) = printed([instance_document("NS", AT, "i", InstanceHealth(1, 20, 2, 12.5))])
+    (health,) = printed([instance_document("NS", AT, "i", InstanceHealth(1, 20, 2, 12.5, already_written_filters=3))])
     assert health["_aws"]["CloudWatchMetrics"][0]["Dimensions"] == [["InstanceId"]]
-    got = [value(health, n) for n in ("FailedFilters", "ApiCalls", "Throttles", "SnapshotDurationSeconds")]
-    assert got == [1, 20, 2, 12.5]
+    names = ("FailedFilters", "AlreadyWrittenFilters", "ApiCalls", "Throttles", "SnapshotDurationSeconds")
+    assert [value(health, n) for n in names] == [1, 3, 20, 2, 12.5]
     units = {m["Name"]: m["Unit"] for m in health["_aws"]["CloudWatchMetrics"][0]["Metrics"]}
-    assert units == {"FailedFilters": "Count", "ApiCalls": "Count", "Throttles": "Count", "SnapshotDurationSeconds": "Seconds"}
+    assert units == {"FailedFilters": "Count", "AlreadyWrittenFilters": "Count", "ApiCalls": "Count", "Throttles": "Count",
+                     "SnapshotDurationSeconds": "Seconds"}
+
+
+def test_an_already_written_filter_emits_its_health_and_no_second_datapoint():
+    docs = printed(filter_documents("NS", AT, "i", "f", None, FilterHealth(False, 4, 0, 0, already_written=True)))
+    assert len(docs) == 1
+    m = metrics_by_dims(docs)
+    base = (("InstanceId", "i"), ("Filter", "f"))
+    assert (m[(base, "AlreadyWritten")], m[(base, "FilterFailed")], m[(base, "ApiCalls")]) == (1, 0, 4)
+    assert (base, "Agents") not in m
 
 
 def test_a_blank_dimension_value_is_reported_as_unknown_not_folded_into_the_filter_totals():

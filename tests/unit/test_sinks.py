@@ -8,6 +8,7 @@ import json
 
 import pytest
 from connect_exporter.sinks import (
+    AlreadyWritten,
     LocalSink,
     encode_records,
     object_key,
@@ -30,11 +31,13 @@ def test_encoding_is_gzip_json_lines_and_deterministic():
     assert [json.loads(line) for line in lines] == records
 
 
-def test_local_sink_replaces_whole_objects_and_leaves_no_temp_files(tmp_path):
+def test_local_sink_writes_a_key_once_keeps_the_first_and_leaves_no_temp_files(tmp_path):
     sink = LocalSink(tmp_path)
-    sink.put("a/b/x.json.gz", b"first")
-    uri = sink.put("a/b/x.json.gz", b"second")
-    assert (tmp_path / "a/b/x.json.gz").read_bytes() == b"second" and uri.endswith("x.json.gz")
+    uri = sink.put("a/b/x.json.gz", b"first")
+    with pytest.raises(AlreadyWritten) as refused:
+        sink.put("a/b/x.json.gz", b"second")
+    assert refused.value.uri == uri == str(tmp_path / "a/b/x.json.gz")
+    assert (tmp_path / "a/b/x.json.gz").read_bytes() == b"first"
     assert [p.name for p in (tmp_path / "a/b").iterdir()] == ["x.json.gz"]
 
 
