@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 export PYTHONPATH := lambda_src:.
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: setup demo history test test-unit test-integration test-infra lint bench synth clean
+.PHONY: setup demo history test test-unit test-integration test-infra lint bench synth docs clean
 
 setup: $(VENV)/.installed
 
@@ -42,6 +42,9 @@ lint: setup  ## ruff (errors and likely bugs) on everything, mypy on the Lambda 
 bench: setup  ## minutes: the CLI at the default quota, 1k-10k agents; writes docs/benchmarks.md and .png
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-bench.txt
 	$(BIN)/python -m simulator bench
+
+docs: setup  ## the README's record-column table, rendered from lambda_src/connect_exporter/schema.py
+	$(BIN)/python docs/columns.py
 
 clean:
 	rm -rf $(VENV) out cdk.out .pytest_cache .hypothesis .mypy_cache .ruff_cache

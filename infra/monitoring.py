@@ -139,7 +139,7 @@ class Monitoring(Construct):
             left=[function.metric_errors(period=period, statistic="Sum"), function.metric_duration(period=period, statistic="Maximum")],
             right=[cw.Metric(namespace=namespace, metric_name=name, statistic="Sum", period=period,
                              dimensions_map={"InstanceId": i.instance_id}, label=f"{name} {i.instance_id[:8]}")
-                   for i in settings.exporter.instances for name in ("FailedFilters", "Throttles")],
+                   for i in settings.exporter.instances for name in ("FailedFilters", "Throttles", "LateRunsSkipped")],
         ))
         for row in range(0, len(widgets), 2):
             self.dashboard.add_widgets(*widgets[row : row + 2])

@@ -97,11 +97,6 @@ class ConnectSimulator:
             self._server.shutdown()
             self._server.server_close()
 
-    def reset_counters(self) -> None:
-        self.calls.clear()
-        self.throttled.clear()
-        self.errors.clear()
-
     # --- request dispatch ------------------------------------------------------------------
     def handle(self, operation: str, instance_id: str, params: dict[str, Any]) -> dict[str, Any] | bytes:
         response = self._answer(operation, instance_id, params)

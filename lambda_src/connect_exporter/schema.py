@@ -1,65 +1,124 @@
-"""The one definition of a snapshot record.
+"""The one definition of a snapshot record: each column's name, Athena type, description and where its
+value comes from in a `GetCurrentUserData` item.
 
-The exporter writes exactly these keys, in this order, and the CDK stack builds the Glue table's
-columns from the same list, so the two cannot drift apart.
+`records.flatten` builds every record from this list, the CDK stack builds the Glue table's columns
+from it, and the README's column table is rendered from it (`make docs`): adding a column is one edit here.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import datetime as dt
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
-HIERARCHY_LEVELS = 5
+if TYPE_CHECKING:
+    from .records import Names
 
-CONTACT_STRUCT = (
-    "struct<contact_id:string,channel:string,initiation_method:string,agent_contact_state:string,"
-    "state_start_time:timestamp,connected_to_agent_time:timestamp,queue_id:string,queue_name:string>"
-)
-CONTACT_FIELDS: tuple[str, ...] = (
-    "contact_id",
-    "channel",
-    "initiation_method",
-    "agent_contact_state",
-    "state_start_time",
-    "connected_to_agent_time",
-    "queue_id",
-    "queue_name",
-)
+# Timestamp format of every timestamp value in a record (Java SimpleDateFormat, for the Hive SerDe).
+TIMESTAMP_FORMAT_JAVA = "yyyy-MM-dd'T'HH:mm:ss.SSS'Z'"
+_LEVELS = ("LevelOne", "LevelTwo", "LevelThree", "LevelFour", "LevelFive")
+
+
+def iso_utc(value: dt.datetime | None) -> str | None:
+    """ISO-8601 UTC with milliseconds and a Z: TIMESTAMP_FORMAT_JAVA, the one timestamp format of every record."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=dt.timezone.utc)
+    value = value.astimezone(dt.timezone.utc)
+    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+
+
+def _slots(value: Mapping[str, int] | None) -> dict[str, int] | None:
+    # Keep the API's channel keys as they are: a new channel must not be dropped.
+    return None if value is None else {str(k): int(v) for k, v in value.items()}
+
+
+def _seconds_between(start: dt.datetime | None, end: dt.datetime) -> float | None:
+    if start is None:
+        return None
+    if start.tzinfo is None:
+        start = start.replace(tzinfo=dt.timezone.utc)
+    return round((end - start).total_seconds(), 3)
+
+
+def _name(names: Mapping[str, str | None], resource_id: str | None) -> str | None:
+    return names.get(resource_id) if resource_id else None
+
+
+class Agent:
+    """One `UserDataList` item with the blocks a column reads, each `{}` when the API left it out."""
+
+    def __init__(self, item: Mapping[str, Any], snapshot_time: dt.datetime, names: Names) -> None:
+        self.snapshot_time, self.names = snapshot_time, names
+        self.item = item
+        self.user = item.get("User") or {}
+        self.profile = item.get("RoutingProfile") or {}
+        self.status = item.get("Status") or {}
+        path = item.get("HierarchyPath") or {}
+        self.levels = [path.get(level) or {} for level in _LEVELS]
+        self.contacts = item.get("Contacts") or []
 
 
 @dataclass(frozen=True)
 class Column:
-    """A record key with its Athena (Hive DDL) type and a description for the Glue catalog."""
+    """A record key with its Athena (Hive DDL) type, a description for the Glue catalog, and the reader of its
+    value: `value(agent)` for a record column, `value(contact, names)` for a contact field."""
 
     name: str
     type: str
     comment: str
+    value: Callable[..., Any] | None = field(default=None, repr=False, compare=False)
+
+
+CONTACT_COLUMNS: tuple[Column, ...] = (
+    Column("contact_id", "string", "Contact id", lambda c, _: c.get("ContactId")),
+    Column("channel", "string", "VOICE, CHAT, TASK, EMAIL, …", lambda c, _: c.get("Channel")),
+    Column("initiation_method", "string", "INBOUND, OUTBOUND, TRANSFER, …", lambda c, _: c.get("InitiationMethod")),
+    Column("agent_contact_state", "string", "INCOMING, CONNECTED, CONNECTED_ONHOLD, …", lambda c, _: c.get("AgentContactState")),
+    Column("state_start_time", "timestamp", "When the contact entered its state (UTC)",
+           lambda c, _: iso_utc(c.get("StateStartTimestamp"))),
+    Column("connected_to_agent_time", "timestamp", "When the contact reached the agent (UTC)",
+           lambda c, _: iso_utc(c.get("ConnectedToAgentTimestamp"))),
+    Column("queue_id", "string", "Queue id", lambda c, _: (c.get("Queue") or {}).get("Id")),
+    Column("queue_name", "string", "Queue name, from ListQueues", lambda c, names: _name(names.queues, (c.get("Queue") or {}).get("Id"))),
+)
+CONTACT_STRUCT = "struct<" + ",".join(f"{c.name}:{c.type}" for c in CONTACT_COLUMNS) + ">"
+
+
+def _contacts(agent: Agent) -> list[dict[str, Any]]:
+    return [{c.name: c.value(contact, agent.names) for c in CONTACT_COLUMNS} for contact in agent.contacts]  # type: ignore[misc]
 
 
 _SLOTS = "map<string,int>"
 
 COLUMNS: tuple[Column, ...] = (
-    Column("snapshot_time", "timestamp", "Scheduled time of the snapshot (UTC)"),
-    Column("user_id", "string", "Agent (user) id"),
-    Column("user_arn", "string", "Agent (user) ARN"),
-    Column("username", "string", "Agent login name, from ListUsers"),
-    Column("routing_profile_id", "string", "Routing profile id"),
-    Column("routing_profile_arn", "string", "Routing profile ARN"),
-    Column("routing_profile_name", "string", "Routing profile name, from ListRoutingProfiles"),
-    *(Column(f"hierarchy_level_{n}_id", "string", f"Hierarchy group id at level {n}") for n in range(1, 6)),
-    *(Column(f"hierarchy_level_{n}_name", "string", f"Hierarchy group name at level {n}") for n in range(1, 6)),
-    Column("status_name", "string", "Agent status name (Available, Offline, custom statuses)"),
-    Column("status_arn", "string", "Agent status ARN"),
-    Column("status_start_time", "timestamp", "When the agent entered the status (UTC)"),
-    Column("status_duration_seconds", "double", "snapshot_time - status_start_time, in seconds"),
-    Column("next_status", "string", "Status the agent goes to after the current contact"),
-    Column("available_slots", _SLOTS, "Available slots by channel"),
-    Column("max_slots", _SLOTS, "Maximum slots by channel (routing profile concurrency)"),
-    Column("active_slots", _SLOTS, "Active slots by channel"),
-    Column("contact_count", "int", "Number of contacts the agent holds"),
-    Column("contacts", f"array<{CONTACT_STRUCT}>", "The agent's contacts"),
+    Column("snapshot_time", "timestamp", "Scheduled time of the snapshot (UTC)", lambda a: iso_utc(a.snapshot_time)),
+    Column("user_id", "string", "Agent (user) id", lambda a: a.user.get("Id")),
+    Column("user_arn", "string", "Agent (user) ARN", lambda a: a.user.get("Arn")),
+    Column("username", "string", "Agent login name, from ListUsers", lambda a: _name(a.names.users, a.user.get("Id"))),
+    Column("routing_profile_id", "string", "Routing profile id", lambda a: a.profile.get("Id")),
+    Column("routing_profile_arn", "string", "Routing profile ARN", lambda a: a.profile.get("Arn")),
+    Column("routing_profile_name", "string", "Routing profile name, from ListRoutingProfiles",
+           lambda a: _name(a.names.routing_profiles, a.profile.get("Id"))),
+    *(Column(f"hierarchy_level_{n}_id", "string", f"Hierarchy group id at level {n}",
+             lambda a, i=n - 1: a.levels[i].get("Id")) for n in range(1, 6)),
+    *(Column(f"hierarchy_level_{n}_name", "string", f"Hierarchy group name at level {n}, from ListUserHierarchyGroups",
+             lambda a, i=n - 1: _name(a.names.hierarchy_groups, a.levels[i].get("Id"))) for n in range(1, 6)),
+    Column("status_name", "string", "Agent status name (Available, Offline, custom statuses)", lambda a: a.status.get("StatusName")),
+    Column("status_arn", "string", "Agent status ARN", lambda a: a.status.get("StatusArn")),
+    Column("status_start_time", "timestamp", "When the agent entered the status (UTC)",
+           lambda a: iso_utc(a.status.get("StatusStartTimestamp"))),
+    Column("status_duration_seconds", "double", "snapshot_time - status_start_time, in seconds",
+           lambda a: _seconds_between(a.status.get("StatusStartTimestamp"), a.snapshot_time)),
+    Column("next_status", "string", "Status the agent goes to after the current contact", lambda a: a.item.get("NextStatus")),
+    Column("available_slots", _SLOTS, "Available slots by channel", lambda a: _slots(a.item.get("AvailableSlotsByChannel"))),
+    Column("max_slots", _SLOTS, "Maximum slots by channel (routing profile concurrency)", lambda a: _slots(a.item.get("MaxSlotsByChannel"))),
+    Column("active_slots", _SLOTS, "Active slots by channel", lambda a: _slots(a.item.get("ActiveSlotsByChannel"))),
+    Column("contact_count", "int", "Number of contacts the agent holds", lambda a: len(a.contacts)),
+    Column("contacts", f"array<{CONTACT_STRUCT}>", "The agent's contacts (fields below)", _contacts),
 )
-
-FIELD_NAMES: tuple[str, ...] = tuple(c.name for c in COLUMNS)
 
 # Partition keys, in S3 key order (see sinks.object_key). Not record keys: Athena takes them from the path.
 PARTITION_COLUMNS: tuple[Column, ...] = (
@@ -68,7 +127,3 @@ PARTITION_COLUMNS: tuple[Column, ...] = (
     Column("dt", "string", "UTC date of the snapshot, yyyy-MM-dd"),
     Column("hour", "int", "UTC hour of the snapshot, 0-23 (written as two digits in the path)"),
 )
-PARTITION_KEYS: tuple[str, ...] = tuple(c.name for c in PARTITION_COLUMNS)
-
-# Timestamp format of every timestamp value in a record (Java SimpleDateFormat, for the Hive SerDe).
-TIMESTAMP_FORMAT_JAVA = "yyyy-MM-dd'T'HH:mm:ss.SSS'Z'"

@@ -19,7 +19,7 @@ from connect_exporter.config import (
 from connect_exporter.metrics import CHANNELS, FilterHealth, filter_documents, summarize
 from connect_exporter.pager import CallStats, fetch_filter, filter_chunks
 from connect_exporter.records import Names, flatten
-from connect_exporter.schema import COLUMNS, CONTACT_FIELDS, FIELD_NAMES
+from connect_exporter.schema import COLUMNS, CONTACT_COLUMNS
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -207,14 +207,14 @@ COLUMN_TYPES = [(c.name, hive_type(c.type)) for c in COLUMNS]
 def test_any_user_data_flattens_to_a_record_the_glue_table_reads(user, at):
     names = Names(users={(user.get("User") or {}).get("Id", ""): "someone"})
     record = flatten(user, at, names)
-    assert tuple(record) == FIELD_NAMES
+    assert tuple(record) == tuple(c.name for c in COLUMNS)
     for name, kind in COLUMN_TYPES:
         assert conforms(record[name], kind), (name, record[name])
     assert json.loads(json.dumps(record)) == record
     assert record["user_id"] == (user.get("User") or {}).get("Id")
     contacts = user.get("Contacts") or []
     assert record["contact_count"] == len(record["contacts"]) == len(contacts)
-    assert all(tuple(c) == CONTACT_FIELDS for c in record["contacts"])
+    assert all(tuple(c) == tuple(c.name for c in CONTACT_COLUMNS) for c in record["contacts"])
     assert [c["agent_contact_state"] for c in record["contacts"]] == [c.get("AgentContactState") for c in contacts]
     for api_key, column in (("AvailableSlotsByChannel", "available_slots"), ("MaxSlotsByChannel", "max_slots"), ("ActiveSlotsByChannel", "active_slots")):
         assert record[column] == user.get(api_key)  # every channel kept, new ones included

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from connect_exporter.records import Names, flatten, iso_utc
-from connect_exporter.schema import CONTACT_FIELDS, FIELD_NAMES
+from connect_exporter.schema import COLUMNS, CONTACT_COLUMNS
 
 AT = dt.datetime(2026, 11, 24, 3, 45, tzinfo=dt.timezone.utc)
 UTC = dt.timezone.utc
@@ -46,7 +46,7 @@ NAMES = Names(
 
 def test_every_field_is_flattened_with_names_and_iso_timestamps():
     record = flatten(full_item(), AT, NAMES)
-    assert tuple(record) == FIELD_NAMES
+    assert tuple(record) == tuple(c.name for c in COLUMNS)
     assert record == {
         "snapshot_time": "2026-11-24T03:45:00.000Z",
         "user_id": "u1",
@@ -79,15 +79,15 @@ def test_every_field_is_flattened_with_names_and_iso_timestamps():
             }
         ],
     }
-    assert tuple(record["contacts"][0]) == CONTACT_FIELDS
+    assert tuple(record["contacts"][0]) == tuple(c.name for c in CONTACT_COLUMNS)
 
 
 def test_missing_blocks_give_nulls_and_every_key_is_still_present():
     record = flatten({"User": {"Id": "u9", "Arn": "arn:u9"}, "Contacts": []}, AT, Names())
-    assert tuple(record) == FIELD_NAMES
+    assert tuple(record) == tuple(c.name for c in COLUMNS)
     assert record["user_id"] == "u9" and record["username"] is None
     nulls = [k for k, v in record.items() if v is None]
-    assert set(nulls) == set(FIELD_NAMES) - {"snapshot_time", "user_id", "user_arn", "contact_count", "contacts"}
+    assert set(nulls) == set(tuple(c.name for c in COLUMNS)) - {"snapshot_time", "user_id", "user_arn", "contact_count", "contacts"}
     assert record["contact_count"] == 0 and record["contacts"] == []
 
 
