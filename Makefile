@@ -18,10 +18,13 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 demo: setup  ## one snapshot of a simulated 1,500-agent contact center into out/demo, with a summary
 	$(BIN)/python -m simulator demo --out out/demo
 
-history: setup  ## an hour of one-minute snapshots of a moving center in out/history, then the named queries on it
-	rm -rf out/history  # a fresh hour: an older run's minutes would mix two different histories
-	$(BIN)/python -m simulator history --out out/history
-	$(BIN)/python -m simulator query --root out/history/snapshots
+history: setup  ## three hours of a moving center in out/history, two of them compacted, then queries over the view
+	rm -rf out/history  # a fresh span: an older run's minutes would mix two different histories
+	$(BIN)/python -m simulator history --minutes 180 --out out/history
+	$(BIN)/python -m local_athena compact --lake out/history --until "$$($(BIN)/python -c 'import datetime as d; print((d.datetime.now(d.timezone.utc) - d.timedelta(hours=1)).isoformat())')"
+	$(BIN)/python -m local_athena query --lake out/history --sql "$$(cat docs/tiers.sql)"
+	$(BIN)/python -m local_athena query --lake out/history --name status-minutes-per-agent-per-day --rows 5
+	$(BIN)/python -m local_athena query --lake out/history --name zero-available-slot-minutes-per-day --rows 8
 
 test: setup  ## the whole suite: unit, integration, infrastructure
 	$(BIN)/python -m pytest -n 4 --dist loadfile --durations=10 tests

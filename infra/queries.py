@@ -1,7 +1,8 @@
 """Athena named queries shipped with the stack (Trino dialect, Athena engine v3).
 
-`{table}` is replaced with the quoted database.table. Written so that sqlglot can translate them
-to DuckDB for the answer checks: keep to standard functions.
+`{table}` is replaced with the quoted view `user_data` (history for compacted hours, raw snapshots
+after). Written so that sqlglot can translate them to DuckDB for the answer checks and the local lake:
+keep to standard functions.
 """
 
 from __future__ import annotations
@@ -9,9 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 LAST_DAY = "dt >= date_format(current_date - INTERVAL '1' DAY, '%Y-%m-%d')"
-# The Glue database and table the queries read.
-DATABASE, TABLE = "connect_user_data", "snapshots"
+LAST_30_DAYS = "dt >= date_format(current_date - INTERVAL '30' DAY, '%Y-%m-%d')"
+# The Glue database, the raw table, and the view every named query reads.
+DATABASE, TABLE, VIEW = "connect_user_data", "snapshots", "user_data"
 TABLE_REF = f'"{DATABASE}"."{TABLE}"'
+VIEW_REF = f'"{DATABASE}"."{VIEW}"'
 
 
 @dataclass(frozen=True)
@@ -96,5 +99,54 @@ FROM {table}
 WHERE dt = date_format(current_date, '%Y-%m-%d')
 GROUP BY instance_id, user_id, status_name
 ORDER BY instance_id, user_id, snapshots DESC""",
+    ),
+    NamedQuery(
+        "status-minutes-per-agent-per-day",
+        "Snapshots (minutes at a one-minute schedule) each agent spent in each status, per UTC day, over the last 30 days",
+        f"""SELECT dt, instance_id, user_id, max_by(username, snapshot_time) AS username, status_name,
+       count(DISTINCT snapshot_time) AS snapshots
+FROM {{table}}
+WHERE {LAST_30_DAYS}
+GROUP BY dt, instance_id, user_id, status_name
+ORDER BY dt, instance_id, user_id, snapshots DESC, status_name""",
+    ),
+    NamedQuery(
+        "hourly-occupancy-per-routing-profile",
+        "Active over max slots per routing profile, channel and UTC hour, over the last 30 days (each agent once per snapshot)",
+        # An agent in several filters has several rows per snapshot: keep one, the first filter by name.
+        f"""WITH agents AS (
+  SELECT dt, hour, instance_id, routing_profile_name, max_slots, active_slots,
+         row_number() OVER (PARTITION BY instance_id, snapshot_time, user_id ORDER BY filter_name) AS copy
+  FROM {{table}}
+  WHERE {LAST_30_DAYS}
+)
+SELECT a.dt, a.hour, a.instance_id, a.routing_profile_name, s.channel,
+       sum(coalesce(element_at(a.active_slots, s.channel), 0)) AS active_slot_snapshots,
+       sum(coalesce(element_at(a.max_slots, s.channel), 0)) AS max_slot_snapshots,
+       round(CAST(sum(coalesce(element_at(a.active_slots, s.channel), 0)) AS double)
+             / nullif(sum(coalesce(element_at(a.max_slots, s.channel), 0)), 0), 4) AS occupancy
+FROM agents AS a
+CROSS JOIN UNNEST(map_keys(a.max_slots)) AS s (channel)
+WHERE a.copy = 1
+GROUP BY a.dt, a.hour, a.instance_id, a.routing_profile_name, s.channel
+ORDER BY a.dt, a.hour, a.instance_id, a.routing_profile_name, s.channel""",
+    ),
+    NamedQuery(
+        "zero-available-slot-minutes-per-day",
+        "Snapshots (minutes) per UTC day in which a filter had no available slot on a channel, over the last 30 days",
+        f"""WITH slots AS (
+  SELECT t.dt, t.instance_id, t.filter_name, t.snapshot_time, s.channel,
+         sum(coalesce(element_at(t.available_slots, s.channel), 0)) AS available
+  FROM {{table}} AS t
+  CROSS JOIN UNNEST(map_keys(t.max_slots)) AS s (channel)
+  WHERE t.{LAST_30_DAYS}
+  GROUP BY t.dt, t.instance_id, t.filter_name, t.snapshot_time, s.channel
+)
+SELECT dt, instance_id, filter_name, channel,
+       sum(CASE WHEN available = 0 THEN 1 ELSE 0 END) AS snapshots_with_none_available,
+       count(*) AS snapshots
+FROM slots
+GROUP BY dt, instance_id, filter_name, channel
+ORDER BY dt, instance_id, filter_name, channel""",
     ),
 )

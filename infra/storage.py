@@ -10,7 +10,7 @@ from connect_exporter.schema import COLUMNS, PARTITION_COLUMNS, TIMESTAMP_FORMAT
 from constructs import Construct
 
 from .nag import acknowledge
-from .queries import DATABASE, QUERIES, TABLE, TABLE_REF
+from .queries import DATABASE, QUERIES, TABLE, VIEW_REF
 from .settings import DeploymentSettings
 
 JSON_SERDE = "org.apache.hive.hcatalog.data.JsonSerDe"
@@ -140,5 +140,5 @@ class SnapshotStorage(Construct):
         for query in QUERIES:
             athena.CfnNamedQuery(
                 self, f"Query-{query.name}", name=query.name, description=query.description,
-                database=self.database_name, work_group=self.workgroup.ref, query_string=query.render(TABLE_REF),
+                database=self.database_name, work_group=self.workgroup.ref, query_string=query.render(VIEW_REF),
             )  # work_group=ref orders it after the workgroup

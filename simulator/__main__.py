@@ -1,5 +1,5 @@
-"""`python -m simulator serve|config|demo|bench|history|query`: run the Connect simulator, print a matching
-config, run the demo or the benchmark, export a local history of snapshots, run the named queries on it."""
+"""`python -m simulator serve|config|demo|bench|history`: run the Connect simulator, print a matching
+config, run the demo or the benchmark, export a local history of snapshots (query it with `python -m local_athena`)."""
 
 from __future__ import annotations
 
@@ -34,10 +34,6 @@ def main(argv: list[str] | None = None) -> int:
     history.add_argument("--agents", type=int, default=300)
     history.add_argument("--seed", type=int, default=7)
     history.add_argument("--out", default="out/history")
-    query = commands.add_parser("query", help="run the stack's named Athena queries on a local tree with DuckDB")
-    query.add_argument("--root", default="out/history/snapshots")
-    query.add_argument("--name", action="append", help="one query (repeatable); default: all")
-    query.add_argument("--rows", type=int, default=10)
     args = parser.parse_args(argv)
     if args.command == "bench":
         from .benchmark import main as bench
@@ -47,10 +43,6 @@ def main(argv: list[str] | None = None) -> int:
         from .history import run_history
 
         return run_history(args.out, args.minutes, args.agents, args.seed)
-    if args.command == "query":
-        from .local_athena import print_queries
-
-        return print_queries(args.root, args.name, args.rows)
     instances = build_instances(args.instances, args.agents, args.seed)
     if args.command == "config":
         json.dump(exporter_config(instances), sys.stdout, indent=2)

@@ -1,7 +1,8 @@
 """A span of one-minute snapshots of a moving contact center, exported in-process at simulator speed.
 
-The Athena-answer test's input, and local data for trying the named queries (`python -m simulator
-history`, then `python -m simulator query`). The quota is lifted: this is about the data, not the pace.
+The Athena-answer and history tests' input, and a local lake for trying the history tier (`python -m
+simulator history`, then `python -m local_athena compact` and `query`). The quota is lifted: this is
+about the data, not the pace.
 """
 
 from __future__ import annotations

@@ -109,7 +109,8 @@ def filter_documents(
                 "ApiCalls": health.api_calls,
                 "Throttles": health.throttles,
                 "AgentsShortOfTotal": health.short_of_total,
-                "AlreadyWritten": int(health.already_written),
+                # Only when it happens: an always-zero series would be one more billed custom metric per filter.
+                **({"AlreadyWritten": 1} if health.already_written else {}),
                 **({"Agents": summary.agents} if summary else {}),
             },
         )

@@ -150,7 +150,8 @@ def test_athena_workgroup_is_v3_enforced_and_encrypted_with_the_named_queries(sy
     queries = {q["Properties"]["Name"]: q["Properties"] for q in resources(template, "AWS::Athena::NamedQuery").values()}
     assert sorted(queries) == sorted(q.name for q in QUERIES)
     for q in queries.values():
-        assert q["Database"] == "connect_user_data" and '"connect_user_data"."snapshots"' in q["QueryString"]
+        assert q["Database"] == "connect_user_data" and '"connect_user_data"."user_data"' in q["QueryString"]
+        assert '"snapshots"' not in q["QueryString"]  # every named query reads the view, not the raw table
 
 
 def test_slot_alarms_match_the_emitted_dimensions_exactly(synthesized):

@@ -1,37 +1,54 @@
-"""`python -m simulator history` then `query`: the named queries on a local tree, as a user runs them."""
+"""`python -m simulator history`, then `python -m local_athena compact` and `query`, as a user runs them."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 
+from infra.queries import QUERIES
+
 from .conftest import REPO
 
 
-def simulator(*args: str) -> subprocess.CompletedProcess:
+def run(module: str, *args: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": f"{REPO / 'lambda_src'}{os.pathsep}{REPO}"}
-    return subprocess.run([sys.executable, "-m", "simulator", *args], env=env, capture_output=True, text=True, timeout=300)
+    return subprocess.run([sys.executable, "-m", module, *args], env=env, capture_output=True, text=True, timeout=300)
 
 
-def test_history_then_every_named_query_runs_locally(tmp_path):
-    made = simulator("history", "--minutes", "3", "--agents", "60", "--out", str(tmp_path))
+def test_history_compact_then_every_named_query_and_any_sql_runs_locally(tmp_path):
+    made = run("simulator", "history", "--minutes", "3", "--agents", "60", "--out", str(tmp_path))
     assert made.returncode == 0, made.stderr
     assert "3 snapshots" in made.stderr and "0 failed filters" in made.stderr
     assert "filter written" not in made.stderr  # the summary is not buried in per-filter logs
-    ran = simulator("query", "--root", str(tmp_path / "snapshots"), "--rows", "3")
-    assert ran.returncode == 0, ran.stderr
-    headers = [line for line in ran.stdout.splitlines() if line.startswith("-- ")]
-    assert [h.split(":")[0] for h in headers] == [
-        "-- latest-agent-state", "-- agents-per-status-over-time", "-- slots-per-channel-over-time",
-        "-- agents-on-contacts-by-state", "-- status-minutes-per-agent-today",
-    ]
-    assert "(60 rows)" in headers[0]  # every agent was logged in at the start
+    compacted = run("local_athena", "compact", "--lake", str(tmp_path))
+    assert compacted.returncode == 0, compacted.stderr
+    assert "history compacted as of" in compacted.stderr and str(tmp_path / "history") in compacted.stderr
+    for query in QUERIES:
+        ran = run("local_athena", "query", "--lake", str(tmp_path), "--name", query.name, "--rows", "3")
+        assert ran.returncode == 0, (query.name, ran.stderr)
+        assert ran.stdout.startswith(f"-- {query.name}: ")
+    latest = run("local_athena", "query", "--lake", str(tmp_path), "--name", "latest-agent-state", "--format", "json")
+    rows = [json.loads(line) for line in latest.stdout.splitlines()]
+    assert len(rows) == 60 and {"user_id", "status_name", "last_seen"} <= set(rows[0])  # every agent was logged in
+    counted = run("local_athena", "query", "--lake", str(tmp_path), "--format", "json",
+                  "--sql", 'SELECT count(*) AS n FROM "connect_user_data"."user_data"')
+    (row,) = [json.loads(line) for line in counted.stdout.splitlines()]
+    raw = run("local_athena", "query", "--lake", str(tmp_path), "--format", "json",
+              "--sql", 'SELECT count(*) AS n FROM "connect_user_data"."snapshots"')
+    assert row == json.loads(raw.stdout) and row["n"] > 0
 
 
-def test_bad_query_input_is_one_line(tmp_path):
-    missing = simulator("query", "--root", str(tmp_path))
-    assert missing.returncode == 2 and missing.stderr.strip() == f"error: no snapshots under {tmp_path} (run `python -m simulator history` first)"
-    simulator("history", "--minutes", "1", "--agents", "10", "--out", str(tmp_path))
-    unknown = simulator("query", "--root", str(tmp_path / "snapshots"), "--name", "nope")
+def test_bad_lake_input_is_one_line(tmp_path):
+    missing = run("local_athena", "query", "--lake", str(tmp_path), "--name", "latest-agent-state")
+    assert missing.returncode == 2
+    assert missing.stderr.strip().splitlines() == [
+        f"error: no snapshots under {tmp_path / 'snapshots'} (write some with `connect_exporter snapshot --out {tmp_path / 'snapshots'}`)"]
+    run("simulator", "history", "--minutes", "1", "--agents", "10", "--out", str(tmp_path))
+    unknown = run("local_athena", "query", "--lake", str(tmp_path), "--name", "nope")
     assert unknown.returncode == 2 and unknown.stderr.startswith("error: no named query nope; there are latest-agent-state")
+    broken = run("local_athena", "query", "--lake", str(tmp_path), "--sql", "SELECT nope FROM nowhere")
+    assert broken.returncode == 2 and len(broken.stderr.strip().splitlines()) == 1 and broken.stderr.startswith("error: query failed:")
+    when = run("local_athena", "compact", "--lake", str(tmp_path), "--until", "yesterday")
+    assert when.returncode == 2 and when.stderr.strip() == "error: --until: not an ISO-8601 time: 'yesterday'"

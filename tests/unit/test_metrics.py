@@ -79,6 +79,7 @@ def test_filter_documents_have_exactly_the_documented_dimension_sets():
     assert m[(base + (("Channel", "TASK"),), "AvailableSlots")] == 0
     assert m[(base + (("Channel", "CHAT"),), "MaxSlots")] == 4
     assert m[(base, "Agents")] == 2 and m[(base, "FilterFailed")] == 0 and m[(base, "ApiCalls")] == 7
+    assert (base, "AlreadyWritten") not in m  # emitted only when it happens: no always-zero billed series
     assert m[(base + (("Status", "Break"),), "AgentsByStatus")] == 1
     assert m[(base + (("ContactState", "CONNECTED"),), "Contacts")] == 2
 

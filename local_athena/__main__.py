@@ -1,0 +1,84 @@
+"""`python -m local_athena compact|query --lake DIR`: the stack's compaction and queries on a local lake."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import sys
+from pathlib import Path
+
+from infra.queries import QUERIES, VIEW_REF
+
+from .engine import to_duckdb
+from .lake import Lake, LakeError, compact
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m local_athena", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    comp = commands.add_parser("compact", help="merge every closed hour before --until into the history table")
+    comp.add_argument("--lake", required=True, help="directory with snapshots/ (and history/ once compacted)")
+    comp.add_argument("--until", help="ISO-8601 time to compact as of (default: now)")
+    query = commands.add_parser("query", help="run a named query or any Trino SQL over the lake's catalog")
+    query.add_argument("--lake", required=True)
+    which = query.add_mutually_exclusive_group(required=True)
+    which.add_argument("--name", help=f"one of: {', '.join(q.name for q in QUERIES)}")
+    which.add_argument("--sql", help='Trino SQL over "connect_user_data".(snapshots|history|user_data)')
+    query.add_argument("--format", choices=("table", "json"), default="table")
+    query.add_argument("--rows", type=int, default=20, help="rows shown as a table (json prints all)")
+    query.add_argument("--today", help="date that current_date means, YYYY-MM-DD (default: today, UTC)")
+    args = parser.parse_args(argv)
+    lake = Lake(Path(args.lake))
+    try:
+        if args.command == "compact":
+            return _compact(lake, args.until)
+        return _query(lake, args)
+    except LakeError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+def _compact(lake: Lake, until_text: str | None) -> int:
+    until = _time(until_text) if until_text else dt.datetime.now(dt.timezone.utc)
+    steps = compact(lake, until)
+    for step in steps:
+        print(f"merged {step.start} .. {step.stop}: {step.merged_rows} new rows", file=sys.stderr)
+    print(f"history compacted as of {until:%Y-%m-%dT%H:%M:%SZ} in {len(steps)} step(s) -> {lake.history_file}", file=sys.stderr)
+    return 0
+
+
+def _query(lake: Lake, args: argparse.Namespace) -> int:
+    if args.name:
+        named = {q.name: q for q in QUERIES}
+        if args.name not in named:
+            raise LakeError(f"no named query {args.name}; there are {', '.join(named)}")
+        sql = named[args.name].render(VIEW_REF)
+    else:
+        sql = args.sql
+    today = dt.date.fromisoformat(args.today) if args.today else None
+    con = lake.connect()
+    try:
+        relation = con.sql(to_duckdb(sql, today))
+    except Exception as exc:  # duckdb and sqlglot errors: one line naming what failed
+        raise LakeError(f"query failed: {str(exc).splitlines()[0]}") from None
+    if args.format == "json":
+        names = relation.columns
+        for row in relation.fetchall():
+            print(json.dumps(dict(zip(names, row, strict=True)), default=str))
+    else:
+        print(f"-- {args.name or 'sql'}: {len(relation)} rows")
+        relation.limit(args.rows).show(max_width=200)
+    return 0
+
+
+def _time(text: str) -> dt.datetime:
+    try:
+        parsed = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise LakeError(f"--until: not an ISO-8601 time: {text!r}") from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.timezone.utc)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,96 @@
+"""A local lake: a directory laid out like the bucket, with the stack's catalog over it in DuckDB.
+
+`<lake>/snapshots/` holds raw snapshots (what `connect_exporter snapshot --out <lake>/snapshots`
+writes); `<lake>/history/` holds the history and watermark tables (a DuckDB file: Iceberg's local
+stand-in, transactional like it). Every statement is the stack's own SQL from `infra.history` and
+`infra.queries`, translated from Trino to DuckDB by sqlglot: nothing here is a second copy of a query.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+from connect_exporter.schema import COLUMNS, PARTITION_COLUMNS, TIMESTAMP_FORMAT_JAVA
+
+from infra import history
+from infra.queries import DATABASE, TABLE
+
+from .engine import open_table, run_query, to_duckdb
+
+EPOCH = "1970-01-01 00:00:00"  # the watermark before the first compaction: the view reads raw only
+
+
+class LakeError(Exception):
+    """A problem with the lake a user named, in one line."""
+
+
+@dataclass(frozen=True)
+class Lake:
+    root: Path
+
+    @property
+    def snapshots(self) -> Path:
+        return self.root / "snapshots"
+
+    @property
+    def history_file(self) -> Path:
+        return self.root / "history" / "lake.duckdb"
+
+    def connect(self) -> duckdb.DuckDBPyConnection:
+        """The catalog as Glue has it: `snapshots` (raw), `history`, `history_watermark`, and the view
+        `user_data` built by the stack's view statement from the stored watermark."""
+        if not any(self.snapshots.rglob("*.json.gz")):
+            raise LakeError(f"no snapshots under {self.snapshots} (write some with `connect_exporter snapshot --out {self.snapshots}`)")
+        self.history_file.parent.mkdir(parents=True, exist_ok=True)
+        con = duckdb.connect(str(self.history_file))
+        open_table(self.snapshots, [(c.name, c.type) for c in COLUMNS], [(c.name, c.type) for c in PARTITION_COLUMNS],
+                   TIMESTAMP_FORMAT_JAVA, DATABASE, TABLE, con=con)
+        location = f"{self.root.resolve()}/"
+        for ddl in (history.history_ddl(location), history.watermark_ddl(location)):
+            con.execute(_ddl_to_duckdb(ddl))
+        (until,) = con.execute(f"SELECT max(compacted_until) FROM {history.ref(history.WATERMARK)}").fetchone()
+        con.execute(to_duckdb(history.render(history.view_sql(), {"until": f"{until:%Y-%m-%d %H:%M:%S}" if until else EPOCH})))
+        return con
+
+
+def _ddl_to_duckdb(ddl: str) -> str:
+    # Iceberg's LOCATION, PARTITIONED BY and TBLPROPERTIES have no DuckDB meaning: sqlglot drops them (quietly).
+    import sqlglot
+
+    logging.getLogger("sqlglot").setLevel(logging.ERROR)
+    return sqlglot.transpile(ddl, read="athena", write="duckdb", unsupported_level=sqlglot.ErrorLevel.IGNORE)[0]
+
+
+@dataclass(frozen=True)
+class Step:
+    start: str
+    stop: str
+    merged_rows: int
+
+
+def compact(lake: Lake, until: dt.datetime) -> list[Step]:
+    """What the stack's state machine does, as of `until`: plan, merge, advance the watermark, until no
+    hour closed before `until` is left. Each statement commits on its own, as on Athena."""
+    con = lake.connect()
+    steps = []
+    try:
+        while True:
+            (plan,) = run_query(con, history.plan_sql(settle_minutes=0), now=until)
+            if plan["work"] == "yes":
+                before = _count(con)
+                con.execute(to_duckdb(history.render(history.merge_sql(), plan)))
+                con.execute(to_duckdb(history.render(history.watermark_sql(), plan)))
+                steps.append(Step(plan["start"], plan["stop"], _count(con) - before))
+            if plan["more"] != "yes":
+                return steps
+    finally:
+        con.close()
+
+
+def _count(con: duckdb.DuckDBPyConnection) -> int:
+    (n,) = con.execute(f"SELECT count(*) FROM {history.ref(history.HISTORY)}").fetchone()
+    return n
