@@ -39,8 +39,8 @@ test-infra: setup
 	$(BIN)/python -m pytest tests/infrastructure
 
 lint: setup  ## ruff (errors and likely bugs) on everything, mypy on the Lambda package and the simulator
-	$(BIN)/ruff check --select E,F,W,B --ignore E501 lambda_src simulator infra tests app.py
-	MYPYPATH=lambda_src $(BIN)/mypy --ignore-missing-imports -p connect_exporter -p simulator
+	$(BIN)/ruff check --select E,F,W,B --ignore E501 lambda_src simulator local_athena infra tests docs app.py
+	MYPYPATH=lambda_src $(BIN)/mypy --ignore-missing-imports -p connect_exporter -p simulator -p local_athena
 
 bench: setup  ## minutes: the CLI at the default quota, 1k-10k agents; writes docs/benchmarks.md and .png
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-bench.txt

@@ -22,7 +22,7 @@ from connect_exporter.directory import SOURCES
 from connect_exporter.handler import DEFAULT_CONFIG_PATH
 from constructs import Construct
 
-from .nag import acknowledge
+from .nag import acknowledge, logical_id
 from .settings import DeploymentSettings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -88,11 +88,11 @@ class Exporter(Construct):
         ))
         policy = self.role.node.find_child("DefaultPolicy")
         for finding, reason in [
-            (f"Resource::<{_logical(bucket)}.Arn>/{settings.prefix}/*", "PutObject on the snapshot prefix only; keys are per minute."),
+            (f"Resource::<{logical_id(bucket)}.Arn>/{settings.prefix}/*", "PutObject on the snapshot prefix only; keys are per minute."),
             *(("Resource::arn:<AWS::Partition>:connect:<AWS::Region>:<AWS::AccountId>:instance/" + i + "/*",
                "Connect reads need the instance's child ARNs (users, queues, profiles); scoped to configured instances.")
               for i in instance_ids),
-            (f"Resource::<{_logical(self.log_group)}.Arn>:*", "Log streams of the function's own log group."),
+            (f"Resource::<{logical_id(self.log_group)}.Arn>:*", "Log streams of the function's own log group."),
         ]:
             acknowledge(policy, f"AwsSolutions-IAM5[{finding}]", reason)
 
@@ -155,11 +155,7 @@ class Exporter(Construct):
             ),
         )
         acknowledge(
-            Stack.of(self), f"AwsSolutions-IAM5[Resource::<{_logical(self.function)}.Arn>:*]",
+            Stack.of(self), f"AwsSolutions-IAM5[Resource::<{logical_id(self.function)}.Arn>:*]",
             "The scheduler's role may invoke the exporter function and its versions; nothing else.",
         )
 
-
-def _logical(construct: Construct) -> str:
-    child = construct.node.default_child
-    return Stack.of(construct).get_logical_id(child)  # type: ignore[arg-type]

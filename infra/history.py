@@ -62,7 +62,7 @@ def watermark_ddl(location: str, database: str = DATABASE) -> str:
     )
 
 
-def plan_sql(database: str = DATABASE, settle_minutes: int = SETTLE_MINUTES) -> str:
+def plan_sql(database: str = DATABASE, settle_minutes: int = SETTLE_MINUTES, retention_days: int = 400) -> str:
     """One row: the next period to merge (`start` to `stop`, with their dt partitions), the watermark after
     it (`until`), and whether more closed hours wait (`more`). Empty work when start >= stop. An hour is
     closed `settle_minutes` after it ends (the stack's writes may still land until then; a local lake has none)."""
@@ -87,7 +87,8 @@ SELECT
   date_format(stop, '%Y-%m-%d') AS stop_dt,
   date_format(greatest(coalesce(previous, stop), stop), '{TS}') AS until,
   CASE WHEN start < stop THEN 'yes' ELSE 'no' END AS work,
-  CASE WHEN stop < target THEN 'yes' ELSE 'no' END AS more
+  CASE WHEN stop < target THEN 'yes' ELSE 'no' END AS more,
+  date_format(current_date - INTERVAL '{retention_days}' DAY, '%Y-%m-%d') AS retention_dt
 FROM period"""
 
 
@@ -118,6 +119,21 @@ def view_sql(database: str = DATABASE) -> str:
 SELECT {ROW} FROM {ref(HISTORY, database)} WHERE snapshot_time < TIMESTAMP '{{until}}'
 UNION ALL
 SELECT {ROW} FROM {ref(TABLE, database)} WHERE dt >= substr('{{until}}', 1, 10) AND snapshot_time >= TIMESTAMP '{{until}}'"""
+
+
+def retention_sql(database: str = DATABASE) -> str:
+    """History days past their retention (whole dt partitions: Iceberg drops their files at the next VACUUM)."""
+    return f"DELETE FROM {ref(HISTORY, database)} WHERE dt < '{{retention_dt}}'"
+
+
+def optimize_sql(database: str = DATABASE) -> str:
+    """Hourly merges leave small files; bin-packing rewrites them into few large ones per partition."""
+    return f"OPTIMIZE {ref(HISTORY, database)} REWRITE DATA USING BIN_PACK"
+
+
+def vacuum_sql(database: str = DATABASE) -> str:
+    """Expires old snapshots and removes files no snapshot references (a failed merge's orphans included)."""
+    return f"VACUUM {ref(HISTORY, database)}"
 
 
 def render(template: str, values: dict[str, str]) -> str:

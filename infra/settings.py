@@ -46,13 +46,16 @@ class DeploymentSettings:
     source: str
     schedule_minutes: int = 1
     prefix: str = "snapshots"
-    snapshot_retention_days: int = 400
+    snapshot_retention_days: int = 30
     log_retention_days: int = 30
     memory_mb: int = 512
     retain_data: bool = True
     stale_after_minutes: int = 5
     alarm_email: str | None = None
     alarms: tuple[AlarmRule, ...] = ()
+    history_prefix: str = "history"
+    history_retention_days: int = 400
+    history_max_lag_hours: int = 3
     # None: no reservation (accounts whose concurrency quota is 10 cannot reserve any).
     reserved_concurrency: int | None = 1
     # None: the public layer of the Powertools version the project pins, resolved from its SSM parameter.
@@ -75,7 +78,8 @@ def load_settings(path: str | Path) -> DeploymentSettings:
         exporter.deployment,
         "deployment",
         optional={"schedule", "prefix", "snapshot_retention_days", "log_retention_days", "memory_mb", "retain_data",
-                  "stale_after_minutes", "alarm_email", "alarms", "reserved_concurrency", "powertools_layer_arn"},
+                  "stale_after_minutes", "alarm_email", "alarms", "reserved_concurrency", "powertools_layer_arn",
+                  "history_retention_days", "history_max_lag_hours"},
     )
     schedule = d.get("schedule", "rate(1 minute)")
     match = RATE_RE.match(schedule) if isinstance(schedule, str) else None
@@ -84,6 +88,8 @@ def load_settings(path: str | Path) -> DeploymentSettings:
     prefix = d.get("prefix", "snapshots")
     if not isinstance(prefix, str) or not re.match(r"^[a-z0-9][a-z0-9/_-]{0,100}$", prefix) or prefix.endswith("/"):
         v.fail("deployment.prefix", "must be a key prefix of a-z 0-9 / _ - without a trailing /", prefix)
+    if prefix.split("/")[0] == DeploymentSettings.history_prefix:
+        v.fail("deployment.prefix", f"must not be under {DeploymentSettings.history_prefix}/, where the history table lives", prefix)
     log_days = d.get("log_retention_days", 30)
     if log_days not in LOG_RETENTION_DAYS:
         v.fail("deployment.log_retention_days", f"must be one of CloudWatch's values {LOG_RETENTION_DAYS}", log_days)
@@ -109,7 +115,10 @@ def load_settings(path: str | Path) -> DeploymentSettings:
         source=str(path),
         schedule_minutes=int(match["n"]),
         prefix=prefix,
-        snapshot_retention_days=v.integer(d.get("snapshot_retention_days", 400), "deployment.snapshot_retention_days", 1, 3650),
+        # Raw snapshots only need to outlive compaction (and serve debugging): history keeps the long record.
+        snapshot_retention_days=v.integer(d.get("snapshot_retention_days", 30), "deployment.snapshot_retention_days", 8, 3650),
+        history_retention_days=v.integer(d.get("history_retention_days", 400), "deployment.history_retention_days", 1, 3650),
+        history_max_lag_hours=v.integer(d.get("history_max_lag_hours", 3), "deployment.history_max_lag_hours", 2, 72),
         log_retention_days=log_days,
         memory_mb=v.integer(d.get("memory_mb", 512), "deployment.memory_mb", 128, 10240),
         retain_data=retain,

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from aws_cdk import Aws, CfnOutput, Stack
+from aws_cdk import aws_cloudwatch_actions as actions
 from constructs import Construct
 
+from .compaction import Compaction
 from .exporter import Exporter
 from .monitoring import Monitoring
 from .settings import DeploymentSettings
@@ -17,10 +19,17 @@ class ExporterStack(Stack):
         storage = SnapshotStorage(self, "Storage", settings=settings)
         exporter = Exporter(self, "Exporter", settings=settings, bucket=storage.bucket)
         monitoring = Monitoring(self, "Monitoring", settings=settings, function=exporter.function, log_group=exporter.log_group)
+        compaction = Compaction(
+            self, "History", settings=settings, bucket=storage.bucket, results=storage.results, workgroup=storage.workgroup,
+            alarm_action=actions.SnsAction(monitoring.topic), dlq=exporter.dlq,
+        )
         outputs = {
             "SnapshotBucket": storage.bucket.bucket_name,
             "SnapshotLocation": f"s3://{storage.bucket.bucket_name}/{settings.prefix}/",
             "AthenaTable": f"{storage.database_name}.{storage.table_name}",
+            "AthenaView": f"{storage.database_name}.user_data",
+            "HistoryLocation": f"s3://{storage.bucket.bucket_name}/{settings.history_prefix}/",
+            "CompactionStateMachine": compaction.state_machine.state_machine_arn,
             "AthenaWorkGroup": storage.workgroup.ref,
             "AlarmTopic": monitoring.topic.topic_arn,
             "ExporterFunction": exporter.function.function_name,

@@ -83,7 +83,14 @@ class SnapshotStorage(Construct):
                     expiration=Duration.days(settings.snapshot_retention_days),
                     noncurrent_version_expiration=Duration.days(7),
                     abort_incomplete_multipart_upload_after=Duration.days(1),
-                )
+                ),
+                # History files are removed by Iceberg (retention DELETE, then VACUUM), never by age: a lifecycle
+                # expiration would delete files a table snapshot still references. Only what VACUUM deleted goes.
+                s3.LifecycleRule(
+                    prefix=f"{settings.history_prefix}/",
+                    noncurrent_version_expiration=Duration.days(7),
+                    abort_incomplete_multipart_upload_after=Duration.days(1),
+                ),
             ],
         )
         self.results = secure_bucket(
@@ -129,7 +136,9 @@ class SnapshotStorage(Construct):
             work_group_configuration=athena.CfnWorkGroup.WorkGroupConfigurationProperty(
                 enforce_work_group_configuration=True,
                 publish_cloud_watch_metrics_enabled=True,
-                bytes_scanned_cutoff_per_query=100 * 1024**3,
+                # Reads go through the columnar history; a query past 20 GB is scanning raw JSON over a long
+                # range by mistake (a day of raw at 10,000 agents and four filters is about 4 GB).
+                bytes_scanned_cutoff_per_query=20 * 1024**3,
                 engine_version=athena.CfnWorkGroup.EngineVersionProperty(selected_engine_version="Athena engine version 3"),
                 result_configuration=athena.CfnWorkGroup.ResultConfigurationProperty(
                     output_location=f"s3://{self.results.bucket_name}/results/",

@@ -8,6 +8,9 @@ import json
 import sys
 from pathlib import Path
 
+import duckdb
+import sqlglot
+
 from infra.queries import QUERIES, VIEW_REF
 
 from .engine import to_duckdb
@@ -40,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _compact(lake: Lake, until_text: str | None) -> int:
-    until = _time(until_text) if until_text else dt.datetime.now(dt.timezone.utc)
+    until = _time(until_text) if until_text else dt.datetime.now(dt.UTC)
     steps = compact(lake, until)
     for step in steps:
         print(f"merged {step.start} .. {step.stop}: {step.merged_rows} new rows", file=sys.stderr)
@@ -60,7 +63,7 @@ def _query(lake: Lake, args: argparse.Namespace) -> int:
     con = lake.connect()
     try:
         relation = con.sql(to_duckdb(sql, today))
-    except Exception as exc:  # duckdb and sqlglot errors: one line naming what failed
+    except (duckdb.Error, sqlglot.errors.SqlglotError) as exc:  # one line naming what failed
         raise LakeError(f"query failed: {str(exc).splitlines()[0]}") from None
     if args.format == "json":
         names = relation.columns
@@ -77,7 +80,7 @@ def _time(text: str) -> dt.datetime:
         parsed = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
         raise LakeError(f"--until: not an ISO-8601 time: {text!r}") from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.timezone.utc)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
 
 
 if __name__ == "__main__":

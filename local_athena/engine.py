@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import sys
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -58,7 +57,7 @@ def to_duckdb(trino_sql: str, today: dt.date | None = None, now: dt.datetime | N
     if today is not None:
         pins[exp.CurrentDate] = exp.cast(exp.Literal.string(today.isoformat()), "date")
     if now is not None:
-        pins[exp.CurrentTimestamp] = exp.cast(exp.Literal.string(f"{now.astimezone(dt.timezone.utc):%Y-%m-%d %H:%M:%S}"), "timestamp")
+        pins[exp.CurrentTimestamp] = exp.cast(exp.Literal.string(f"{now.astimezone(dt.UTC):%Y-%m-%d %H:%M:%S}"), "timestamp")
     if pins:
         tree = tree.transform(lambda node: pins[type(node)].copy() if type(node) in pins else node)
     return tree.sql("duckdb")

@@ -51,13 +51,13 @@ class Lake:
                    TIMESTAMP_FORMAT_JAVA, DATABASE, TABLE, con=con)
         location = f"{self.root.resolve()}/"
         for ddl in (history.history_ddl(location), history.watermark_ddl(location)):
-            con.execute(_ddl_to_duckdb(ddl))
+            con.execute(ddl_to_duckdb(ddl))
         (until,) = con.execute(f"SELECT max(compacted_until) FROM {history.ref(history.WATERMARK)}").fetchone()
         con.execute(to_duckdb(history.render(history.view_sql(), {"until": f"{until:%Y-%m-%d %H:%M:%S}" if until else EPOCH})))
         return con
 
 
-def _ddl_to_duckdb(ddl: str) -> str:
+def ddl_to_duckdb(ddl: str) -> str:
     # Iceberg's LOCATION, PARTITIONED BY and TBLPROPERTIES have no DuckDB meaning: sqlglot drops them (quietly).
     import sqlglot
 

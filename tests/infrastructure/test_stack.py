@@ -59,8 +59,8 @@ def test_snapshot_bucket_is_retained_logged_and_expires_with_retention(synthesiz
     key = snapshot_bucket_id(template)
     bucket = template["Resources"][key]
     assert bucket["DeletionPolicy"] == "Retain" and bucket["UpdateReplacePolicy"] == "Retain"
-    (rule,) = bucket["Properties"]["LifecycleConfiguration"]["Rules"]
-    assert rule["Prefix"] == "snapshots/" and rule["ExpirationInDays"] == 400
+    rule = next(r for r in bucket["Properties"]["LifecycleConfiguration"]["Rules"] if r["Prefix"] == "snapshots/")
+    assert rule["ExpirationInDays"] == 30
     assert rule["NoncurrentVersionExpiration"] == {"NoncurrentDays": 7}
     assert "DestinationBucketName" in bucket["Properties"]["LoggingConfiguration"]
 
@@ -77,14 +77,14 @@ def test_lambda_is_arm64_python313_single_flight_with_powertools_layer_from_ssm(
     assert len(json.dumps(env)) < 1024
     powertools_param = [k for k, v in template["Parameters"].items() if v.get("Default", "").startswith("/aws/service/powertools/python/arm64/python3.13/")]
     assert len(powertools_param) == 1 and {"Ref": powertools_param[0]} in props["Layers"]
-    log_group = one(template, "AWS::Logs::LogGroup")
-    assert log_group["Properties"]["RetentionInDays"] == 30
-    assert props["LoggingConfig"]["LogGroup"] == {"Ref": next(iter(resources(template, "AWS::Logs::LogGroup")))}
+    log_group_id = props["LoggingConfig"]["LogGroup"]["Ref"]
+    assert log_group_id.startswith("ExporterLogs")
+    assert template["Resources"][log_group_id]["Properties"]["RetentionInDays"] == 30
 
 
 def test_schedule_passes_the_scheduled_time_with_retries_and_a_dead_letter_queue(synthesized):
     template, _ = synthesized
-    schedule = one(template, "AWS::Scheduler::Schedule")["Properties"]
+    schedule = one(template, "AWS::Scheduler::Schedule", lambda r: "Exporter" in json.dumps(r["Properties"]["Target"]["Arn"]))["Properties"]
     assert schedule["ScheduleExpression"] == "rate(1 minute)"
     assert schedule["FlexibleTimeWindow"] == {"Mode": "OFF"}
     target = schedule["Target"]
@@ -106,7 +106,7 @@ def test_exporter_role_has_exactly_the_least_privilege_statements(synthesized):
     instance_arn = {"Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, ":connect:", {"Ref": "AWS::Region"}, ":",
                                       {"Ref": "AWS::AccountId"}, f":instance/{INSTANCE}"]]}
     children = json.loads(json.dumps(instance_arn).replace(f":instance/{INSTANCE}", f":instance/{INSTANCE}/*"))
-    log_group_key = next(iter(resources(template, "AWS::Logs::LogGroup")))
+    log_group_key = next(k for k in resources(template, "AWS::Logs::LogGroup") if k.startswith("ExporterLogs"))
     queue_key = next(iter(resources(template, "AWS::SQS::Queue")))
     assert statements == [
         {"Sid": "ReadConfiguredConnectInstances", "Effect": "Allow",

@@ -1,0 +1,187 @@
+"""The history tier on AWS: a Step Functions state machine that runs `infra.history`'s statements on
+Athena (no code of ours runs), scheduled hourly, with a daily maintenance pass, and alarms on failure
+and lag. Its role may use this workgroup, this database's tables and the two S3 prefixes: nothing else."""
+
+from __future__ import annotations
+
+import re
+
+from aws_cdk import Aws, Duration, RemovalPolicy
+from aws_cdk import aws_athena as athena
+from aws_cdk import aws_cloudwatch as cw
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_scheduler as scheduler
+from aws_cdk import aws_scheduler_targets as targets
+from aws_cdk import aws_sqs as sqs
+from aws_cdk import aws_stepfunctions as sfn
+from aws_cdk import aws_stepfunctions_tasks as tasks
+from constructs import Construct
+
+from . import history
+from .nag import acknowledge, logical_id
+from .queries import DATABASE
+from .settings import DeploymentSettings
+
+PLAN_FIELDS = ("start", "stop", "start_dt", "stop_dt", "until", "work", "more", "retention_dt")
+ATHENA_RETRYABLE = ["Athena.TooManyRequestsException", "States.TaskFailed"]  # throttles, Iceberg commit conflicts
+
+
+def formatted(template: str) -> str:
+    """The statement with the plan's answer filled in when the state runs (States.Format over $.plan)."""
+    names = re.findall(r"\{(\w+)\}", template)
+    positional = re.sub(r"\{\w+\}", "{}", template)
+    return sfn.JsonPath.format(positional, *(sfn.JsonPath.string_at(f"$.plan.{name}") for name in names))
+
+
+class Compaction(Construct):
+    def __init__(
+        self, scope: Construct, id: str, *, settings: DeploymentSettings, bucket: s3.IBucket,
+        results: s3.IBucket, workgroup: athena.CfnWorkGroup, alarm_action: cw.IAlarmAction, dlq: sqs.IQueue,
+    ) -> None:
+        super().__init__(scope, id)
+        location = f"s3://{bucket.bucket_name}/{settings.history_prefix}/"
+        self.role = iam.Role(self, "Role", assumed_by=iam.ServicePrincipal("states.amazonaws.com"),
+                             description="History compaction: runs Athena on this workgroup, this database, two prefixes")
+        self._grant(settings, bucket, results, workgroup)
+
+        def query(name: str, sql: str, result_path: str = sfn.JsonPath.DISCARD) -> tasks.AthenaStartQueryExecution:
+            task = tasks.AthenaStartQueryExecution(
+                self, name, query_string=sql, work_group=workgroup.ref,
+                query_execution_context=tasks.QueryExecutionContext(database_name=DATABASE),
+                integration_pattern=sfn.IntegrationPattern.RUN_JOB, result_path=result_path,
+            )
+            task.add_retry(errors=ATHENA_RETRYABLE, interval=Duration.seconds(20), max_attempts=3, backoff_rate=2)
+            return task
+
+        def dynamic(name: str, template: str) -> tasks.AthenaStartQueryExecution:
+            return query(name, formatted(template))
+
+        plan = query("Plan", history.plan_sql(retention_days=settings.history_retention_days), result_path="$.planned")
+        plan_results = tasks.AthenaGetQueryResults(
+            self, "ReadPlan", query_execution_id=sfn.JsonPath.string_at("$.planned.QueryExecution.QueryExecutionId"),
+            result_path="$.plan",
+            result_selector={f"{name}.$": f"$.ResultSet.Rows[1].Data[{i}].VarCharValue" for i, name in enumerate(PLAN_FIELDS)},
+        )
+        merge = dynamic("MergeClosedHours", history.merge_sql())
+        watermark = dynamic("AdvanceWatermark", history.watermark_sql())
+        view = dynamic("RebuildView", history.view_sql())
+        retention = dynamic("DropExpiredHistory", history.retention_sql())
+        optimize = query("OptimizeHistory", history.optimize_sql())
+        vacuum = query("VacuumHistory", history.vacuum_sql())
+        done = sfn.Succeed(self, "Done")
+
+        maintenance = sfn.Choice(self, "Maintenance?").when(
+            sfn.Condition.boolean_equals("$.maintenance", True), retention.next(optimize).next(vacuum).next(done),
+        ).otherwise(done)
+        more = sfn.Choice(self, "MoreClosedHours?").when(sfn.Condition.string_equals("$.plan.more", "yes"), plan).otherwise(maintenance)
+        view.next(more)
+        definition = (
+            query("CreateHistory", history.history_ddl(location))
+            .next(query("CreateWatermark", history.watermark_ddl(location)))
+            .next(plan)
+            .next(plan_results)
+            .next(sfn.Choice(self, "Work?")
+                  .when(sfn.Condition.string_equals("$.plan.work", "yes"), merge.next(watermark).next(view))
+                  .otherwise(view))
+        )
+        log_group = logs.LogGroup(self, "Logs", removal_policy=RemovalPolicy.DESTROY)
+        log_group.node.default_child.retention_in_days = settings.log_retention_days  # type: ignore[union-attr]
+        self.state_machine = sfn.StateMachine(
+            # The tasks would add Athena's, S3's and Glue's broad defaults to a mutable role (s3:* on *,
+            # glue:Delete* …): they get an immutable view of it, and `_grant` states exactly what runs need.
+            self, "StateMachine", definition_body=sfn.DefinitionBody.from_chainable(definition),
+            role=self.role.without_policy_updates(), timeout=Duration.hours(2), tracing_enabled=True,
+            logs=sfn.LogOptions(destination=log_group, level=sfn.LogLevel.ALL, include_execution_data=False),
+            comment="Merges closed hours of raw snapshots into the Iceberg history table and rebuilds the user_data view",
+        )
+        for name, expression, maintenance_run in (
+            ("Hourly", "cron(20 * * * ? *)", False),  # past SETTLE_MINUTES: the last hour's writes have landed
+            ("Daily", "cron(50 3 * * ? *)", True),
+        ):
+            scheduler.Schedule(
+                self, name, description=f"History compaction ({name.lower()})",
+                schedule=scheduler.ScheduleExpression.expression(expression), time_window=scheduler.TimeWindow.off(),
+                target=targets.StepFunctionsStartExecution(
+                    self.state_machine, input=scheduler.ScheduleTargetInput.from_object({"maintenance": maintenance_run}),
+                    dead_letter_queue=dlq, retry_attempts=2,
+                ),
+            )
+        self.alarms = [
+            cw.Alarm(
+                self, "Failed", alarm_description="A history compaction run failed: the view keeps reading raw snapshots for those hours",
+                metric=self.state_machine.metric_failed(period=Duration.hours(1), statistic="Sum"),
+                threshold=1, comparison_operator=cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+                evaluation_periods=1, treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
+            ),
+            cw.Alarm(
+                self, "Lagging",
+                alarm_description=f"No history compaction succeeded for {settings.history_max_lag_hours} hours: "
+                f"raw snapshots expire after {settings.snapshot_retention_days} days",
+                metric=self.state_machine.metric_succeeded(period=Duration.hours(1), statistic="Sum"),
+                threshold=1, comparison_operator=cw.ComparisonOperator.LESS_THAN_THRESHOLD,
+                evaluation_periods=settings.history_max_lag_hours, treat_missing_data=cw.TreatMissingData.BREACHING,
+            ),
+        ]
+        for alarm in self.alarms:
+            alarm.add_alarm_action(alarm_action)
+            alarm.add_ok_action(alarm_action)
+
+    def _grant(self, settings: DeploymentSettings, bucket: s3.IBucket, results: s3.IBucket, workgroup: athena.CfnWorkGroup) -> None:
+        glue = f"arn:{Aws.PARTITION}:glue:{Aws.REGION}:{Aws.ACCOUNT_ID}"
+        raw, hist = settings.prefix, settings.history_prefix
+        statements = [
+            iam.PolicyStatement(
+                sid="RunQueriesInTheWorkGroup",
+                actions=["athena:StartQueryExecution", "athena:GetQueryExecution", "athena:GetQueryResults", "athena:StopQueryExecution"],
+                resources=[f"arn:{Aws.PARTITION}:athena:{Aws.REGION}:{Aws.ACCOUNT_ID}:workgroup/{workgroup.ref}"],
+            ),
+            iam.PolicyStatement(
+                sid="TheGlueDataCatalog", actions=["athena:GetDataCatalog"],
+                resources=[f"arn:{Aws.PARTITION}:athena:{Aws.REGION}:{Aws.ACCOUNT_ID}:datacatalog/AwsDataCatalog"],
+            ),
+            iam.PolicyStatement(
+                sid="ThisDatabasesTables",
+                actions=["glue:GetDatabase", "glue:GetTable", "glue:GetTables", "glue:CreateTable", "glue:UpdateTable",
+                         "glue:GetPartitions", "glue:BatchGetPartition"],
+                resources=[f"{glue}:catalog", f"{glue}:database/{DATABASE}", f"{glue}:table/{DATABASE}/*"],
+            ),
+            iam.PolicyStatement(sid="ReadRawSnapshots", actions=["s3:GetObject"], resources=[bucket.arn_for_objects(f"{raw}/*")]),
+            iam.PolicyStatement(
+                sid="WriteHistory", actions=["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"],
+                resources=[bucket.arn_for_objects(f"{hist}/*")],
+            ),
+            iam.PolicyStatement(
+                sid="ListTheTwoPrefixes", actions=["s3:ListBucket", "s3:GetBucketLocation"], resources=[bucket.bucket_arn],
+                conditions={"StringLike": {"s3:prefix": [f"{raw}/*", f"{hist}/*", raw, hist]}},
+            ),
+            iam.PolicyStatement(
+                sid="QueryResults", actions=["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"],
+                resources=[results.arn_for_objects("results/*")],
+            ),
+            iam.PolicyStatement(sid="QueryResultsBucket", actions=["s3:ListBucket", "s3:GetBucketLocation", "s3:ListBucketMultipartUploads"],
+                                resources=[results.bucket_arn]),
+            # Step Functions' log delivery and X-Ray accept no narrower resource.
+            iam.PolicyStatement(
+                sid="DeliverOwnLogs",
+                actions=["logs:CreateLogDelivery", "logs:GetLogDelivery", "logs:UpdateLogDelivery", "logs:DeleteLogDelivery",
+                         "logs:ListLogDeliveries", "logs:PutResourcePolicy", "logs:DescribeResourcePolicies", "logs:DescribeLogGroups"],
+                resources=["*"],
+            ),
+            iam.PolicyStatement(sid="Traces", actions=["xray:PutTraceSegments", "xray:PutTelemetryRecords",
+                                                       "xray:GetSamplingRules", "xray:GetSamplingTargets"], resources=["*"]),
+        ]
+        for statement in statements:
+            self.role.add_to_policy(statement)
+        policy = self.role.node.find_child("DefaultPolicy")
+        for finding, reason in (
+            (f"Resource::<{logical_id(bucket)}.Arn>/{raw}/*", "Reads raw snapshot objects under the snapshot prefix only."),
+            (f"Resource::<{logical_id(bucket)}.Arn>/{hist}/*", "Iceberg writes and deletes its own data and metadata files under the history prefix."),
+            (f"Resource::<{logical_id(results)}.Arn>/results/*", "Athena names a result object per query under the workgroup's results prefix."),
+            (f"Resource::arn:<AWS::Partition>:glue:<AWS::Region>:<AWS::AccountId>:table/{DATABASE}/*",
+             "The tables of this stack's database: raw, history, watermark and the view."),
+            ("Resource::*", "CloudWatch Logs delivery and X-Ray take no resource narrower than *."),
+        ):
+            acknowledge(policy, f"AwsSolutions-IAM5[{finding}]", reason)
+

@@ -1,0 +1,99 @@
+"""Runs a synthesized Step Functions definition (the subset the compaction uses) against a local lake.
+
+Task states that start an Athena query run their statement, `States.Format` resolved exactly as Step
+Functions does, on DuckDB; `getQueryResults` hands back those rows as Athena's ResultSet; Choice states
+are evaluated. So a test can prove that what the deployed state machine would run compacts correctly.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from typing import Any
+
+
+def definition(template: dict) -> dict:
+    (machine,) = [r for r in template["Resources"].values() if r["Type"] == "AWS::StepFunctions::StateMachine"]
+    parts = machine["Properties"]["DefinitionString"]["Fn::Join"][1]
+    return json.loads("".join(p if isinstance(p, str) else "REF" for p in parts))
+
+
+def path_get(data: Any, path: str) -> Any:
+    for key, index in re.findall(r"\.(\w+)(?:\[(\d+)\])?", path.removeprefix("$")):
+        data = data[key]
+        if index:
+            data = data[int(index)]
+    return data
+
+
+def path_set(data: dict, path: str, value: Any) -> dict:
+    keys = path.removeprefix("$.").split(".")
+    target = data
+    for key in keys[:-1]:
+        target = target.setdefault(key, {})
+    target[keys[-1]] = value
+    return data
+
+
+def states_format(expression: str, data: dict) -> str:
+    """States.Format('text with {} and \\' escapes', $.a, $.b) as Step Functions evaluates it."""
+    match = re.fullmatch(r"States\.Format\('((?:\\.|[^'\\])*)'((?:, *\$[\w.\[\]]+)*)\)", expression, re.S)
+    assert match, expression
+    args = [path_get(data, a.strip()) for a in match[2].split(",")[1:]]
+    out, text, i = [], match[1], 0
+    while i < len(text):
+        if text[i] == "\\":
+            out.append(text[i + 1])
+            i += 2
+        elif text.startswith("{}", i):
+            out.append(str(args.pop(0)))
+            i += 2
+        else:
+            out.append(text[i])
+            i += 1
+    assert not args, "more arguments than placeholders"
+    return "".join(out)
+
+
+def run(definition: dict, data: dict, athena: Callable[[str], list[dict]], max_steps: int = 500) -> tuple[dict, list[str]]:
+    """Execute from StartAt; returns the final state data and every statement run, in order."""
+    results: dict[str, list[dict]] = {}
+    statements: list[str] = []
+    name = definition["StartAt"]
+    for _ in range(max_steps):
+        state = definition["States"][name]
+        if state["Type"] == "Succeed":
+            return data, statements
+        if state["Type"] == "Choice":
+            name = next((c["Next"] for c in state["Choices"] if _holds(c, data)), state.get("Default"))
+            continue
+        assert state["Type"] == "Task", state["Type"]
+        params = state["Parameters"]
+        if state["Resource"].endswith(":athena:startQueryExecution.sync"):
+            sql = states_format(params["QueryString.$"], data) if "QueryString.$" in params else params["QueryString"]
+            statements.append(sql)
+            results[str(len(results))] = athena(sql)
+            result: Any = {"QueryExecution": {"QueryExecutionId": str(len(results) - 1)}}
+        elif state["Resource"].endswith(":athena:getQueryResults"):
+            rows = results[path_get(data, params["QueryExecutionId.$"])]
+            header = {"Data": [{"VarCharValue": k} for k in rows[0]]} if rows else {"Data": []}
+            result = {"ResultSet": {"Rows": [header] + [
+                {"Data": [{"VarCharValue": None if v is None else str(v)} for v in row.values()]} for row in rows]}}
+        else:
+            raise AssertionError(f"task resource not simulated: {state['Resource']}")
+        if "ResultSelector" in state:
+            result = {k.removesuffix(".$"): path_get(result, v) for k, v in state["ResultSelector"].items()}
+        if state.get("ResultPath", "$") is not None:
+            data = path_set(data, state["ResultPath"], result) if state.get("ResultPath", "$") != "$" else result
+        name = state["Next"]
+    raise AssertionError("the state machine did not finish")
+
+
+def _holds(choice: dict, data: dict) -> bool:
+    value = path_get(data, choice["Variable"])
+    if "StringEquals" in choice:
+        return value == choice["StringEquals"]
+    if "BooleanEquals" in choice:
+        return value is choice["BooleanEquals"]
+    raise AssertionError(f"choice rule not simulated: {choice}")

@@ -1,0 +1,122 @@
+"""The history tier as synthesized: the state machine's statements run on a local lake, its schedules,
+alarms, retention and a role limited to the workgroup, this database's tables and two prefixes."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import pytest
+
+from infra import history
+from infra.queries import TABLE_REF, VIEW_REF
+from local_athena.engine import run_query, to_duckdb
+from local_athena.lake import Lake, ddl_to_duckdb
+from simulator.history import export_history, history_filters
+from simulator.world import build_instance
+
+from . import statemachine
+from .test_stack import one, resources
+
+UTC = dt.timezone.utc
+START = dt.datetime(2026, 11, 23, 23, 0, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module")
+def lake(tmp_path_factory) -> Lake:
+    root = tmp_path_factory.mktemp("lake")
+    instance = build_instance(seed=3, agents=40, routing_profiles=6, queues=10, epoch=START)
+    export_history(instance, history_filters(instance)[:2], START, 90, root / "snapshots", lambda docs: 0)
+    return Lake(root)
+
+
+def athena_on(con, now: dt.datetime):
+    """What Athena would do with each statement, done by DuckDB (Iceberg file maintenance has no local meaning)."""
+
+    def athena(sql: str) -> list[dict]:
+        verb = sql.split(None, 1)[0].upper()
+        if verb in ("OPTIMIZE", "VACUUM"):
+            return []
+        if sql.startswith("CREATE TABLE"):
+            con.execute(ddl_to_duckdb(sql))
+            return []
+        cursor = con.execute(to_duckdb(sql, now=now))
+        names = [d[0] for d in cursor.description or []]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()] if verb in ("WITH", "SELECT") else []
+
+    return athena
+
+
+def test_the_deployed_state_machine_compacts_closed_hours_and_rebuilds_the_view(synthesized, lake):
+    template, _ = synthesized
+    machine = statemachine.definition(template)
+    con = lake.connect()
+    raw = run_query(con, f"SELECT count(*) AS n FROM {TABLE_REF}")
+    # 00:55 on the 24th: with 35 settle minutes, only 23:00-00:00 is closed.
+    now = dt.datetime(2026, 11, 24, 0, 55, tzinfo=UTC)
+    data, statements = statemachine.run(machine, {"maintenance": False}, athena_on(con, now))
+    assert data["plan"]["until"] == "2026-11-24 00:00:00" and data["plan"]["more"] == "no"
+    merges = [s for s in statements if s.startswith("MERGE")]
+    assert merges and merges[-1] == history.render(history.merge_sql(), data["plan"])  # the same SQL the lake tests run
+    (counts,) = run_query(con, f"SELECT count(*) AS n, count(DISTINCT (filter_name, snapshot_time, user_id)) AS k, "
+                               f"max(snapshot_time) AS last FROM {history.ref(history.HISTORY)}")
+    assert counts["n"] == counts["k"] > 0 and counts["last"] == dt.datetime(2026, 11, 23, 23, 59)
+    assert run_query(con, f"SELECT count(*) AS n FROM {VIEW_REF}") == raw
+    # Run again, as the daily maintenance run: nothing new, nothing twice, the retention delete runs.
+    data, statements = statemachine.run(machine, {"maintenance": True}, athena_on(con, now))
+    assert any(s.startswith("DELETE FROM") for s in statements) and statements[-1].startswith("VACUUM")
+    (again,) = run_query(con, f"SELECT count(*) AS n FROM {history.ref(history.HISTORY)}")
+    assert again["n"] == counts["n"]
+    assert run_query(con, f"SELECT count(*) AS n FROM {VIEW_REF}") == raw
+    con.close()
+
+
+def test_schedules_run_compaction_hourly_after_the_settle_time_and_maintenance_daily(synthesized):
+    template, _ = synthesized
+    (machine_id,) = resources(template, "AWS::StepFunctions::StateMachine")
+    schedules = {s["Properties"]["ScheduleExpression"]: s["Properties"]["Target"]
+                 for s in resources(template, "AWS::Scheduler::Schedule").values()
+                 if machine_id in json.dumps(s["Properties"]["Target"]["Arn"])}
+    assert {e: json.loads(t["Input"]) for e, t in schedules.items()} == {
+        "cron(20 * * * ? *)": {"maintenance": False}, "cron(50 3 * * ? *)": {"maintenance": True}}
+    assert 20 < 60 - history.SETTLE_MINUTES + 60  # the hourly run starts after the previous hour has settled
+    assert all("DeadLetterConfig" in t for t in schedules.values())
+
+
+def test_compaction_failure_and_lag_alarm_on_the_state_machine(synthesized):
+    template, _ = synthesized
+    (machine_id,) = resources(template, "AWS::StepFunctions::StateMachine")
+    alarms = {a["Properties"]["MetricName"]: a["Properties"] for a in resources(template, "AWS::CloudWatch::Alarm").values()
+              if machine_id in json.dumps(a["Properties"].get("Dimensions", []))}
+    assert alarms["ExecutionsFailed"]["Threshold"] == 1
+    lag = alarms["ExecutionsSucceeded"]
+    assert (lag["ComparisonOperator"], lag["EvaluationPeriods"], lag["TreatMissingData"]) == ("LessThanThreshold", 3, "breaching")
+
+
+def test_the_compaction_role_reaches_only_the_workgroup_the_database_and_two_prefixes(synthesized):
+    template, _ = synthesized
+    machine = one(template, "AWS::StepFunctions::StateMachine")
+    role_id = machine["Properties"]["RoleArn"]["Fn::GetAtt"][0]
+    (policy,) = [p for p in resources(template, "AWS::IAM::Policy").values() if p["Properties"]["Roles"] == [{"Ref": role_id}]]
+    statements = {s["Sid"]: s for s in policy["Properties"]["PolicyDocument"]["Statement"]}
+    text = json.dumps(statements)
+    assert "s3:*" not in text and "glue:Delete" not in text and "lakeformation" not in text and "CreateBucket" not in text
+    everywhere = {sid for sid, s in statements.items() if s["Resource"] == "*"}
+    assert everywhere == {"DeliverOwnLogs", "Traces"}
+    assert all(a.startswith(("logs:", "xray:")) for sid in everywhere for a in statements[sid]["Action"])
+    s3_objects = sorted(json.dumps(s["Resource"]).split('"')[-2] for s in statements.values() if "s3:GetObject" in s["Action"])
+    assert s3_objects == ["/history/*", "/results/*", "/snapshots/*"]
+    assert statements["ListTheTwoPrefixes"]["Condition"] == {"StringLike": {"s3:prefix": ["snapshots/*", "history/*", "snapshots", "history"]}}
+    glue = statements["ThisDatabasesTables"]["Resource"]
+    assert [json.dumps(r).split(":")[-1].rstrip('"]]}') for r in glue] == ["catalog", "database/connect_user_data", "table/connect_user_data/*"]
+    assert "workgroup/" in json.dumps(statements["RunQueriesInTheWorkGroup"]["Resource"])
+
+
+def test_raw_snapshots_expire_history_does_not_and_the_scan_cutoff_is_20_gb(synthesized):
+    template, _ = synthesized
+    bucket = next(v for k, v in resources(template, "AWS::S3::Bucket").items() if k.startswith("StorageSnapshots"))
+    rules = {r["Prefix"]: r for r in bucket["Properties"]["LifecycleConfiguration"]["Rules"]}
+    assert rules["snapshots/"]["ExpirationInDays"] == 30
+    assert "ExpirationInDays" not in rules["history/"]  # Iceberg removes its own files (DELETE, then VACUUM)
+    wg = one(template, "AWS::Athena::WorkGroup")["Properties"]["WorkGroupConfiguration"]
+    assert wg["BytesScannedCutoffPerQuery"] == 20 * 1024**3
