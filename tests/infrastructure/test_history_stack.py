@@ -108,7 +108,7 @@ def test_the_compaction_role_reaches_only_the_workgroup_the_database_and_two_pre
     assert s3_objects == ["/history/*", "/results/*", "/snapshots/*"]
     assert statements["ListTheTwoPrefixes"]["Condition"] == {"StringLike": {"s3:prefix": ["snapshots/*", "history/*", "snapshots", "history"]}}
     glue = statements["ThisDatabasesTables"]["Resource"]
-    assert [json.dumps(r).split(":")[-1].rstrip('"]]}') for r in glue] == ["catalog", "database/connect_user_data", "table/connect_user_data/*"]
+    assert [r["Fn::Join"][1][-1].rsplit(":", 1)[-1] for r in glue] == ["catalog", "database/connect_user_data", "table/connect_user_data/*"]
     assert "workgroup/" in json.dumps(statements["RunQueriesInTheWorkGroup"]["Resource"])
 
 
