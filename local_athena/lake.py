@@ -12,6 +12,7 @@ import datetime as dt
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import duckdb
 from connect_exporter.schema import COLUMNS, PARTITION_COLUMNS, TIMESTAMP_FORMAT_JAVA
@@ -52,7 +53,7 @@ class Lake:
         location = f"{self.root.resolve()}/"
         for ddl in (history.history_ddl(location), history.watermark_ddl(location)):
             con.execute(ddl_to_duckdb(ddl))
-        (until,) = con.execute(f"SELECT max(compacted_until) FROM {history.ref(history.WATERMARK)}").fetchone()
+        until = _scalar(con, f"SELECT max(compacted_until) FROM {history.ref(history.WATERMARK)}")
         con.execute(to_duckdb(history.render(history.view_sql(), {"until": f"{until:%Y-%m-%d %H:%M:%S}" if until else EPOCH})))
         return con
 
@@ -92,5 +93,9 @@ def compact(lake: Lake, until: dt.datetime) -> list[Step]:
 
 
 def _count(con: duckdb.DuckDBPyConnection) -> int:
-    (n,) = con.execute(f"SELECT count(*) FROM {history.ref(history.HISTORY)}").fetchone()
-    return n
+    return int(_scalar(con, f"SELECT count(*) FROM {history.ref(history.HISTORY)}"))
+
+
+def _scalar(con: duckdb.DuckDBPyConnection, sql: str) -> Any:
+    row = con.execute(sql).fetchone()
+    return row[0] if row else None
