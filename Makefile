@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 export PYTHONPATH := lambda_src:.
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: setup demo history test test-unit test-integration test-infra lint bench synth docs clean
+.PHONY: setup demo history test test-unit test-integration test-infra lint bench bench-history synth docs clean
 
 setup: $(VENV)/.installed
 
@@ -48,6 +48,9 @@ bench: setup  ## minutes: the CLI at the default quota, 1k-10k agents; writes do
 
 docs: setup  ## the README's record-column table, rendered from lambda_src/connect_exporter/schema.py
 	$(BIN)/python docs/columns.py
+
+bench-history: setup  ## ~15 minutes: a day of 1,000 agents, raw against history; writes docs/benchmarks-history.md
+	$(BIN)/python -m simulator bench-history
 
 clean:
 	rm -rf $(VENV) out cdk.out .pytest_cache .hypothesis .mypy_cache .ruff_cache

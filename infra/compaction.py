@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 
+import sqlglot
 from aws_cdk import Aws, Duration, RemovalPolicy
 from aws_cdk import aws_athena as athena
 from aws_cdk import aws_cloudwatch as cw
@@ -24,7 +25,6 @@ from .nag import acknowledge, logical_id
 from .queries import DATABASE
 from .settings import DeploymentSettings
 
-PLAN_FIELDS = ("start", "stop", "start_dt", "stop_dt", "until", "work", "more", "retention_dt")
 ATHENA_RETRYABLE = ["Athena.TooManyRequestsException", "States.TaskFailed"]  # throttles, Iceberg commit conflicts
 
 
@@ -58,11 +58,13 @@ class Compaction(Construct):
         def dynamic(name: str, template: str) -> tasks.AthenaStartQueryExecution:
             return query(name, formatted(template))
 
-        plan = query("Plan", history.plan_sql(retention_days=settings.history_retention_days), result_path="$.planned")
+        plan_sql = history.plan_sql(retention_days=settings.history_retention_days)
+        plan = query("Plan", plan_sql, result_path="$.planned")
+        fields = sqlglot.parse_one(plan_sql, read="trino").named_selects  # the plan's columns, in order (row 0 is the header)
         plan_results = tasks.AthenaGetQueryResults(
             self, "ReadPlan", query_execution_id=sfn.JsonPath.string_at("$.planned.QueryExecution.QueryExecutionId"),
             result_path="$.plan",
-            result_selector={f"{name}.$": f"$.ResultSet.Rows[1].Data[{i}].VarCharValue" for i, name in enumerate(PLAN_FIELDS)},
+            result_selector={f"{name}.$": f"$.ResultSet.Rows[1].Data[{i}].VarCharValue" for i, name in enumerate(fields)},
         )
         merge = dynamic("MergeClosedHours", history.merge_sql())
         watermark = dynamic("AdvanceWatermark", history.watermark_sql())

@@ -69,11 +69,12 @@ def plan_sql(database: str = DATABASE, settle_minutes: int = SETTLE_MINUTES, ret
     return f"""WITH mark AS (
   SELECT max(compacted_until) AS until FROM {ref(WATERMARK, database)}
 ),
+-- current_timestamp carries a zone (UTC in Athena); the tables' timestamps do not: compare like with like.
 bounds AS (
   SELECT
     coalesce(mark.until - INTERVAL '{LOOKBACK_HOURS}' HOUR,
-             date_trunc('day', current_timestamp - INTERVAL '{FIRST_RUN_DAYS}' DAY)) AS start,
-    date_trunc('hour', current_timestamp - INTERVAL '{settle_minutes}' MINUTE) AS target,
+             date_trunc('day', CAST(current_timestamp AS timestamp) - INTERVAL '{FIRST_RUN_DAYS}' DAY)) AS start,
+    date_trunc('hour', CAST(current_timestamp AS timestamp) - INTERVAL '{settle_minutes}' MINUTE) AS target,
     mark.until AS previous
   FROM mark
 ),

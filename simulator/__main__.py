@@ -1,4 +1,4 @@
-"""`python -m simulator serve|config|demo|bench|history`: run the Connect simulator, print a matching
+"""`python -m simulator serve|config|demo|bench|bench-history|history`: run the Connect simulator, print a matching
 config, run the demo or the benchmark, export a local history of snapshots (query it with `python -m local_athena`)."""
 
 from __future__ import annotations
@@ -29,6 +29,8 @@ def main(argv: list[str] | None = None) -> int:
         if name == "demo":
             sub.add_argument("--out", default="out/demo")
     commands.add_parser("bench", help="measure the exporter at the default quota; writes docs/benchmarks.md")
+    bench_history = commands.add_parser("bench-history", help="a day of raw snapshots against the compacted history; writes docs/benchmarks-history.md")
+    bench_history.add_argument("--minutes", type=int, default=1440)
     history = commands.add_parser("history", help="export the last N minutes of a moving center, one snapshot a minute")
     history.add_argument("--minutes", type=int, default=60)
     history.add_argument("--agents", type=int, default=300)
@@ -39,6 +41,10 @@ def main(argv: list[str] | None = None) -> int:
         from .benchmark import main as bench
 
         return bench()
+    if args.command == "bench-history":
+        from .history_benchmark import main as bench_history_main
+
+        return bench_history_main(args.minutes)
     if args.command == "history":
         from .history import run_history
 

@@ -56,6 +56,10 @@ def test_the_deployed_state_machine_compacts_closed_hours_and_rebuilds_the_view(
     now = dt.datetime(2026, 11, 24, 0, 55, tzinfo=UTC)
     data, statements = statemachine.run(machine, {"maintenance": False}, athena_on(con, now))
     assert data["plan"]["until"] == "2026-11-24 00:00:00" and data["plan"]["more"] == "no"
+    create = statements[0]
+    assert create.startswith('CREATE TABLE IF NOT EXISTS "connect_user_data"."history"')
+    assert "PARTITIONED BY (instance_id, filter_name, dt)" in create and "'table_type'='ICEBERG'" in create
+    assert "'write_compression'='zstd'" in create and "LOCATION 's3://REF/history/history/'" in create
     merges = [s for s in statements if s.startswith("MERGE")]
     assert merges and merges[-1] == history.render(history.merge_sql(), data["plan"])  # the same SQL the lake tests run
     (counts,) = run_query(con, f"SELECT count(*) AS n, count(DISTINCT (filter_name, snapshot_time, user_id)) AS k, "
