@@ -47,7 +47,10 @@ class Lake:
         if not any(self.snapshots.rglob("*.json.gz")):
             raise LakeError(f"no snapshots under {self.snapshots} (write some with `connect_exporter snapshot --out {self.snapshots}`)")
         self.history_file.parent.mkdir(parents=True, exist_ok=True)
-        con = duckdb.connect(str(self.history_file))
+        try:
+            con = duckdb.connect(str(self.history_file))
+        except duckdb.IOException as exc:  # another compact or query holds the file
+            raise LakeError(f"{self.history_file}: {str(exc).splitlines()[0]}") from None
         open_table(self.snapshots, [(c.name, c.type) for c in COLUMNS], [(c.name, c.type) for c in PARTITION_COLUMNS],
                    TIMESTAMP_FORMAT_JAVA, DATABASE, TABLE, con=con)
         location = f"{self.root.resolve()}/"
