@@ -28,7 +28,7 @@ from infra.queries import QUERIES, TABLE_REF
 from local_athena.engine import to_duckdb
 from local_athena.lake import Lake, compact
 
-from .benchmark import bench_filters
+from .benchmark import HISTORY_MARK, bench_filters
 from .history import export_history
 from .world import build_instance
 
@@ -89,10 +89,19 @@ def main(minutes: int = 1440) -> int:
         "compaction_seconds_per_hour": {"median": sorted(periods)[len(periods) // 2], "max": max(periods)},
         "queries": rows,
     }
-    (REPO / "docs" / "benchmarks-history.json").write_text(json.dumps(result, indent=2))
-    (REPO / "docs" / "benchmarks-history.md").write_text(render(result))
+    publish(result)
     print(render(result))
     return 0
+
+
+def publish(result: dict) -> None:
+    """docs/benchmarks-history.md and .json, and the same tables as the last section of docs/benchmarks.md."""
+    docs = REPO / "docs"
+    (docs / "benchmarks-history.json").write_text(json.dumps(result, indent=2) + "\n")
+    (docs / "benchmarks-history.md").write_text(render(result))
+    main_report = docs / "benchmarks.md"
+    before = main_report.read_text().partition(HISTORY_MARK)[0] if main_report.exists() else ""
+    main_report.write_text(before + HISTORY_MARK + render(result).replace("# History tier benchmark", "## History tier: raw against history", 1))
 
 
 def _timed(con: Any, sql: str) -> float:
