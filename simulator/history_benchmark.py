@@ -41,8 +41,15 @@ PARQUET_REF = '"connect_user_data"."history_parquet"'
 
 def main(minutes: int = 1440) -> int:
     logger.setLevel("WARNING")
-    work = Path(tempfile.mkdtemp(prefix="bench-history-"))
-    lake = Lake(work)
+    with tempfile.TemporaryDirectory(prefix="bench-history-") as folder:
+        result = measure(Lake(Path(folder)), minutes)
+    publish(result)
+    print(render(result))
+    return 0
+
+
+def measure(lake: Lake, minutes: int) -> dict[str, Any]:
+    work = lake.root
     instance = build_instance(seed=7, agents=AGENTS, routing_profiles=60, queues=100, epoch=DAY)
     started = time.perf_counter()
     export_history(instance, bench_filters(instance, 3), DAY, minutes, lake.snapshots, lambda docs: 0)
@@ -81,7 +88,7 @@ def main(minutes: int = 1440) -> int:
             **{f"{side}_30d_{n}k_bytes": per_day * 30 * n for side, per_day in (("raw", raw_day), ("history", history_day)) for n in (1, 10)},
         })
     con.close()
-    result = {
+    return {
         "date": f"{dt.date.today()}", "machine": f"{platform.machine()}, Python {platform.python_version()}",
         "agents": AGENTS, "minutes": minutes, "filters": 4, "export_seconds": export_seconds,
         "raw": {"objects": len(raw_files), "bytes": raw_bytes},
@@ -89,9 +96,6 @@ def main(minutes: int = 1440) -> int:
         "compaction_seconds_per_hour": {"median": sorted(periods)[len(periods) // 2], "max": max(periods)},
         "queries": rows,
     }
-    publish(result)
-    print(render(result))
-    return 0
 
 
 def publish(result: dict) -> None:
