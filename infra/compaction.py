@@ -149,6 +149,9 @@ class Compaction(Construct):
                          "glue:GetPartitions", "glue:BatchGetPartition"],
                 resources=[f"{glue}:catalog", f"{glue}:database/{DATABASE}", f"{glue}:table/{DATABASE}/*"],
             ),
+            # CREATE OR REPLACE VIEW may drop and recreate the view's catalog entry: only the view's.
+            iam.PolicyStatement(sid="ReplaceTheView", actions=["glue:DeleteTable"],
+                                resources=[f"{glue}:catalog", f"{glue}:database/{DATABASE}", f"{glue}:table/{DATABASE}/{history.VIEW}"]),
             iam.PolicyStatement(sid="ReadRawSnapshots", actions=["s3:GetObject"], resources=[bucket.arn_for_objects(f"{raw}/*")]),
             iam.PolicyStatement(
                 sid="WriteHistory", actions=["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"],

@@ -104,7 +104,11 @@ def test_the_compaction_role_reaches_only_the_workgroup_the_database_and_two_pre
     (policy,) = [p for p in resources(template, "AWS::IAM::Policy").values() if p["Properties"]["Roles"] == [{"Ref": role_id}]]
     statements = {s["Sid"]: s for s in policy["Properties"]["PolicyDocument"]["Statement"]}
     text = json.dumps(statements)
-    assert "s3:*" not in text and "glue:Delete" not in text and "lakeformation" not in text and "CreateBucket" not in text
+    assert "s3:*" not in text and "lakeformation" not in text and "CreateBucket" not in text
+    actions = {sid: s["Action"] if isinstance(s["Action"], list) else [s["Action"]] for sid, s in statements.items()}
+    deleting = [statements[sid] for sid, names in actions.items() if any(a.startswith("glue:Delete") for a in names)]
+    assert [s["Sid"] for s in deleting] == ["ReplaceTheView"] and deleting[0]["Action"] == "glue:DeleteTable"
+    assert deleting[0]["Resource"][-1]["Fn::Join"][1][-1].endswith(":table/connect_user_data/user_data")  # the view only
     everywhere = {sid for sid, s in statements.items() if s["Resource"] == "*"}
     assert everywhere == {"DeliverOwnLogs", "Traces"}
     assert all(a.startswith(("logs:", "xray:")) for sid in everywhere for a in statements[sid]["Action"])
