@@ -38,7 +38,14 @@ ROW = f"{RECORD}, instance_id, filter_name, dt, hour"
 
 
 def ref(name: str, database: str = DATABASE) -> str:
+    """A table as DML names it (Trino: double quotes)."""
     return f'"{database}"."{name}"'
+
+
+def ddl_ref(name: str, database: str = DATABASE) -> str:
+    """A table as Athena's DDL and Iceberg maintenance statements name it: Hive's parser takes no double
+    quotes (backticks only), and these names need no quoting at all."""
+    return f"{database}.{name}"
 
 
 def history_ddl(location: str, database: str = DATABASE) -> str:
@@ -46,7 +53,7 @@ def history_ddl(location: str, database: str = DATABASE) -> str:
     (a day a partition), so a date range, an instance or a filter reads only its files."""
     columns = ",\n  ".join(f"{c.name} {c.type}" for c in COLUMNS)
     return (
-        f"CREATE TABLE IF NOT EXISTS {ref(HISTORY, database)} (\n  {columns},\n"
+        f"CREATE TABLE IF NOT EXISTS {ddl_ref(HISTORY, database)} (\n  {columns},\n"
         "  instance_id string, filter_name string, dt string, hour int\n)\n"
         "PARTITIONED BY (instance_id, filter_name, dt)\n"
         f"LOCATION '{location}{HISTORY}/'\n"
@@ -56,7 +63,7 @@ def history_ddl(location: str, database: str = DATABASE) -> str:
 
 def watermark_ddl(location: str, database: str = DATABASE) -> str:
     return (
-        f"CREATE TABLE IF NOT EXISTS {ref(WATERMARK, database)} (compacted_until timestamp)\n"
+        f"CREATE TABLE IF NOT EXISTS {ddl_ref(WATERMARK, database)} (compacted_until timestamp)\n"
         f"LOCATION '{location}{WATERMARK}/'\n"
         "TBLPROPERTIES ('table_type'='ICEBERG', 'format'='parquet')"
     )
@@ -129,12 +136,12 @@ def retention_sql(database: str = DATABASE) -> str:
 
 def optimize_sql(database: str = DATABASE) -> str:
     """Hourly merges leave small files; bin-packing rewrites them into few large ones per partition."""
-    return f"OPTIMIZE {ref(HISTORY, database)} REWRITE DATA USING BIN_PACK"
+    return f"OPTIMIZE {ddl_ref(HISTORY, database)} REWRITE DATA USING BIN_PACK"
 
 
 def vacuum_sql(database: str = DATABASE) -> str:
     """Expires old snapshots and removes files no snapshot references (a failed merge's orphans included)."""
-    return f"VACUUM {ref(HISTORY, database)}"
+    return f"VACUUM {ddl_ref(HISTORY, database)}"
 
 
 def render(template: str, values: dict[str, str]) -> str:
