@@ -18,7 +18,7 @@ from aws_cdk import aws_scheduler as scheduler
 from aws_cdk import aws_scheduler_targets as targets
 from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_ssm as ssm
-from connect_exporter.directory import SOURCES
+from connect_exporter.config import OPERATIONS
 from connect_exporter.handler import DEFAULT_CONFIG_PATH
 from constructs import Construct
 
@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 LAMBDA_SRC = ROOT / "lambda_src"
 RUNTIME = lambda_.Runtime.PYTHON_3_13
 ARCHITECTURE = lambda_.Architecture.ARM_64
-CONNECT_ACTIONS = sorted({"connect:GetCurrentUserData", *(f"connect:{op}" for op, *_ in SOURCES.values())})
+CONNECT_ACTIONS = [f"connect:{op}" for op in sorted(OPERATIONS)]
 
 
 def connect_resources(instance_ids: list[str]) -> list[str]:

@@ -65,11 +65,16 @@ class Bucket:
 
 
 class ConnectSimulator:
-    """Instances plus quotas and faults; `serve()` puts it on a loopback port."""
+    """Instances plus quotas and faults; `serve()` puts it on a loopback port. Every operation has its own
+    bucket of `rate` and `burst`, unless `quotas` names it (a quota raised in Service Quotas)."""
 
-    def __init__(self, instances: list[Instance], rate: float = 2.0, burst: int = 5, faults: Faults | None = None) -> None:
+    def __init__(
+        self, instances: list[Instance], rate: float = 2.0, burst: int = 5, faults: Faults | None = None,
+        quotas: dict[str, tuple[float, int]] | None = None,
+    ) -> None:
         self.instances = {i.id: i for i in instances}
         self.rate, self.burst = rate, burst
+        self.quotas = quotas or {}
         self.faults = faults or Faults()
         self.calls: Counter[str] = Counter()
         self.throttled: Counter[str] = Counter()
@@ -105,7 +110,9 @@ class ConnectSimulator:
     def _answer(self, operation: str, instance_id: str, params: dict[str, Any]) -> dict[str, Any]:
         with self._lock:
             self.calls[operation] += 1
-            bucket = self._buckets.setdefault(operation, Bucket(self.rate, self.burst))
+            if operation not in self._buckets:
+                self._buckets[operation] = Bucket(*self.quotas.get(operation, (self.rate, self.burst)))
+            bucket = self._buckets[operation]
         if self.faults.latency:
             time.sleep(self.faults.latency)
         if not bucket.take():

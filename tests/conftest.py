@@ -34,8 +34,9 @@ def connect_sim(monkeypatch):
     """Start a simulator over the given instances; the exporter's boto3 client is pointed at it."""
     started: list[ConnectSimulator] = []
 
-    def start(instances, rate: float = 1000.0, burst: int = 1000, faults: Faults | None = None) -> ConnectSimulator:
-        sim = ConnectSimulator(list(instances), rate=rate, burst=burst, faults=faults)
+    def start(instances, rate: float = 1000.0, burst: int = 1000, faults: Faults | None = None,
+              quotas: dict[str, tuple[float, int]] | None = None) -> ConnectSimulator:
+        sim = ConnectSimulator(list(instances), rate=rate, burst=burst, faults=faults, quotas=quotas)
         monkeypatch.setenv("AWS_ENDPOINT_URL_CONNECT", sim.serve())
         started.append(sim)
         return sim

@@ -10,6 +10,7 @@ import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from collections.abc import Mapping
 from collections.abc import Set as AbstractSet
 from typing import Any
 
@@ -68,13 +69,29 @@ class InstanceConfig:
     filters: tuple[FilterConfig, ...]
 
 
+# The Connect operations the exporter calls; each has its own quota per account and Region.
+OPERATIONS: tuple[str, ...] = ("GetCurrentUserData", "ListQueues", "ListRoutingProfiles", "ListUserHierarchyGroups", "ListUsers")
+
+
+@dataclass(frozen=True)
+class Pace:
+    requests_per_second: float
+    burst: int
+
+
 @dataclass(frozen=True)
 class PacingConfig:
-    """Client-side pace of GetCurrentUserData: the account's quota, shared by every caller."""
+    """Client-side pace per Connect operation: the account's quotas, shared by every caller. The top-level
+    rate and burst apply to every operation not named in `operations` (a raised GetCurrentUserData quota
+    must not drive the List APIs past theirs)."""
 
     requests_per_second: float = 2.0
     burst: int = 5
     max_attempts: int = 8
+    operations: Mapping[str, Pace] = field(default_factory=dict)
+
+    def pace(self, operation: str) -> Pace:
+        return self.operations.get(operation) or Pace(self.requests_per_second, self.burst)
 
 
 @dataclass(frozen=True)
@@ -138,11 +155,22 @@ def validate_config(raw: Any, source: str = "config") -> ExporterConfig:
 
     pacing = PacingConfig()
     if "pacing" in top:
-        p = v.object(top["pacing"], "pacing", optional={"requests_per_second", "burst", "max_attempts"})
+        p = v.object(top["pacing"], "pacing", optional={"requests_per_second", "burst", "max_attempts", "operations"})
+        rate = v.number(p.get("requests_per_second", 2.0), "pacing.requests_per_second", 0.01, 1000)
+        burst = v.integer(p.get("burst", 5), "pacing.burst", 1, 1000)
+        operations: dict[str, Pace] = {}
+        for name, raw_pace in v.object(p.get("operations", {}), "pacing.operations", optional=set(OPERATIONS)).items():
+            path = _join("pacing.operations", name)
+            o = v.object(raw_pace, path, optional={"requests_per_second", "burst"})
+            operations[name] = Pace(
+                v.number(o.get("requests_per_second", rate), f"{path}.requests_per_second", 0.01, 1000),
+                v.integer(o.get("burst", burst), f"{path}.burst", 1, 1000),
+            )
         pacing = PacingConfig(
-            requests_per_second=v.number(p.get("requests_per_second", 2.0), "pacing.requests_per_second", 0.01, 1000),
-            burst=v.integer(p.get("burst", 5), "pacing.burst", 1, 1000),
+            requests_per_second=rate,
+            burst=burst,
             max_attempts=v.integer(p.get("max_attempts", 8), "pacing.max_attempts", 1, 20),
+            operations=operations,
         )
     metrics = MetricsConfig()
     if "metrics" in top:

@@ -102,9 +102,8 @@ class ConnectApi:
     def bucket(self, operation: str) -> TokenBucket:
         with self._lock:  # name lookups call from a second thread
             if operation not in self._buckets:
-                self._buckets[operation] = TokenBucket(
-                    self.pacing.requests_per_second, self.pacing.burst, self._clock, self._sleep
-                )
+                pace = self.pacing.pace(operation)
+                self._buckets[operation] = TokenBucket(pace.requests_per_second, pace.burst, self._clock, self._sleep)
             return self._buckets[operation]
 
     def call(self, operation: str, stats: CallStats, **params: Any) -> dict[str, Any]:

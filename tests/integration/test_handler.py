@@ -200,3 +200,24 @@ def test_the_deadline_reserve_is_read_from_the_environment(deploy, connect_sim, 
     with pytest.raises(SnapshotFailed, match=r"filter vip: stopped paging with \d+\.\d s left"):
         handler.lambda_handler(SCHEDULED, Context(budget_seconds=40))
     assert objects() == {} and sim.calls["GetCurrentUserData"] == 0
+
+
+@pytest.mark.parametrize("per_operation", [True, False])
+def test_a_raised_user_data_quota_is_used_without_driving_the_list_apis_past_theirs(deploy, connect_sim, per_operation):
+    (inst,) = build_instances(1, 3000, seed=9, routing_profiles=20, queues=30)
+    # The account raised GetCurrentUserData to 20/s; the List APIs keep a (tight) 1/s, burst 2.
+    sim = connect_sim([inst], rate=1, burst=2, quotas={"GetCurrentUserData": (20.0, 40)})
+    raised = {"requests_per_second": 20, "burst": 40}
+    pacing = {"requests_per_second": 1, "burst": 2, "operations": {"GetCurrentUserData": raised}} if per_operation else raised
+    objects = deploy({"instances": [{"instance_id": inst.id, "filters": [{"name": "all-agents"}]}], "pacing": pacing})
+    started = time.monotonic()
+    handler.lambda_handler(SCHEDULED, Context())
+    elapsed = time.monotonic() - started
+    (records,) = objects().values()
+    assert len(records) == sum(a.logged_in for a in inst.agents.values())
+    calls = sim.calls["GetCurrentUserData"]
+    assert calls >= 30 and elapsed < (calls - 5) / 2  # faster than the default 2/s pace could be
+    if per_operation:
+        assert sum(sim.throttled.values()) == 0
+    else:  # one pace for every operation: ListUsers' three pages at 20/s meet a 1/s quota
+        assert sim.throttled["ListUsers"] > 0 and sim.throttled["GetCurrentUserData"] == 0

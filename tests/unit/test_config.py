@@ -7,6 +7,7 @@ import json
 import pytest
 from connect_exporter.config import (
     ALL_AGENTS,
+    OPERATIONS,
     ConfigError,
     load_config,
     parse_config,
@@ -96,6 +97,12 @@ def test_defaults_are_the_connect_quota_and_namespace():
         (cfg(pacing={"burst": 2.5}), "pacing.burst: must be a whole number"),
         (cfg(pacing={"rate": 2}), "pacing.rate: unknown key"),
         (cfg(pacing={"requests per second": 2}), 'pacing["requests per second"]: unknown key'),
+        (cfg(pacing={"operations": {"GetUserData": {"burst": 9}}}),
+         "pacing.operations.GetUserData: unknown key; allowed keys: GetCurrentUserData, ListQueues, ListRoutingProfiles"),
+        (cfg(pacing={"operations": {"GetCurrentUserData": {"requests_per_second": 0}}}),
+         "pacing.operations.GetCurrentUserData.requests_per_second: must be a number from 0.01 to 1000 (got 0)"),
+        (cfg(pacing={"operations": {"ListUsers": {"burst": 1.5}}}), "pacing.operations.ListUsers.burst: must be a whole number"),
+        (cfg(pacing={"operations": {"ListUsers": 5}}), "pacing.operations.ListUsers: must be a JSON object (got 5)"),
         (cfg(metrics={"namespace": "AWS/Connect"}), "metrics.namespace: must be"),
         (cfg(metrics={"per_agent": "yes"}), "metrics.per_agent: must be true or false"),
         (cfg(names={"ttl_seconds": -1}), "names.ttl_seconds: must be a whole number"),
@@ -127,3 +134,22 @@ def test_duplicate_json_keys_are_rejected_not_silently_overwritten():
 def test_missing_file_is_one_line(tmp_path):
     with pytest.raises(ConfigError, match=r"missing.json: cannot read config: No such file"):
         load_config(tmp_path / "missing.json")
+
+
+def test_pacing_per_operation_overrides_only_the_operations_it_names():
+    config = validate_config(cfg(pacing={"requests_per_second": 2, "burst": 5,
+                                         "operations": {"GetCurrentUserData": {"requests_per_second": 20, "burst": 40},
+                                                        "ListUsers": {"burst": 8}}}))
+    pace = config.pacing.pace
+    assert (pace("GetCurrentUserData").requests_per_second, pace("GetCurrentUserData").burst) == (20, 40)
+    assert (pace("ListUsers").requests_per_second, pace("ListUsers").burst) == (2, 8)  # unnamed values: the default
+    assert (pace("ListQueues").requests_per_second, pace("ListQueues").burst) == (2, 5)
+
+
+def test_the_operations_are_exactly_those_the_exporter_calls_and_its_role_allows():
+    from connect_exporter.directory import SOURCES
+
+    from infra.exporter import CONNECT_ACTIONS
+
+    assert sorted(OPERATIONS) == sorted({"GetCurrentUserData", *(op for op, *_ in SOURCES.values())})
+    assert CONNECT_ACTIONS == [f"connect:{op}" for op in sorted(OPERATIONS)]
