@@ -18,7 +18,7 @@ from cdk_nag import AwsSolutionsChecks  # noqa: E402
 from connect_exporter.config import ConfigError  # noqa: E402
 
 from infra.settings import load_settings  # noqa: E402
-from infra.stack import ExporterStack  # noqa: E402
+from infra.stack import DEFAULT_STACK_NAME, ExporterStack  # noqa: E402
 
 DEFAULT_CONFIG = "config/example.json"
 
@@ -35,7 +35,7 @@ def build_app(app: cdk.App) -> ExporterStack:
         app.node.set_context(flag, value)
     config = app.node.try_get_context("config") or DEFAULT_CONFIG
     settings = load_settings(config)
-    name = app.node.try_get_context("stack_name") or "ConnectUserDataExporter"
+    name = app.node.try_get_context("stack_name") or DEFAULT_STACK_NAME
     stack = ExporterStack(app, name, settings=settings)
     cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
     return stack

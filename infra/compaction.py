@@ -22,7 +22,6 @@ from constructs import Construct
 
 from . import history
 from .nag import acknowledge, logical_id
-from .queries import DATABASE
 from .settings import DeploymentSettings
 
 ATHENA_RETRYABLE = ["Athena.TooManyRequestsException", "States.TaskFailed"]  # throttles, Iceberg commit conflicts
@@ -38,18 +37,18 @@ def formatted(template: str) -> str:
 class Compaction(Construct):
     def __init__(
         self, scope: Construct, id: str, *, settings: DeploymentSettings, bucket: s3.IBucket,
-        results: s3.IBucket, workgroup: athena.CfnWorkGroup, alarm_action: cw.IAlarmAction, dlq: sqs.IQueue,
+        results: s3.IBucket, workgroup: athena.CfnWorkGroup, alarm_action: cw.IAlarmAction, dlq: sqs.IQueue, database: str,
     ) -> None:
         super().__init__(scope, id)
         location = f"s3://{bucket.bucket_name}/{settings.history_prefix}/"
         self.role = iam.Role(self, "Role", assumed_by=iam.ServicePrincipal("states.amazonaws.com"),
                              description="History compaction: runs Athena on this workgroup, this database, two prefixes")
-        self._grant(settings, bucket, results, workgroup)
+        self._grant(settings, bucket, results, workgroup, database)
 
         def query(name: str, sql: str, result_path: str = sfn.JsonPath.DISCARD) -> tasks.AthenaStartQueryExecution:
             task = tasks.AthenaStartQueryExecution(
                 self, name, query_string=sql, work_group=workgroup.ref,
-                query_execution_context=tasks.QueryExecutionContext(database_name=DATABASE),
+                query_execution_context=tasks.QueryExecutionContext(database_name=database),
                 integration_pattern=sfn.IntegrationPattern.RUN_JOB, result_path=result_path,
             )
             task.add_retry(errors=ATHENA_RETRYABLE, interval=Duration.seconds(20), max_attempts=3, backoff_rate=2)
@@ -58,7 +57,7 @@ class Compaction(Construct):
         def dynamic(name: str, template: str) -> tasks.AthenaStartQueryExecution:
             return query(name, formatted(template))
 
-        plan_sql = history.plan_sql(retention_days=settings.history_retention_days)
+        plan_sql = history.plan_sql(database, retention_days=settings.history_retention_days)
         plan = query("Plan", plan_sql, result_path="$.planned")
         fields = sqlglot.parse_one(plan_sql, read="trino").named_selects  # the plan's columns, in order (row 0 is the header)
         plan_results = tasks.AthenaGetQueryResults(
@@ -66,12 +65,12 @@ class Compaction(Construct):
             result_path="$.plan",
             result_selector={f"{name}.$": f"$.ResultSet.Rows[1].Data[{i}].VarCharValue" for i, name in enumerate(fields)},
         )
-        merge = dynamic("MergeClosedHours", history.merge_sql())
-        watermark = dynamic("AdvanceWatermark", history.watermark_sql())
-        view = dynamic("RebuildView", history.view_sql())
-        retention = dynamic("DropExpiredHistory", history.retention_sql())
-        optimize = query("OptimizeHistory", history.optimize_sql())
-        vacuum = query("VacuumHistory", history.vacuum_sql())
+        merge = dynamic("MergeClosedHours", history.merge_sql(database))
+        watermark = dynamic("AdvanceWatermark", history.watermark_sql(database))
+        view = dynamic("RebuildView", history.view_sql(database))
+        retention = dynamic("DropExpiredHistory", history.retention_sql(database))
+        optimize = query("OptimizeHistory", history.optimize_sql(database))
+        vacuum = query("VacuumHistory", history.vacuum_sql(database))
         done = sfn.Succeed(self, "Done")
 
         maintenance = sfn.Choice(self, "Maintenance?").when(
@@ -80,8 +79,8 @@ class Compaction(Construct):
         more = sfn.Choice(self, "MoreClosedHours?").when(sfn.Condition.string_equals("$.plan.more", "yes"), plan).otherwise(maintenance)
         view.next(more)
         definition = (
-            query("CreateHistory", history.history_ddl(location))
-            .next(query("CreateWatermark", history.watermark_ddl(location)))
+            query("CreateHistory", history.history_ddl(location, database))
+            .next(query("CreateWatermark", history.watermark_ddl(location, database)))
             .next(plan)
             .next(plan_results)
             .next(sfn.Choice(self, "Work?")
@@ -130,7 +129,9 @@ class Compaction(Construct):
             alarm.add_alarm_action(alarm_action)
             alarm.add_ok_action(alarm_action)
 
-    def _grant(self, settings: DeploymentSettings, bucket: s3.IBucket, results: s3.IBucket, workgroup: athena.CfnWorkGroup) -> None:
+    def _grant(
+        self, settings: DeploymentSettings, bucket: s3.IBucket, results: s3.IBucket, workgroup: athena.CfnWorkGroup, database: str
+    ) -> None:
         glue = f"arn:{Aws.PARTITION}:glue:{Aws.REGION}:{Aws.ACCOUNT_ID}"
         raw, hist = settings.prefix, settings.history_prefix
         statements = [
@@ -147,11 +148,11 @@ class Compaction(Construct):
                 sid="ThisDatabasesTables",
                 actions=["glue:GetDatabase", "glue:GetTable", "glue:GetTables", "glue:CreateTable", "glue:UpdateTable",
                          "glue:GetPartitions", "glue:BatchGetPartition"],
-                resources=[f"{glue}:catalog", f"{glue}:database/{DATABASE}", f"{glue}:table/{DATABASE}/*"],
+                resources=[f"{glue}:catalog", f"{glue}:database/{database}", f"{glue}:table/{database}/*"],
             ),
             # CREATE OR REPLACE VIEW may drop and recreate the view's catalog entry: only the view's.
             iam.PolicyStatement(sid="ReplaceTheView", actions=["glue:DeleteTable"],
-                                resources=[f"{glue}:catalog", f"{glue}:database/{DATABASE}", f"{glue}:table/{DATABASE}/{history.VIEW}"]),
+                                resources=[f"{glue}:catalog", f"{glue}:database/{database}", f"{glue}:table/{database}/{history.VIEW}"]),
             iam.PolicyStatement(sid="ReadRawSnapshots", actions=["s3:GetObject"], resources=[bucket.arn_for_objects(f"{raw}/*")]),
             iam.PolicyStatement(
                 sid="WriteHistory", actions=["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"],
@@ -184,7 +185,7 @@ class Compaction(Construct):
             (f"Resource::<{logical_id(bucket)}.Arn>/{raw}/*", "Reads raw snapshot objects under the snapshot prefix only."),
             (f"Resource::<{logical_id(bucket)}.Arn>/{hist}/*", "Iceberg writes and deletes its own data and metadata files under the history prefix."),
             (f"Resource::<{logical_id(results)}.Arn>/results/*", "Athena names a result object per query under the workgroup's results prefix."),
-            (f"Resource::arn:<AWS::Partition>:glue:<AWS::Region>:<AWS::AccountId>:table/{DATABASE}/*",
+            (f"Resource::arn:<AWS::Partition>:glue:<AWS::Region>:<AWS::AccountId>:table/{database}/*",
              "The tables of this stack's database: raw, history, watermark and the view."),
             ("Resource::*", "CloudWatch Logs delivery and X-Ray take no resource narrower than *."),
         ):

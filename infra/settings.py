@@ -19,6 +19,7 @@ from connect_exporter.config import (
 from connect_exporter.metrics import CHANNELS
 
 RATE_RE = re.compile(r"^rate\((?P<n>[1-9][0-9]*) minutes?\)$")
+DATABASE_RE = re.compile(r"^[a-z][a-z0-9_]{0,99}$")
 LAYER_ARN_RE = re.compile(r"^arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:layer:[A-Za-z0-9_-]+:\d+$")
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653)
@@ -54,6 +55,8 @@ class DeploymentSettings:
     alarm_email: str | None = None
     alarms: tuple[AlarmRule, ...] = ()
     history_prefix: str = "history"
+    # The Glue database; None: derived from the stack's name (`stack.database_name`), so two stacks never share one.
+    database: str | None = None
     history_retention_days: int = 400
     history_max_lag_hours: int = 3
     # None: no reservation (accounts whose concurrency quota is 10 cannot reserve any).
@@ -79,7 +82,7 @@ def load_settings(path: str | Path) -> DeploymentSettings:
         "deployment",
         optional={"schedule", "prefix", "snapshot_retention_days", "log_retention_days", "memory_mb", "retain_data",
                   "stale_after_minutes", "alarm_email", "alarms", "reserved_concurrency", "powertools_layer_arn",
-                  "history_retention_days", "history_max_lag_hours"},
+                  "history_retention_days", "history_max_lag_hours", "database"},
     )
     schedule = d.get("schedule", "rate(1 minute)")
     match = RATE_RE.match(schedule) if isinstance(schedule, str) else None
@@ -99,6 +102,9 @@ def load_settings(path: str | Path) -> DeploymentSettings:
     email = d.get("alarm_email")
     if email is not None and (not isinstance(email, str) or not EMAIL_RE.match(email)):
         v.fail("deployment.alarm_email", "must be an e-mail address", email)
+    database = d.get("database")
+    if database is not None and (not isinstance(database, str) or not DATABASE_RE.match(database)):
+        v.fail("deployment.database", "must be a Glue database name: a-z 0-9 _, starting with a letter, at most 100", database)
     reserved = d.get("reserved_concurrency", 1)
     if reserved is not None:
         reserved = v.integer(reserved, "deployment.reserved_concurrency", 1, 1000)
@@ -126,6 +132,7 @@ def load_settings(path: str | Path) -> DeploymentSettings:
         alarm_email=email,
         alarms=alarms,
         reserved_concurrency=reserved,
+        database=database,
         powertools_layer_arn=layer_arn,
     )
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from aws_cdk import Aws, CfnOutput, Stack
 from aws_cdk import aws_cloudwatch_actions as actions
 from constructs import Construct
@@ -9,25 +11,41 @@ from constructs import Construct
 from .compaction import Compaction
 from .exporter import Exporter
 from .monitoring import Monitoring
+from .queries import DATABASE, VIEW
 from .settings import DeploymentSettings
 from .storage import SnapshotStorage
+
+
+DEFAULT_STACK_NAME = "ConnectUserDataExporter"
+
+
+def database_name(stack_name: str, settings: DeploymentSettings) -> str:
+    """`deployment.database`, or one per stack: `connect_user_data` for the default stack name, else the stack's
+    name in snake case under that prefix (ConnectUserDataStaging: connect_user_data_staging), so staging and
+    production deploy side by side in one account and Region."""
+    if settings.database:
+        return settings.database
+    if stack_name == DEFAULT_STACK_NAME:
+        return DATABASE
+    snake = re.sub(r"[^a-z0-9]+", "_", re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", stack_name).lower()).strip("_")
+    return snake if snake.startswith(DATABASE) else f"{DATABASE}_{snake}"
 
 
 class ExporterStack(Stack):
     def __init__(self, scope: Construct, id: str, *, settings: DeploymentSettings, **kwargs) -> None:
         super().__init__(scope, id, description="Amazon Connect current user data exporter (snapshots, Athena, alarms)", **kwargs)
-        storage = SnapshotStorage(self, "Storage", settings=settings)
+        storage = SnapshotStorage(self, "Storage", settings=settings, database=database_name(self.stack_name, settings))
         exporter = Exporter(self, "Exporter", settings=settings, bucket=storage.bucket)
         monitoring = Monitoring(self, "Monitoring", settings=settings, function=exporter.function, log_group=exporter.log_group)
         compaction = Compaction(
             self, "History", settings=settings, bucket=storage.bucket, results=storage.results, workgroup=storage.workgroup,
-            alarm_action=actions.SnsAction(monitoring.topic), dlq=exporter.dlq,
+            alarm_action=actions.SnsAction(monitoring.topic), dlq=exporter.dlq, database=storage.database_name,
         )
         outputs = {
             "SnapshotBucket": storage.bucket.bucket_name,
             "SnapshotLocation": f"s3://{storage.bucket.bucket_name}/{settings.prefix}/",
             "AthenaTable": f"{storage.database_name}.{storage.table_name}",
-            "AthenaView": f"{storage.database_name}.user_data",
+            "AthenaView": f"{storage.database_name}.{VIEW}",
             "HistoryLocation": f"s3://{storage.bucket.bucket_name}/{settings.history_prefix}/",
             "CompactionStateMachine": compaction.state_machine.state_machine_arn,
             "AthenaWorkGroup": storage.workgroup.ref,

@@ -10,7 +10,7 @@ from connect_exporter.schema import COLUMNS, PARTITION_COLUMNS, TIMESTAMP_FORMAT
 from constructs import Construct
 
 from .nag import acknowledge
-from .queries import DATABASE, QUERIES, TABLE, VIEW_REF
+from .queries import QUERIES, TABLE, VIEW
 from .settings import DeploymentSettings
 
 JSON_SERDE = "org.apache.hive.hcatalog.data.JsonSerDe"
@@ -66,7 +66,7 @@ def table_parameters(settings: DeploymentSettings, bucket_name: str) -> dict[str
 class SnapshotStorage(Construct):
     """Buckets, Glue database and table, Athena workgroup and named queries."""
 
-    def __init__(self, scope: Construct, id: str, *, settings: DeploymentSettings) -> None:
+    def __init__(self, scope: Construct, id: str, *, settings: DeploymentSettings, database: str) -> None:
         super().__init__(scope, id)
         retain = settings.retain_data
         self.access_logs = secure_bucket(
@@ -98,8 +98,8 @@ class SnapshotStorage(Construct):
             lifecycle_rules=[s3.LifecycleRule(expiration=Duration.days(30), noncurrent_version_expiration=Duration.days(1))],
         )
 
-        self.database_name, self.table_name = DATABASE, TABLE
-        database = glue.CfnDatabase(
+        self.database_name, self.table_name = database, TABLE
+        glue_database = glue.CfnDatabase(
             self, "Database", catalog_id=Aws.ACCOUNT_ID,
             database_input=glue.CfnDatabase.DatabaseInputProperty(
                 name=self.database_name, description="Amazon Connect current user data snapshots"
@@ -126,7 +126,7 @@ class SnapshotStorage(Construct):
                 ),
             ),
         )
-        self.table.add_resource_dependency(database)
+        self.table.add_resource_dependency(glue_database)
 
         self.workgroup = athena.CfnWorkGroup(
             self, "WorkGroup", name=f"{Aws.STACK_NAME}-connect-user-data",
@@ -149,5 +149,5 @@ class SnapshotStorage(Construct):
         for query in QUERIES:
             athena.CfnNamedQuery(
                 self, f"Query-{query.name}", name=query.name, description=query.description,
-                database=self.database_name, work_group=self.workgroup.ref, query_string=query.render(VIEW_REF),
+                database=self.database_name, work_group=self.workgroup.ref, query_string=query.render(f'"{database}"."{VIEW}"'),
             )  # work_group=ref orders it after the workgroup

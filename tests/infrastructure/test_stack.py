@@ -9,12 +9,15 @@ import sys
 from importlib import metadata
 from pathlib import Path
 
+import aws_cdk as cdk
 import pytest
+from app import FEATURE_FLAGS
 from connect_exporter.config import ConfigError, load_config
 from connect_exporter.schema import COLUMNS, PARTITION_COLUMNS
 
 from infra.queries import QUERIES
 from infra.settings import load_settings
+from infra.stack import ExporterStack, database_name
 
 from .conftest import EXAMPLE, REPO, synth
 from .policies import ACCOUNT, PARTITION, REGION, Request, allowed, arn_of
@@ -346,3 +349,41 @@ def test_synth_leaves_nothing_in_the_temp_dir(tmp_path):
     assert result.returncode == 0, result.stderr
     assert list(tmp_path.glob("out/*.template.json"))
     assert list(temp.iterdir()) == []
+
+
+@pytest.mark.parametrize("stack_name, database", [
+    ("ConnectUserDataExporter", "connect_user_data"),
+    ("ConnectUserDataStaging", "connect_user_data_staging"),
+    ("Prod-EU", "connect_user_data_prod_eu"),
+])
+def test_the_database_name_follows_the_stack(stack_name, database):
+    assert database_name(stack_name, load_settings(EXAMPLE)) == database
+
+
+def test_two_stacks_deploy_side_by_side_in_one_account(tmp_path):
+    app = cdk.App(outdir=str(tmp_path / "cdk.out"), context=dict(FEATURE_FLAGS))
+    settings = load_settings(EXAMPLE)
+    stacks = [ExporterStack(app, name, settings=settings) for name in ("ConnectUserDataStaging", "ConnectUserDataProduction")]
+    assembly = app.synth()
+    databases = []
+    for stack in stacks:
+        template = json.loads(Path(assembly.directory, assembly.get_stack_by_name(stack.stack_name).template_file).read_text())
+        (db,) = [d["Properties"]["DatabaseInput"]["Name"] for d in resources(template, "AWS::Glue::Database").values()]
+        databases.append(db)
+        text = json.dumps(template)
+        other = {"connect_user_data_staging": "connect_user_data_production"}.get(db, "connect_user_data_staging")
+        assert other not in text and '"connect_user_data".' not in text  # every use is this stack's own database
+        assert all(q["Properties"]["Database"] == db and f'"{db}"."user_data"' in q["Properties"]["QueryString"]
+                   for q in resources(template, "AWS::Athena::NamedQuery").values())
+        assert f":table/{db}/*" in text and f"{db}.history" in text  # the compaction role and its statements
+        assert template["Outputs"]["AthenaView"]["Value"] == f"{db}.user_data"
+    assert databases == ["connect_user_data_staging", "connect_user_data_production"]
+
+
+def test_a_bad_database_name_is_one_line(tmp_path):
+    config = json.loads(EXAMPLE.read_text())
+    config["deployment"]["database"] = "Connect-Data"
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(config))
+    with pytest.raises(ConfigError, match=r"deployment.database: must be a Glue database name.*\(got 'Connect-Data'\)"):
+        load_settings(path)
