@@ -8,6 +8,7 @@ from it, and the README's column table is rendered from it (`make docs`): adding
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -20,14 +21,25 @@ TIMESTAMP_FORMAT_JAVA = "yyyy-MM-dd'T'HH:mm:ss.SSS'Z'"
 _LEVELS = ("LevelOne", "LevelTwo", "LevelThree", "LevelFour", "LevelFive")
 
 
-def iso_utc(value: dt.datetime | None) -> str | None:
-    """ISO-8601 UTC with milliseconds and a Z: TIMESTAMP_FORMAT_JAVA, the one timestamp format of every record."""
+def iso_utc(value: dt.datetime | float | str | None) -> str | None:
+    """ISO-8601 UTC with milliseconds and a Z: TIMESTAMP_FORMAT_JAVA, the one timestamp format of every record.
+    Takes epoch seconds as Connect sends them (the exporter's client keeps them so) or a datetime."""
     if value is None:
         return None
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=dt.timezone.utc)
-    value = value.astimezone(dt.timezone.utc)
-    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=dt.timezone.utc)
+        value = value.astimezone(dt.timezone.utc)
+        return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+    # Milliseconds truncated, as for a datetime; the microsecond added keeps 0.123 (stored as 0.12299…) at 123.
+    seconds, millis = divmod(int(float(value) * 1000 + 0.001), 1000)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{millis:03d}Z"
+
+
+def epoch_seconds(value: dt.datetime | float | str) -> float:
+    if isinstance(value, dt.datetime):
+        return (value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)).timestamp()
+    return float(value)
 
 
 def _slots(value: Mapping[str, int] | None) -> dict[str, int] | None:
@@ -35,12 +47,8 @@ def _slots(value: Mapping[str, int] | None) -> dict[str, int] | None:
     return None if value is None else {str(k): int(v) for k, v in value.items()}
 
 
-def _seconds_between(start: dt.datetime | None, end: dt.datetime) -> float | None:
-    if start is None:
-        return None
-    if start.tzinfo is None:
-        start = start.replace(tzinfo=dt.timezone.utc)
-    return round((end - start).total_seconds(), 3)
+def _seconds_between(start: dt.datetime | float | None, end: dt.datetime) -> float | None:
+    return None if start is None else round(epoch_seconds(end) - epoch_seconds(start), 3)
 
 
 def _name(names: Mapping[str, str | None], resource_id: str | None) -> str | None:

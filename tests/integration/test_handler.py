@@ -221,3 +221,23 @@ def test_a_raised_user_data_quota_is_used_without_driving_the_list_apis_past_the
         assert sum(sim.throttled.values()) == 0
     else:  # one pace for every operation: ListUsers' three pages at 20/s meet a 1/s quota
         assert sim.throttled["ListUsers"] > 0 and sim.throttled["GetCurrentUserData"] == 0
+
+
+def test_the_fast_client_gives_the_records_botocore_s_own_parsing_gives(connect_sim):
+    import boto3
+    from connect_exporter.clients import CONNECT_CONFIG, connect_client
+    from connect_exporter.records import Names, flatten
+
+    (inst,) = world(1, 1500)
+    connect_sim([inst])
+    request = {"InstanceId": inst.id, "Filters": {"RoutingProfiles": sorted(inst.routing_profiles)[:40]}, "MaxResults": 100}
+    fast = connect_client().get_current_user_data(**request)
+    standard = boto3.client("connect", config=CONNECT_CONFIG).get_current_user_data(**request)
+    assert isinstance(standard["UserDataList"][0]["Status"]["StatusStartTimestamp"], datetime)  # botocore's datetimes
+    assert isinstance(fast["UserDataList"][0]["Status"]["StatusStartTimestamp"], float)  # as Connect sent them
+    at = datetime(2026, 11, 24, 3, 46, tzinfo=timezone.utc)
+    records = [[flatten(u, at, Names()) for u in page["UserDataList"]] for page in (fast, standard)]
+    assert records[0] == records[1] and len(records[0]) == 100 and any(r["contacts"] for r in records[0])
+    assert fast["NextToken"] == standard["NextToken"] and fast["ApproximateTotalCount"] == standard["ApproximateTotalCount"]
+    users = connect_client().list_users(InstanceId=inst.id, MaxResults=1000)["UserSummaryList"]
+    assert {u["Id"]: u["Username"] for u in users} == {a.id: a.username for a in sorted(inst.agents.values(), key=lambda a: a.id)[:1000]}
