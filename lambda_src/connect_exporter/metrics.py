@@ -57,28 +57,41 @@ class InstanceHealth:
     already_written_filters: int = 0
 
 
-def summarize(records: Iterable[Mapping[str, Any]]) -> FilterSummary:
-    """Sum slots per channel (every known channel, plus any new one the API returns) and count states."""
-    sums = {kind: Counter({channel: 0 for channel in CHANNELS}) for kind in ("available", "max", "active")}
-    by_status: Counter[str] = Counter()
-    contacts: Counter[str] = Counter()
-    agents = 0
-    for record in records:
-        agents += 1
-        for kind in sums:
+class Summarizer:
+    """Sums slots per channel (every known channel, plus any new one the API returns) and counts states,
+    a record at a time, so a filter's summary needs none of its records kept."""
+
+    def __init__(self) -> None:
+        self._sums = {kind: Counter({channel: 0 for channel in CHANNELS}) for kind in ("available", "max", "active")}
+        self._by_status: Counter[str] = Counter()
+        self._contacts: Counter[str] = Counter()
+        self._agents = 0
+
+    def add(self, record: Mapping[str, Any]) -> None:
+        self._agents += 1
+        for kind, sums in self._sums.items():
             for channel, value in (record.get(f"{kind}_slots") or {}).items():
-                sums[kind][dimension_value(channel)] += value
-        by_status[dimension_value(record.get("status_name"))] += 1
+                sums[dimension_value(channel)] += value
+        self._by_status[dimension_value(record.get("status_name"))] += 1
         for contact in record.get("contacts") or []:
-            contacts[dimension_value(contact.get("agent_contact_state"))] += 1
-    return FilterSummary(
-        agents=agents,
-        available=dict(sums["available"]),
-        max=dict(sums["max"]),
-        active=dict(sums["active"]),
-        by_status=dict(by_status),
-        contacts_by_state=dict(contacts),
-    )
+            self._contacts[dimension_value(contact.get("agent_contact_state"))] += 1
+
+    def result(self) -> FilterSummary:
+        return FilterSummary(
+            agents=self._agents,
+            available=dict(self._sums["available"]),
+            max=dict(self._sums["max"]),
+            active=dict(self._sums["active"]),
+            by_status=dict(self._by_status),
+            contacts_by_state=dict(self._contacts),
+        )
+
+
+def summarize(records: Iterable[Mapping[str, Any]]) -> FilterSummary:
+    summarizer = Summarizer()
+    for record in records:
+        summarizer.add(record)
+    return summarizer.result()
 
 
 def document(namespace: str, at: dt.datetime, dimensions: Mapping[str, str], values: Mapping[str, float]) -> dict:

@@ -154,12 +154,15 @@ class ConnectApi:
 
 @dataclass
 class FilterResult:
-    """The agents of one filter, unique by user id, with what it cost to get them."""
+    """What paging one filter found, beyond the agents handed on page by page."""
 
-    users: list[dict[str, Any]]
+    agents: int  # unique by user id
     # Sum over chunks of ApproximateTotalCount minus the unique agents received (agents who logged out
     # between pages, or a count the API over-estimated): visible, not silently lost.
     short_of_total: int
+
+
+Agents = list[dict[str, Any]]
 
 
 def filter_chunks(filt: FilterConfig, routing_profile_ids: Sequence[str] = ()) -> Iterator[dict[str, Any]]:
@@ -177,21 +180,24 @@ def filter_chunks(filt: FilterConfig, routing_profile_ids: Sequence[str] = ()) -
         yield chunk
 
 
+
 def fetch_filter(
     api: ConnectApi,
     instance_id: str,
     chunks: Sequence[dict[str, Any]],
     stats: CallStats,
+    on_agents: Callable[[Agents], None],
     on_page: Callable[[], None] = lambda: None,
 ) -> FilterResult:
-    """Page every chunk; keep the first sight of each agent. Calls are counted into `stats`;
+    """Page every chunk and hand each page's agents not seen before to `on_agents` as the page arrives:
+    only their ids are kept, so memory does not grow with the filter. Calls are counted into `stats`;
     `on_page` runs after each page received (the instance answers: worth reading its names)."""
-    users: dict[str, dict[str, Any]] = {}
+    seen: set[str] = set()
     short = 0
     for chunk in chunks:
-        approximate, received = _page_chunk(api, instance_id, chunk, stats, users, on_page)
+        approximate, received = _page_chunk(api, instance_id, chunk, stats, seen, on_agents, on_page)
         short += max(0, approximate - received)
-    return FilterResult(list(users.values()), short)
+    return FilterResult(len(seen), short)
 
 
 def _page_chunk(
@@ -199,7 +205,8 @@ def _page_chunk(
     instance_id: str,
     chunk: dict[str, Any],
     stats: CallStats,
-    users: dict[str, dict[str, Any]],
+    seen: set[str],
+    on_agents: Callable[[Agents], None],
     on_page: Callable[[], None],
 ) -> tuple[int, int]:
     token: str | None = None
@@ -221,12 +228,17 @@ def _page_chunk(
         items = require(page, "UserDataList", "GetCurrentUserData")
         on_page()
         approximate = max(approximate, int(page.get("ApproximateTotalCount") or 0))
+        new = []
         for item in items:
             user_id = (item.get("User") or {}).get("Id")
             if not user_id:
                 continue
             seen_in_chunk.add(user_id)
-            users.setdefault(user_id, item)
+            if user_id not in seen:
+                seen.add(user_id)
+                new.append(item)
+        if new:
+            on_agents(new)
         token = page.get("NextToken")
         if not token:
             return approximate, len(seen_in_chunk)

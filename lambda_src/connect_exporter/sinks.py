@@ -11,11 +11,12 @@ import datetime as dt
 import gzip
 import json
 import os
+import shutil
 import tempfile
 import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, BinaryIO, Protocol
 
 from botocore.exceptions import ClientError
 
@@ -29,7 +30,7 @@ class AlreadyWritten(Exception):
 
 
 class Sink(Protocol):
-    def put(self, key: str, body: bytes) -> str:
+    def put(self, key: str, body: BinaryIO) -> str:
         """Store `body` at `key` (relative, '/'-separated) if nothing is there yet; returns its URI.
         Raises `AlreadyWritten` when the key exists (the stored object is left as it is)."""
         ...
@@ -44,10 +45,37 @@ def object_key(instance_id: str, filter_name: str, snapshot_time: dt.datetime) -
     )
 
 
+class GzipLines:
+    """Gzip JSON Lines written a record at a time into a spooled file: in memory up to SPOOL_BYTES, then in
+    /tmp, so a filter's object costs no memory that grows with its agents. A zero mtime and no file name in
+    the gzip header: equal records give equal bytes."""
+
+    SPOOL_BYTES = 4 * 1024 * 1024
+
+    def __init__(self) -> None:
+        self.file = tempfile.SpooledTemporaryFile(max_size=self.SPOOL_BYTES)
+        self._gzip = gzip.GzipFile(filename="", mode="wb", fileobj=self.file, compresslevel=6, mtime=0)
+        self.records = 0
+        self.size = 0  # bytes, once finished
+
+    def write(self, record: Mapping[str, Any]) -> None:
+        self._gzip.write((json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8"))
+        self.records += 1
+
+    def finish(self) -> BinaryIO:
+        """The whole object, positioned at its start; its size is `size`."""
+        self._gzip.close()
+        self.size = self.file.tell()
+        self.file.seek(0)
+        return self.file  # type: ignore[return-value]
+
+
 def encode_records(records: Iterable[Mapping[str, Any]]) -> bytes:
-    """Gzip JSON Lines, one object per line, with a zero mtime so equal records give equal bytes."""
-    lines = "".join(json.dumps(r, ensure_ascii=False, separators=(",", ":")) + "\n" for r in records)
-    return gzip.compress(lines.encode("utf-8"), compresslevel=6, mtime=0)
+    """Gzip JSON Lines, one object per line, as `GzipLines` writes them."""
+    lines = GzipLines()
+    for record in records:
+        lines.write(record)
+    return lines.finish().read()
 
 
 class LocalSink:
@@ -57,13 +85,13 @@ class LocalSink:
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root)
 
-    def put(self, key: str, body: bytes) -> str:
+    def put(self, key: str, body: BinaryIO) -> str:
         target = self.root / key
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-", suffix=".part")
         try:
             with os.fdopen(fd, "wb") as handle:
-                handle.write(body)
+                shutil.copyfileobj(body, handle)
             os.link(tmp, target)
         except FileExistsError:
             raise AlreadyWritten(str(target)) from None
@@ -89,11 +117,12 @@ class S3Sink:
         self.bucket = bucket
         self.prefix = prefix.strip("/")
 
-    def put(self, key: str, body: bytes) -> str:
+    def put(self, key: str, body: BinaryIO) -> str:
         full_key = f"{self.prefix}/{key}" if self.prefix else key
         uri = f"s3://{self.bucket}/{full_key}"
         attempt = 0
         while True:
+            body.seek(0)
             try:
                 self.client.put_object(
                     Bucket=self.bucket, Key=full_key, Body=body, ContentType="application/gzip", IfNoneMatch="*"

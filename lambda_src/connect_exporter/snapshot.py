@@ -7,8 +7,10 @@ the Lambda deadline) never costs data already fetched; failures are collected an
 from __future__ import annotations
 
 import datetime as dt
+import json
+import tempfile
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,15 +21,15 @@ from .metrics import (
     FilterHealth,
     FilterSummary,
     InstanceHealth,
+    Summarizer,
     agent_documents,
     filter_documents,
     instance_document,
-    summarize,
 )
 from .observability import emit_emf, logger
 from .pager import CallStats, ConnectApi, describe_error, fetch_filter, filter_chunks
 from .records import flatten
-from .sinks import AlreadyWritten, Sink, encode_records, object_key
+from .sinks import AlreadyWritten, GzipLines, Sink, object_key
 
 
 @dataclass
@@ -156,9 +158,33 @@ class _NamesAhead:
         if self._future is None:
             self._future = self._pool.submit(self._run.directory.names, self._run.api, self._instance_id, self._lookups)
 
+    def ready(self) -> bool:
+        return self._future is not None and self._future.done()
+
     def wait(self) -> None:
         if self._future is not None:
             self._future.result()
+
+
+class _Waiting:
+    """Pages that arrived before the instance's names: spooled as JSON lines (memory up to a few MB, then
+    /tmp) and flattened once the names are in, so holding them costs no memory that grows with agents."""
+
+    def __init__(self) -> None:
+        self._file: Any = None
+
+    def add(self, agents: list[dict[str, Any]]) -> None:
+        if self._file is None:
+            self._file = tempfile.SpooledTemporaryFile(max_size=GzipLines.SPOOL_BYTES, mode="w+", encoding="utf-8")
+        self._file.write(json.dumps(agents, separators=(",", ":"), default=_epoch) + "\n")
+
+    def drain(self) -> Iterator[list[dict[str, Any]]]:
+        if self._file is not None:
+            self._file.seek(0)
+            for line in self._file:
+                yield json.loads(line)
+            self._file.close()
+            self._file = None
 
 
 def _export_instance(run: _Run, instance: InstanceConfig, lookups: CallStats) -> list[FilterOutcome]:
@@ -197,6 +223,13 @@ def _export_instance(run: _Run, instance: InstanceConfig, lookups: CallStats) ->
     return outcomes
 
 
+def _epoch(value: Any) -> float:
+    """A datetime (a client that parses timestamps) spooled as the epoch seconds Connect sent."""
+    if isinstance(value, dt.datetime):
+        return value.timestamp()
+    raise TypeError(f"cannot spool {type(value).__name__}")
+
+
 def _export_filter(
     run: _Run,
     instance_id: str,
@@ -206,26 +239,50 @@ def _export_filter(
     outcome: FilterOutcome,
     lookups: CallStats,
 ) -> None:
+    """Pages become records as they arrive and are gzipped into a spool: memory does not grow with agents.
+    Lines follow the API's order (chunk by chunk, page by page), not sorted."""
+    lines, summary, waiting = GzipLines(), Summarizer(), _Waiting()
+    per_agent = run.config.metrics.per_agent
+
+    def write(agents: list[dict[str, Any]]) -> None:
+        # A cache read; it re-reads users only if one is unknown and the list is older than a minute.
+        names = run.directory.names(run.api, instance_id, lookups, (a["User"]["Id"] for a in agents))
+        for agent in agents:
+            record = flatten(agent, run.at, names)
+            lines.write(record)
+            summary.add(record)
+            if per_agent:
+                outcome.agent_documents += agent_documents(run.config.metrics.namespace, run.at, instance_id, filt.name, [record])
+
+    def on_agents(agents: list[dict[str, Any]]) -> None:
+        if not names_ahead.ready():
+            waiting.add(agents)
+            return
+        for held in waiting.drain():
+            write(held)
+        write(agents)
+
     chunks = list(filter_chunks(filt, routing_profile_ids))
-    result = fetch_filter(run.api, instance_id, chunks, outcome.stats, on_page=names_ahead.start)
+    result = fetch_filter(run.api, instance_id, chunks, outcome.stats, on_agents, on_page=names_ahead.start)
     outcome.short_of_total = result.short_of_total
-    names_ahead.wait()  # the cache is warm; names() below only re-reads users if an unknown one appears
-    names = run.directory.names(run.api, instance_id, lookups, (u["User"]["Id"] for u in result.users))
-    records = sorted((flatten(u, run.at, names) for u in result.users), key=lambda r: r["user_id"])
-    body = encode_records(records)
+    names_ahead.wait()
+    for held in waiting.drain():
+        write(held)
+    body = lines.finish()
     try:
         outcome.uri = run.sink.put(object_key(instance_id, filt.name, run.at), body)
     except AlreadyWritten as exc:
         outcome.uri, outcome.already_written = exc.uri, True
+        outcome.agent_documents = []
         logger.info("filter already written for this minute; left as it was",
                     extra={"instance_id": instance_id, "filter_name": filt.name, "uri": exc.uri})
         return
-    outcome.records = len(records)
-    outcome.bytes_written = len(body)
-    outcome.summary = summarize(records)
-    if run.config.metrics.per_agent:
-        outcome.agent_documents = agent_documents(run.config.metrics.namespace, run.at, instance_id, filt.name, records)
+    finally:
+        body.close()
+    outcome.records = lines.records
+    outcome.bytes_written = lines.size
+    outcome.summary = summary.result()
     logger.info(
         "filter written",
-        extra={"instance_id": instance_id, "filter_name": filt.name, "records": len(records), "uri": outcome.uri},
+        extra={"instance_id": instance_id, "filter_name": filt.name, "records": lines.records, "uri": outcome.uri},
     )

@@ -241,3 +241,22 @@ def test_the_fast_client_gives_the_records_botocore_s_own_parsing_gives(connect_
     assert fast["NextToken"] == standard["NextToken"] and fast["ApproximateTotalCount"] == standard["ApproximateTotalCount"]
     users = connect_client().list_users(InstanceId=inst.id, MaxResults=1000)["UserSummaryList"]
     assert {u["Id"]: u["Username"] for u in users} == {a.id: a.username for a in sorted(inst.agents.values(), key=lambda a: a.id)[:1000]}
+
+
+def test_pages_that_arrive_before_the_names_wait_on_disk_and_still_get_every_name(deploy, connect_sim, capsys):
+    (inst,) = world(1, 1500)
+
+    def slow_user_list(operation: str, params: dict) -> None:
+        if operation == "ListUsers":
+            time.sleep(1.0)  # every page of GetCurrentUserData is in before the user names are
+
+    connect_sim([inst], faults=Faults(intercept=slow_user_list))
+    objects = deploy({"instances": [{"instance_id": inst.id, "filters": [{"name": "all-agents"}]}],
+                      "pacing": {"requests_per_second": 500, "burst": 50}})
+    result = handler.lambda_handler(SCHEDULED, Context())
+    (records,) = objects().values()
+    assert result["records"] == len(records) == sum(a.logged_in for a in inst.agents.values())
+    assert all(r["username"] == inst.agents[r["user_id"]].username for r in records)
+    assert len({r["user_id"] for r in records}) == len(records)
+    docs = emf_lines(capsys.readouterr().out)
+    assert emf_value(docs, "Agents", InstanceId=inst.id, Filter="all-agents") == len(records)

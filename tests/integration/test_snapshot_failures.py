@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import BinaryIO
+
 import datetime as dt
 
 import pytest
@@ -25,7 +27,7 @@ class DiskFullFor(LocalSink):
         super().__init__(root)
         self.failing = f"filter_name={failing_filter}/"
 
-    def put(self, key: str, body: bytes) -> str:
+    def put(self, key: str, body: BinaryIO) -> str:
         if self.failing in key:
             raise OSError(28, "No space left on device")
         return super().put(key, body)

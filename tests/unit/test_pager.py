@@ -70,8 +70,10 @@ def test_pages_are_followed_and_agents_in_overlapping_chunks_come_once():
     members = {"q1": [f"u{i:03d}" for i in range(250)], "q2": [f"u{i:03d}" for i in range(200, 300)]}
     client = FakeConnect(members)
     stats = CallStats()
-    result = fetch_filter(api(client), "inst", [{"Queues": ["q1"]}, {"Queues": ["q2"]}], stats)
-    ids = [u["User"]["Id"] for u in result.users]
+    users: list[dict] = []
+    result = fetch_filter(api(client), "inst", [{"Queues": ["q1"]}, {"Queues": ["q2"]}], stats, users.extend)
+    ids = [u["User"]["Id"] for u in users]
+    assert result.agents == 300
     assert sorted(ids) == [f"u{i:03d}" for i in range(300)] and len(ids) == 300
     assert stats.calls["GetCurrentUserData"] == 3 + 1
     assert all(r["MaxResults"] == 100 and r["InstanceId"] == "inst" for r in client.requests)
@@ -82,22 +84,23 @@ def test_throttles_and_5xx_are_retried_and_counted_with_nothing_missing():
     members = {"rp": [f"u{i}" for i in range(120)]}
     client = FakeConnect(members, script=[error("ThrottlingException", 429), error("InternalServiceException", 500)])
     stats = CallStats()
-    result = fetch_filter(api(client), "inst", [{"RoutingProfiles": ["rp"]}], stats)
-    assert len(result.users) == 120
+    users: list[dict] = []
+    result = fetch_filter(api(client), "inst", [{"RoutingProfiles": ["rp"]}], stats, users.extend)
+    assert len(users) == result.agents == 120
     assert (stats.throttles, stats.server_errors, stats.calls["GetCurrentUserData"]) == (1, 1, 4)
 
 
 def test_retries_give_up_after_max_attempts_and_raise_the_api_error():
     client = FakeConnect({}, script=[error("ThrottlingException", 429)] * 3)
     with pytest.raises(ClientError, match="ThrottlingException"):
-        fetch_filter(api(client, max_attempts=3), "inst", [{"Agents": ["a"]}], CallStats())
+        fetch_filter(api(client, max_attempts=3), "inst", [{"Agents": ["a"]}], CallStats(), list().extend)
 
 
 def test_client_errors_are_not_retried():
     client = FakeConnect({}, script=[error("ResourceNotFoundException", 404)])
     stats = CallStats()
     with pytest.raises(ClientError, match="ResourceNotFoundException"):
-        fetch_filter(api(client), "inst", [{"Agents": ["a"]}], stats)
+        fetch_filter(api(client), "inst", [{"Agents": ["a"]}], stats, list().extend)
     assert stats.calls["GetCurrentUserData"] == 1
 
 
@@ -114,8 +117,9 @@ def test_an_expired_next_token_restarts_the_chunk_not_the_snapshot():
         return original(**params)
 
     client.get_current_user_data = flaky
-    result = fetch_filter(api(client), "inst", [{"RoutingProfiles": ["rp"]}], CallStats())
-    assert sorted(u["User"]["Id"] for u in result.users) == [f"u{i:03d}" for i in range(250)]
+    users: list[dict] = []
+    fetch_filter(api(client), "inst", [{"RoutingProfiles": ["rp"]}], CallStats(), users.extend)
+    assert sorted(u["User"]["Id"] for u in users) == [f"u{i:03d}" for i in range(250)]
     # The failed call never reached the server; the chunk was then read again from its first page.
     assert [r.get("NextToken") for r in client.requests] == [None, "100", None, "100", "200"]
 
@@ -130,13 +134,14 @@ def test_agents_who_leave_between_pages_are_counted_as_short_of_total():
         return page
 
     client.get_current_user_data = shrinking
-    result = fetch_filter(api(client), "inst", [{"RoutingProfiles": ["rp"]}], CallStats())
-    assert len(result.users) == 150 and result.short_of_total == 50
+    users: list[dict] = []
+    result = fetch_filter(api(client), "inst", [{"RoutingProfiles": ["rp"]}], CallStats(), users.extend)
+    assert len(users) == result.agents == 150 and result.short_of_total == 50
 
 
 def test_the_deadline_stops_paging_before_a_call_that_would_not_finish():
     left = iter([30.0, 2.0])
     client = FakeConnect({"rp": [f"u{i}" for i in range(300)]})
     with pytest.raises(DeadlineReached, match="Lambda deadline"):
-        fetch_filter(ConnectApi(client, PacingConfig(), Deadline(lambda: next(left), reserve=5)), "i", [{"RoutingProfiles": ["rp"]}], CallStats())
+        fetch_filter(ConnectApi(client, PacingConfig(), Deadline(lambda: next(left), reserve=5)), "i", [{"RoutingProfiles": ["rp"]}], CallStats(), list().extend)
     assert len(client.requests) == 1

@@ -259,8 +259,10 @@ def test_any_overlap_of_queues_and_any_page_size_gives_every_agent_exactly_once(
     client = FakeConnect(members, page=page)
     stats = CallStats()
     filt = FilterConfig(name="q", kind="queues", values=tuple(sorted(members)))
-    result = fetch_filter(api(client), "i", list(filter_chunks(filt)), stats)
-    ids = [u["User"]["Id"] for u in result.users]
+    users: list[dict] = []
+    result = fetch_filter(api(client), "i", list(filter_chunks(filt)), stats, users.extend)
+    ids = [u["User"]["Id"] for u in users]
+    assert result.agents == len(ids)
     assert len(ids) == len(set(ids)) and set(ids) == {u for us in members.values() for u in us}
     assert result.short_of_total == 0
     assert all(len(r["Filters"]["Queues"]) <= 100 and r["MaxResults"] == 100 for r in client.requests)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import gzip
+import io
 import json
 
 import pytest
@@ -33,9 +34,9 @@ def test_encoding_is_gzip_json_lines_and_deterministic():
 
 def test_local_sink_writes_a_key_once_keeps_the_first_and_leaves_no_temp_files(tmp_path):
     sink = LocalSink(tmp_path)
-    uri = sink.put("a/b/x.json.gz", b"first")
+    uri = sink.put("a/b/x.json.gz", io.BytesIO(b"first"))
     with pytest.raises(AlreadyWritten) as refused:
-        sink.put("a/b/x.json.gz", b"second")
+        sink.put("a/b/x.json.gz", io.BytesIO(b"second"))
     assert refused.value.uri == uri == str(tmp_path / "a/b/x.json.gz")
     assert (tmp_path / "a/b/x.json.gz").read_bytes() == b"first"
     assert [p.name for p in (tmp_path / "a/b").iterdir()] == ["x.json.gz"]
