@@ -10,6 +10,7 @@ from __future__ import annotations
 import random
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -20,6 +21,9 @@ from botocore.exceptions import ConnectionError as BotoConnectionError
 
 from .config import ALL_AGENTS, FILTER_KINDS, FilterConfig, PacingConfig
 from .pacing import Clock, Sleep, TokenBucket, backoff_delay
+
+MAX_PARALLEL = 8
+ROUND_TRIP_SECONDS = 0.2  # a generous round trip to Connect from Lambda, parsing included
 
 THROTTLE_CODES = frozenset({"ThrottlingException", "TooManyRequestsException", "Throttling", "LimitExceededException"})
 PAGE_SIZE = 100
@@ -103,7 +107,11 @@ class ConnectApi:
         with self._lock:  # name lookups call from a second thread
             if operation not in self._buckets:
                 pace = self.pacing.pace(operation)
-                self._buckets[operation] = TokenBucket(pace.requests_per_second, pace.burst, self._clock, self._sleep)
+                # Requests in flight side by side reach Connect up to that many out of step: keep as many
+                # tokens of the account's burst unspent, so that jitter never finds its bucket empty.
+                in_flight = parallel_pages(self.pacing) if operation == "GetCurrentUserData" else 1
+                burst = max(1, pace.burst - (in_flight - 1))
+                self._buckets[operation] = TokenBucket(pace.requests_per_second, burst, self._clock, self._sleep)
             return self._buckets[operation]
 
     def call(self, operation: str, stats: CallStats, **params: Any) -> dict[str, Any]:
@@ -165,20 +173,33 @@ class FilterResult:
 Agents = list[dict[str, Any]]
 
 
-def filter_chunks(filt: FilterConfig, routing_profile_ids: Sequence[str] = ()) -> Iterator[dict[str, Any]]:
+def filter_chunks(filt: FilterConfig, routing_profile_ids: Sequence[str] = (), parallel: int = 1) -> Iterator[dict[str, Any]]:
     """The API `Filters` of each call a filter needs. An all-agents filter goes by routing profile:
-    every agent has exactly one, so each comes back once."""
+    every agent has exactly one, so each comes back once. With `parallel` > 1, routing profiles are split
+    into at least that many chunks (their agents are disjoint: no page is read twice) to page side by side."""
     if filt.kind == ALL_AGENTS:
         key, size, values = "RoutingProfiles", 100, tuple(routing_profile_ids)
     else:
         key, _, size = FILTER_KINDS[filt.kind]
         values = filt.values
+    if key == "RoutingProfiles" and parallel > 1:
+        size = min(size, max(1, -(-len(values) // parallel)))
     for start in range(0, len(values), size):
         chunk: dict[str, Any] = {key: list(values[start : start + size])}
         if filt.contact_states:
             chunk["ContactFilter"] = {"ContactStates": list(filt.contact_states)}
         yield chunk
 
+
+
+def parallel_pages(pacing: PacingConfig) -> int:
+    """Requests a filter keeps in flight: one at the default pace, more for a GetCurrentUserData quota raised
+    in `pacing.operations` that outpaces one request's round trip (20/s against 30-100 ms a call needs
+    several). One request in flight keeps pages, and so lines, in the API's order."""
+    raised = pacing.operations.get("GetCurrentUserData")
+    if raised is None:
+        return 1
+    return max(1, min(MAX_PARALLEL, int(raised.requests_per_second * ROUND_TRIP_SECONDS)))
 
 
 def fetch_filter(
@@ -188,15 +209,41 @@ def fetch_filter(
     stats: CallStats,
     on_agents: Callable[[Agents], None],
     on_page: Callable[[], None] = lambda: None,
+    workers: int = 1,
 ) -> FilterResult:
     """Page every chunk and hand each page's agents not seen before to `on_agents` as the page arrives:
-    only their ids are kept, so memory does not grow with the filter. Calls are counted into `stats`;
-    `on_page` runs after each page received (the instance answers: worth reading its names)."""
+    only their ids are kept, so memory does not grow with the filter. With `workers` > 1, chunks are paged
+    side by side (pages of one chunk follow its NextToken, so they cannot), still at the bucket's pace;
+    `on_agents` is called by one thread at a time. Calls are counted into `stats`; `on_page` runs after
+    each page received (the instance answers: worth reading its names). The first failure stops the rest."""
     seen: set[str] = set()
-    short = 0
-    for chunk in chunks:
-        approximate, received = _page_chunk(api, instance_id, chunk, stats, seen, on_agents, on_page)
-        short += max(0, approximate - received)
+    lock = threading.Lock()
+    stop = threading.Event()
+
+    def take(items: Agents) -> None:
+        with lock:
+            new = [item for item in items if (item.get("User") or {}).get("Id") not in seen]
+            seen.update(item["User"]["Id"] for item in new)
+            if new:
+                on_agents(new)
+
+    def page(chunk: dict[str, Any]) -> int:
+        chunk_stats = CallStats()
+        try:
+            approximate, received = _page_chunk(api, instance_id, chunk, chunk_stats, take, on_page, stop)
+            return max(0, approximate - received)
+        except BaseException:
+            stop.set()
+            raise
+        finally:
+            with lock:
+                stats.merge(chunk_stats)
+
+    if workers <= 1 or len(chunks) <= 1:
+        short = sum(page(chunk) for chunk in chunks)
+    else:
+        with ThreadPoolExecutor(max_workers=min(workers, len(chunks)), thread_name_prefix="pages") as pool:
+            short = sum(future.result() for future in [pool.submit(page, chunk) for chunk in chunks])
     return FilterResult(len(seen), short)
 
 
@@ -205,15 +252,15 @@ def _page_chunk(
     instance_id: str,
     chunk: dict[str, Any],
     stats: CallStats,
-    seen: set[str],
-    on_agents: Callable[[Agents], None],
+    take: Callable[[Agents], None],
     on_page: Callable[[], None],
+    stop: threading.Event,
 ) -> tuple[int, int]:
     token: str | None = None
     restarted = False
     seen_in_chunk: set[str] = set()
     approximate = 0
-    while True:
+    while not stop.is_set():
         params: dict[str, Any] = {"InstanceId": instance_id, "Filters": chunk, "MaxResults": PAGE_SIZE}
         if token:
             params["NextToken"] = token
@@ -225,23 +272,15 @@ def _page_chunk(
                 restarted, token = True, None
                 continue
             raise
-        items = require(page, "UserDataList", "GetCurrentUserData")
+        items = [item for item in require(page, "UserDataList", "GetCurrentUserData") if (item.get("User") or {}).get("Id")]
         on_page()
         approximate = max(approximate, int(page.get("ApproximateTotalCount") or 0))
-        new = []
-        for item in items:
-            user_id = (item.get("User") or {}).get("Id")
-            if not user_id:
-                continue
-            seen_in_chunk.add(user_id)
-            if user_id not in seen:
-                seen.add(user_id)
-                new.append(item)
-        if new:
-            on_agents(new)
+        seen_in_chunk.update(item["User"]["Id"] for item in items)
+        take(items)
         token = page.get("NextToken")
         if not token:
-            return approximate, len(seen_in_chunk)
+            break
+    return approximate, len(seen_in_chunk)
 
 
 def _is_bad_token(exc: ClientError) -> bool:

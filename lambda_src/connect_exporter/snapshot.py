@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -27,7 +28,7 @@ from .metrics import (
     instance_document,
 )
 from .observability import emit_emf, logger
-from .pager import CallStats, ConnectApi, describe_error, fetch_filter, filter_chunks
+from .pager import CallStats, ConnectApi, describe_error, fetch_filter, filter_chunks, parallel_pages
 from .records import flatten
 from .sinks import AlreadyWritten, GzipLines, Sink, object_key
 
@@ -153,10 +154,12 @@ class _NamesAhead:
     def __init__(self, pool: ThreadPoolExecutor, run: _Run, instance_id: str, lookups: CallStats) -> None:
         self._pool, self._run, self._instance_id, self._lookups = pool, run, instance_id, lookups
         self._future: Future | None = None
+        self._lock = threading.Lock()
 
     def start(self) -> None:
-        if self._future is None:
-            self._future = self._pool.submit(self._run.directory.names, self._run.api, self._instance_id, self._lookups)
+        with self._lock:  # pages of several chunks may arrive at once
+            if self._future is None:
+                self._future = self._pool.submit(self._run.directory.names, self._run.api, self._instance_id, self._lookups)
 
     def ready(self) -> bool:
         return self._future is not None and self._future.done()
@@ -262,8 +265,9 @@ def _export_filter(
             write(held)
         write(agents)
 
-    chunks = list(filter_chunks(filt, routing_profile_ids))
-    result = fetch_filter(run.api, instance_id, chunks, outcome.stats, on_agents, on_page=names_ahead.start)
+    workers = parallel_pages(run.config.pacing)
+    chunks = list(filter_chunks(filt, routing_profile_ids, parallel=workers))
+    result = fetch_filter(run.api, instance_id, chunks, outcome.stats, on_agents, on_page=names_ahead.start, workers=workers)
     outcome.short_of_total = result.short_of_total
     names_ahead.wait()
     for held in waiting.drain():

@@ -25,7 +25,15 @@ def test_a_small_case_counts_what_the_cli_did(tmp_path):
 
 
 def test_missed_targets_are_named_so_make_bench_fails():
-    fine = {"case": "a", "ratio": 1.05, "peak_rss_mb": 200}
-    slow = {"case": "b", "ratio": 1.2, "peak_rss_mb": 300}
+    fine = {"case": "a", "ratio": 1.05, "peak_rss_mb": 100, "throttled": 0}
+    slow = {"case": "b", "ratio": 1.2, "peak_rss_mb": 300, "throttled": 3}
     assert missed_targets([fine]) == []
-    assert missed_targets([fine, slow]) == ["b: ratio 1.200 > 1.1", "b: peak RSS 300 MB >= 256 MB"]
+    assert missed_targets([fine, slow]) == ["b: ratio 1.200 > 1.1", "b: peak RSS 300 MB >= 160 MB", "b: 3 throttled calls"]
+
+
+def test_a_raised_quota_case_with_latency_paces_each_operation_at_its_own_quota(tmp_path):
+    case = Case("raised", 1, 2000, queue_filters=1, rate=20, burst=10, latency=0.06)
+    result = run_case(case, tmp_path)
+    assert result["throttled"] == 0 and result["records"] > 2000
+    assert result["floor_s"] == (result["calls"]["GetCurrentUserData"] - 10) / 20
+    assert result["cpu_s_per_1000_agents"] == result["cpu_s"] / 2

@@ -6,13 +6,14 @@ import random
 
 import pytest
 from botocore.exceptions import ClientError
-from connect_exporter.config import FilterConfig, PacingConfig
+from connect_exporter.config import FilterConfig, Pace, PacingConfig
 from connect_exporter.pager import (
     CallStats,
     ConnectApi,
     Deadline,
     DeadlineReached,
     fetch_filter,
+    parallel_pages,
     filter_chunks,
 )
 
@@ -145,3 +146,30 @@ def test_the_deadline_stops_paging_before_a_call_that_would_not_finish():
     with pytest.raises(DeadlineReached, match="Lambda deadline"):
         fetch_filter(ConnectApi(client, PacingConfig(), Deadline(lambda: next(left), reserve=5)), "i", [{"RoutingProfiles": ["rp"]}], CallStats(), list().extend)
     assert len(client.requests) == 1
+
+
+def test_chunks_paged_side_by_side_give_every_agent_once_and_count_every_call():
+    members = {f"rp{i}": [f"u{i:02d}{j:03d}" for j in range(130)] for i in range(6)}
+    client = FakeConnect(members)
+    stats = CallStats()
+    users: list[dict] = []
+    chunks = list(filter_chunks(FilterConfig("all-agents"), sorted(members), parallel=4))
+    assert [c["RoutingProfiles"] for c in chunks] == [["rp0", "rp1"], ["rp2", "rp3"], ["rp4", "rp5"]]  # ceil(6 / 4) a chunk
+    result = fetch_filter(api(client), "inst", chunks, stats, users.extend, workers=4)
+    ids = [u["User"]["Id"] for u in users]
+    assert len(ids) == len(set(ids)) == result.agents == 780
+    assert stats.calls["GetCurrentUserData"] == len(client.requests) == 3 * 3  # 260 agents a chunk: three pages
+
+
+def test_a_failing_chunk_stops_the_others_and_raises():
+    members = {f"rp{i}": [f"u{i}{j:03d}" for j in range(500)] for i in range(3)}
+    client = FakeConnect(members, script=[error("AccessDeniedException", 403)])
+    with pytest.raises(ClientError, match="AccessDeniedException"):
+        fetch_filter(api(client), "inst", [{"RoutingProfiles": [rp]} for rp in sorted(members)], CallStats(), list().extend, workers=3)
+    assert len(client.requests) < 15  # the other chunks stopped instead of reading all their pages
+
+
+def test_parallel_pages_grow_with_a_raised_user_data_quota_only():
+    raised = [PacingConfig(operations={"GetCurrentUserData": Pace(rate, 5)}) for rate in (2, 5, 10, 20, 100)]
+    assert [parallel_pages(p) for p in raised] == [1, 1, 2, 4, 8]
+    assert parallel_pages(PacingConfig(requests_per_second=500, burst=50)) == 1  # the default pace, however high
