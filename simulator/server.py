@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import heapq
 import json
 import random
 import re
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -80,6 +81,9 @@ class ConnectSimulator:
         self.throttled: Counter[str] = Counter()
         self.errors: Counter[str] = Counter()
         self._buckets: dict[str, Bucket] = {}
+        self._sorted: dict[str, list[Agent]] = {}
+        self._profiles: dict[str, dict[str, list[Agent]]] = {}
+        self._lists: dict[tuple, tuple[str, list[dict[str, Any]]]] = {}
         self._rng = random.Random(self.faults.seed)
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
@@ -159,7 +163,11 @@ class ConnectSimulator:
             raise ApiError(400, "InvalidParameterException", "MaxResults must be between 1 and 100")
         states = set((filters.get("ContactFilter") or {}).get("ContactStates") or [])
         wanted = set(values)
-        matched = [a for a in sorted(instance.agents.values(), key=lambda a: a.id)
+        candidates: Iterable[Agent] = self._by_id(instance)
+        if key == "RoutingProfiles":  # most calls: only those profiles' agents, still in id order
+            by_profile = self._by_profile(instance)
+            candidates = heapq.merge(*(by_profile.get(v, []) for v in wanted), key=lambda a: a.id)
+        matched = [a for a in candidates
                    if a.logged_in and _matches(instance, a, key, wanted) and (not states or any(c.state in states for c in a.contacts))]
         offset = _read_token(body.get("NextToken"), filters)
         page = matched[offset : offset + max_results]
@@ -169,7 +177,46 @@ class ConnectSimulator:
         return result
 
     # --- List APIs -------------------------------------------------------------------------
+    def _by_id(self, instance: Instance) -> list[Agent]:
+        """The instance's agents in id order, sorted once: who exists never changes, only their state."""
+        with self._lock:
+            cached = self._sorted.get(instance.id)
+            if cached is None or len(cached) != len(instance.agents):
+                cached = self._sorted[instance.id] = sorted(instance.agents.values(), key=lambda a: a.id)
+            return cached
+
+    def _by_profile(self, instance: Instance) -> dict[str, list[Agent]]:
+        with self._lock:
+            cached = self._profiles.get(instance.id)
+            if cached is None or sum(map(len, cached.values())) != len(instance.agents):
+                cached = {}
+                for agent in sorted(instance.agents.values(), key=lambda a: a.id):
+                    cached.setdefault(agent.routing_profile_id, []).append(agent)
+                self._profiles[instance.id] = cached
+            return cached
+
     def list_resources(self, operation: str, instance: Instance, query: dict[str, Any]) -> dict[str, Any]:
+        types = tuple(sorted(query.get("queueTypes") or []))
+        version = (instance.id, operation, types, len(instance.agents), len(instance.queues), len(instance.routing_profiles))
+        with self._lock:
+            cached = self._lists.get(version)
+        if cached is None:
+            cached = self._list_items(operation, instance, set(types))
+            with self._lock:
+                self._lists[version] = cached
+        key, items = cached
+        max_results = int((query.get("maxResults") or ["100"])[0])
+        if not 1 <= max_results <= 1000:
+            raise ApiError(400, "InvalidParameterException", "maxResults must be between 1 and 1000")
+        token = (query.get("nextToken") or [None])[0]
+        offset = _read_token(token, {"op": operation})
+        result: dict[str, Any] = {key: items[offset : offset + max_results]}
+        if offset + max_results < len(items):
+            result["NextToken"] = page_token(offset + max_results, {"op": operation})
+        return result
+
+    def _list_items(self, operation: str, instance: Instance, types: set[str]) -> tuple[str, list[dict[str, Any]]]:
+        """A List operation's items in id order (users, profiles, groups and queues do not change over time)."""
         if operation == "ListUsers":
             items = [{"Id": a.id, "Arn": a.arn, "Username": a.username} for a in instance.agents.values()]
             key = "UserSummaryList"
@@ -180,20 +227,11 @@ class ConnectSimulator:
             items = [{"Id": g.id, "Arn": g.arn, "Name": g.name} for g in instance.groups.values()]
             key = "UserHierarchyGroupSummaryList"
         else:
-            types = set(query.get("queueTypes") or [])
             items = [{"Id": q.id, "Arn": q.arn, "Name": q.name, "QueueType": q.kind}
                      for q in instance.queues.values() if not types or q.kind in types]
             key = "QueueSummaryList"
         items.sort(key=lambda item: item["Id"])
-        max_results = int((query.get("maxResults") or ["100"])[0])
-        if not 1 <= max_results <= 1000:
-            raise ApiError(400, "InvalidParameterException", "maxResults must be between 1 and 1000")
-        token = (query.get("nextToken") or [None])[0]
-        offset = _read_token(token, {"op": operation})
-        result: dict[str, Any] = {key: items[offset : offset + max_results]}
-        if offset + max_results < len(items):
-            result["NextToken"] = page_token(offset + max_results, {"op": operation})
-        return result
+        return key, items
 
 
 def _matches(instance: Instance, agent: Agent, key: str, wanted: set[str]) -> bool:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -58,12 +59,26 @@ class Directory:
 
     def names(self, api: ConnectApi, instance_id: str, stats: CallStats, user_ids: Iterable[str] = ()) -> Names:
         """Names for one instance, from cache where fresh; failures give empty maps and a warning."""
-        maps = {kind: self._cached(api, instance_id, kind, stats) for kind in SOURCES}
+        maps: dict[str, dict] = {}
+        stale = [kind for kind in SOURCES if not self._fresh(instance_id, kind)]
+        if len(stale) > 1:  # each List API has its own quota: read them side by side, not one after another
+            per_kind = {kind: CallStats() for kind in stale}
+            with ThreadPoolExecutor(max_workers=len(stale), thread_name_prefix="lists") as pool:
+                maps.update(zip(stale, pool.map(lambda kind: self._cached(api, instance_id, kind, per_kind[kind]), stale), strict=True))
+            for kind_stats in per_kind.values():
+                stats.merge(kind_stats)
+        for kind in SOURCES:
+            if kind not in maps:
+                maps[kind] = self._cached(api, instance_id, kind, stats)
         entry = self._cache.get((instance_id, "users"))
         if entry and self._clock() - entry.fetched_at > USER_REFRESH_SECONDS:
             if any(uid not in entry.names for uid in user_ids):
                 maps["users"] = self._cached(api, instance_id, "users", stats, force=True)
         return Names(**maps)
+
+    def _fresh(self, instance_id: str, kind: str) -> bool:
+        entry = self._cache.get((instance_id, kind))
+        return entry is not None and self._clock() - entry.fetched_at < self.ttl
 
     def _cached(self, api: ConnectApi, instance_id: str, kind: str, stats: CallStats, force: bool = False) -> dict:
         entry = self._cache.get((instance_id, kind))
