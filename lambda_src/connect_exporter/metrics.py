@@ -87,13 +87,6 @@ class Summarizer:
         )
 
 
-def summarize(records: Iterable[Mapping[str, Any]]) -> FilterSummary:
-    summarizer = Summarizer()
-    for record in records:
-        summarizer.add(record)
-    return summarizer.result()
-
-
 def document(namespace: str, at: dt.datetime, dimensions: Mapping[str, str], values: Mapping[str, float]) -> dict:
     """One EMF document: these dimensions exactly, these metrics (unit Count unless named *Seconds)."""
     provider = AmazonCloudWatchEMFProvider(namespace=namespace, service="")

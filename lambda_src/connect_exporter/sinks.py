@@ -14,7 +14,7 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol
 
@@ -68,14 +68,6 @@ class GzipLines:
         self.size = self.file.tell()
         self.file.seek(0)
         return self.file  # type: ignore[return-value]
-
-
-def encode_records(records: Iterable[Mapping[str, Any]]) -> bytes:
-    """Gzip JSON Lines, one object per line, as `GzipLines` writes them."""
-    lines = GzipLines()
-    for record in records:
-        lines.write(record)
-    return lines.finish().read()
 
 
 class LocalSink:

@@ -13,9 +13,10 @@ from connect_exporter.metrics import (
     agent_documents,
     filter_documents,
     instance_document,
-    summarize,
 )
 from connect_exporter.observability import emit_emf
+
+from ..helpers import summarize
 
 AT = dt.datetime(2026, 11, 24, 3, 45, tzinfo=dt.timezone.utc)
 RECORDS = [

@@ -16,13 +16,14 @@ from connect_exporter.config import (
     FilterConfig,
     parse_config,
 )
-from connect_exporter.metrics import CHANNELS, FilterHealth, filter_documents, summarize
+from connect_exporter.metrics import CHANNELS, FilterHealth, filter_documents
 from connect_exporter.pager import CallStats, fetch_filter, filter_chunks
 from connect_exporter.records import Names, flatten
 from connect_exporter.schema import COLUMNS, CONTACT_COLUMNS
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from ..helpers import summarize
 from ..hive_types import conforms, hive_type
 from .test_pager import FakeConnect, api
 

@@ -11,10 +11,11 @@ import pytest
 from connect_exporter.sinks import (
     AlreadyWritten,
     LocalSink,
-    encode_records,
     object_key,
     parse_destination,
 )
+
+from ..helpers import encode_records
 
 
 def test_key_is_hive_partitioned_by_utc_date_and_hour_and_a_pure_function_of_time():
