@@ -227,8 +227,8 @@ class ConnectSimulator:
             items = [{"Id": g.id, "Arn": g.arn, "Name": g.name} for g in instance.groups.values()]
             key = "UserHierarchyGroupSummaryList"
         else:
-            items = [{"Id": q.id, "Arn": q.arn, "Name": q.name, "QueueType": q.kind}
-                     for q in instance.queues.values() if not types or q.kind in types]
+            items = [{"Id": q.id, "Arn": q.arn, **({"Name": q.name} if q.name else {}), "QueueType": q.kind}
+                     for q in instance.queues.values() if not types or q.kind in types]  # agent queues: no name
             key = "QueueSummaryList"
         items.sort(key=lambda item: item["Id"])
         return key, items

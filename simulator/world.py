@@ -166,10 +166,10 @@ def build_instance(
         )
         agent.contacts = _contacts(rng, agent, profile, epoch)
         agent_map[uid] = agent
-        agent_queues.append(Named(_uuid(rng), "", f"agent-queue-{agent.username}", "AGENT"))
+        agent_queues.append(Named(uid, "", "", "AGENT"))  # Connect's agent queue: the agent's id, no name
     queue_map = {q.id: q for q in standard}
     for q in agent_queues:
-        q.arn = f"{base}/queue/{q.id}"
+        q.arn = f"{base}/queue/agent/{q.id}"
         queue_map[q.id] = q
     return Instance(iid, agent_map, profiles, queue_map, groups, statuses, epoch, random.Random(f"{seed}/{index}/motion"))
 
@@ -183,10 +183,16 @@ def _contacts(rng: random.Random, agent: Agent, profile: RoutingProfile, epoch: 
             state = rng.choice(CONTACT_STATES)
             start = epoch - dt.timedelta(seconds=rng.randint(1, 1800), milliseconds=rng.randint(0, 999))
             connected = start - dt.timedelta(seconds=rng.randint(0, 60)) if state in {"CONNECTED", "CONNECTED_ONHOLD", "ENDED"} else None
-            contacts.append(
-                Contact(_uuid(rng), channel, rng.choice(INITIATION_METHODS), state, start, connected, rng.choice(profile.queue_ids))
-            )
+            contact_id, method = _uuid(rng), rng.choice(INITIATION_METHODS)
+            contacts.append(Contact(contact_id, channel, method, state, start, connected, _queue(agent, method, profile, rng)))
     return contacts
+
+
+def _queue(agent: Agent, method: str, profile: RoutingProfile, rng: random.Random) -> str:
+    """A contact transferred to an agent sits in that agent's own queue (its id is the agent's); others in
+    one of the routing profile's standard queues."""
+    queue_id = rng.choice(profile.queue_ids)
+    return agent.id if method == "TRANSFER" else queue_id
 
 
 # --- motion ----------------------------------------------------------------------------------
@@ -270,7 +276,7 @@ def _offer_contacts(instance: Instance, agent: Agent, now: dt.datetime, rng: ran
         if active[channel] < profile.concurrency[channel] and rng.random() < P_ARRIVAL[channel]:
             agent.contacts.append(
                 Contact(
-                    _uuid(rng), channel, rng.choice(INITIATION_METHODS), "INCOMING" if channel == "VOICE" else "CONNECTING",
-                    _stamp(now, rng), None, rng.choice(profile.queue_ids),
+                    _uuid(rng), channel, method := rng.choice(INITIATION_METHODS),
+                    "INCOMING" if channel == "VOICE" else "CONNECTING", _stamp(now, rng), None, _queue(agent, method, profile, rng),
                 )
             )

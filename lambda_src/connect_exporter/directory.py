@@ -24,8 +24,9 @@ SOURCES: dict[str, tuple[str, str, str, dict[str, Any]]] = {
     "users": ("ListUsers", "UserSummaryList", "Username", {}),
     "routing_profiles": ("ListRoutingProfiles", "RoutingProfileSummaryList", "Name", {}),
     "hierarchy_groups": ("ListUserHierarchyGroups", "UserHierarchyGroupSummaryList", "Name", {}),
-    # Every queue type: contacts transferred to an agent sit in that agent's AGENT queue.
-    "queues": ("ListQueues", "QueueSummaryList", "Name", {}),
+    # Standard queues only: Connect gives agent queues no name, and there is one per agent (50 pages
+    # at 50,000 agents, at ListQueues' 2/s) for nothing.
+    "queues": ("ListQueues", "QueueSummaryList", "Name", {"QueueTypes": ["STANDARD"]}),
 }
 # Users change often; when an unknown user id shows up, re-read users if the cache is older than this.
 USER_REFRESH_SECONDS = 60.0

@@ -7,9 +7,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .schema import COLUMNS, Agent, iso_utc
+from .schema import COLUMNS, CONTACT_COLUMNS, Agent, iso_utc
 
-__all__ = ["Names", "flatten", "iso_utc"]
+__all__ = ["Names", "flatten", "iso_utc", "name"]
 
 
 @dataclass(frozen=True)
@@ -22,7 +22,28 @@ class Names:
     queues: Mapping[str, str | None] = field(default_factory=dict)
 
 
-def flatten(user_data: Mapping[str, Any], snapshot_time: dt.datetime, names: Names) -> dict[str, Any]:
+NO_NAMES = Names()
+_NAMED = tuple((c.name, *c.named) for c in COLUMNS if c.named)
+_CONTACT_NAMED = tuple((c.name, *c.named) for c in CONTACT_COLUMNS if c.named)
+
+
+def flatten(user_data: Mapping[str, Any], snapshot_time: dt.datetime, names: Names = NO_NAMES) -> dict[str, Any]:
     """One record with every schema key present, in schema order; None wherever the API gave nothing."""
-    agent = Agent(user_data, snapshot_time, names)
-    return {column.name: column.value(agent) for column in COLUMNS}  # type: ignore[misc]
+    agent = Agent(user_data, snapshot_time)
+    return name({column.name: column.value(agent) if column.value else None for column in COLUMNS}, names)
+
+
+def name(record: dict[str, Any], names: Names) -> dict[str, Any]:
+    """Fill (or refill) a record's name columns from its own ids: a record flattened before its instance's
+    names arrived is completed here, at a few dictionary reads instead of a second flatten."""
+    for key, id_key, kind in _NAMED:
+        record[key] = _lookup(getattr(names, kind), record[id_key])
+    if _CONTACT_NAMED:
+        for contact in record["contacts"]:
+            for key, id_key, kind in _CONTACT_NAMED:
+                contact[key] = _lookup(getattr(names, kind), contact[id_key])
+    return record
+
+
+def _lookup(names: Mapping[str, str | None], resource_id: str | None) -> str | None:
+    return names.get(resource_id) if resource_id else None

@@ -11,10 +11,7 @@ import datetime as dt
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from .records import Names
+from typing import Any
 
 # Timestamp format of every timestamp value in a record (Java SimpleDateFormat, for the Hive SerDe).
 TIMESTAMP_FORMAT_JAVA = "yyyy-MM-dd'T'HH:mm:ss.SSS'Z'"
@@ -51,15 +48,11 @@ def _seconds_between(start: dt.datetime | float | None, end: dt.datetime) -> flo
     return None if start is None else round(epoch_seconds(end) - epoch_seconds(start), 3)
 
 
-def _name(names: Mapping[str, str | None], resource_id: str | None) -> str | None:
-    return names.get(resource_id) if resource_id else None
-
-
 class Agent:
     """One `UserDataList` item with the blocks a column reads, each `{}` when the API left it out."""
 
-    def __init__(self, item: Mapping[str, Any], snapshot_time: dt.datetime, names: Names) -> None:
-        self.snapshot_time, self.names = snapshot_time, names
+    def __init__(self, item: Mapping[str, Any], snapshot_time: dt.datetime) -> None:
+        self.snapshot_time = snapshot_time
         self.item = item
         self.user = item.get("User") or {}
         self.profile = item.get("RoutingProfile") or {}
@@ -71,32 +64,36 @@ class Agent:
 
 @dataclass(frozen=True)
 class Column:
-    """A record key with its Athena (Hive DDL) type, a description for the Glue catalog, and the reader of its
-    value: `value(agent)` for a record column, `value(contact, names)` for a contact field."""
+    """A record key with its Athena (Hive DDL) type, a description for the Glue catalog, and where its value
+    comes from: `value(agent)` for a record column, `value(contact)` for a contact field, or `named`
+    (id key in the same record or contact, `Names` map) for a name, filled in by `records.name`: names can
+    arrive after the pages (ListUsers pages at its own quota), and a record must not wait for them."""
 
     name: str
     type: str
     comment: str
     value: Callable[..., Any] | None = field(default=None, repr=False, compare=False)
+    named: tuple[str, str] | None = field(default=None, repr=False, compare=False)
 
 
 CONTACT_COLUMNS: tuple[Column, ...] = (
-    Column("contact_id", "string", "Contact id", lambda c, _: c.get("ContactId")),
-    Column("channel", "string", "VOICE, CHAT, TASK, EMAIL, …", lambda c, _: c.get("Channel")),
-    Column("initiation_method", "string", "INBOUND, OUTBOUND, TRANSFER, …", lambda c, _: c.get("InitiationMethod")),
-    Column("agent_contact_state", "string", "INCOMING, CONNECTED, CONNECTED_ONHOLD, …", lambda c, _: c.get("AgentContactState")),
+    Column("contact_id", "string", "Contact id", lambda c: c.get("ContactId")),
+    Column("channel", "string", "VOICE, CHAT, TASK, EMAIL, …", lambda c: c.get("Channel")),
+    Column("initiation_method", "string", "INBOUND, OUTBOUND, TRANSFER, …", lambda c: c.get("InitiationMethod")),
+    Column("agent_contact_state", "string", "INCOMING, CONNECTED, CONNECTED_ONHOLD, …", lambda c: c.get("AgentContactState")),
     Column("state_start_time", "timestamp", "When the contact entered its state (UTC)",
-           lambda c, _: iso_utc(c.get("StateStartTimestamp"))),
+           lambda c: iso_utc(c.get("StateStartTimestamp"))),
     Column("connected_to_agent_time", "timestamp", "When the contact reached the agent (UTC)",
-           lambda c, _: iso_utc(c.get("ConnectedToAgentTimestamp"))),
-    Column("queue_id", "string", "Queue id", lambda c, _: (c.get("Queue") or {}).get("Id")),
-    Column("queue_name", "string", "Queue name, from ListQueues", lambda c, names: _name(names.queues, (c.get("Queue") or {}).get("Id"))),
+           lambda c: iso_utc(c.get("ConnectedToAgentTimestamp"))),
+    Column("queue_id", "string", "Queue id", lambda c: (c.get("Queue") or {}).get("Id")),
+    # Connect names standard queues only: a contact in an agent's own queue keeps a null name.
+    Column("queue_name", "string", "Queue name, from ListQueues (null for an agent queue)", named=("queue_id", "queues")),
 )
 CONTACT_STRUCT = "struct<" + ",".join(f"{c.name}:{c.type}" for c in CONTACT_COLUMNS) + ">"
 
 
 def _contacts(agent: Agent) -> list[dict[str, Any]]:
-    return [{c.name: c.value(contact, agent.names) for c in CONTACT_COLUMNS} for contact in agent.contacts]  # type: ignore[misc]
+    return [{c.name: c.value(contact) if c.value else None for c in CONTACT_COLUMNS} for contact in agent.contacts]
 
 
 _SLOTS = "map<string,int>"
@@ -105,15 +102,15 @@ COLUMNS: tuple[Column, ...] = (
     Column("snapshot_time", "timestamp", "Scheduled time of the snapshot (UTC)", lambda a: iso_utc(a.snapshot_time)),
     Column("user_id", "string", "Agent (user) id", lambda a: a.user.get("Id")),
     Column("user_arn", "string", "Agent (user) ARN", lambda a: a.user.get("Arn")),
-    Column("username", "string", "Agent login name, from ListUsers", lambda a: _name(a.names.users, a.user.get("Id"))),
+    Column("username", "string", "Agent login name, from ListUsers", named=("user_id", "users")),
     Column("routing_profile_id", "string", "Routing profile id", lambda a: a.profile.get("Id")),
     Column("routing_profile_arn", "string", "Routing profile ARN", lambda a: a.profile.get("Arn")),
     Column("routing_profile_name", "string", "Routing profile name, from ListRoutingProfiles",
-           lambda a: _name(a.names.routing_profiles, a.profile.get("Id"))),
+           named=("routing_profile_id", "routing_profiles")),
     *(Column(f"hierarchy_level_{n}_id", "string", f"Hierarchy group id at level {n}",
              lambda a, i=n - 1: a.levels[i].get("Id")) for n in range(1, 6)),
     *(Column(f"hierarchy_level_{n}_name", "string", f"Hierarchy group name at level {n}, from ListUserHierarchyGroups",
-             lambda a, i=n - 1: _name(a.names.hierarchy_groups, a.levels[i].get("Id"))) for n in range(1, 6)),
+             named=(f"hierarchy_level_{n}_id", "hierarchy_groups")) for n in range(1, 6)),
     Column("status_name", "string", "Agent status name (Available, Offline, custom statuses)", lambda a: a.status.get("StatusName")),
     Column("status_arn", "string", "Agent status ARN", lambda a: a.status.get("StatusArn")),
     Column("status_start_time", "timestamp", "When the agent entered the status (UTC)",

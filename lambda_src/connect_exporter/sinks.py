@@ -45,6 +45,9 @@ def object_key(instance_id: str, filter_name: str, snapshot_time: dt.datetime) -
     )
 
 
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))  # one encoder: json.dumps builds one a call
+
+
 class GzipLines:
     """Gzip JSON Lines written a record at a time into a spooled file: in memory up to SPOOL_BYTES, then in
     /tmp, so a filter's object costs no memory that grows with its agents. A zero mtime and no file name in
@@ -59,7 +62,7 @@ class GzipLines:
         self.size = 0  # bytes, once finished
 
     def write(self, record: Mapping[str, Any]) -> None:
-        self._gzip.write((json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8"))
+        self._gzip.write((_ENCODER.encode(record) + "\n").encode("utf-8"))
         self.records += 1
 
     def finish(self) -> BinaryIO:

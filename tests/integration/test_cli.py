@@ -52,7 +52,8 @@ def test_five_filter_kinds_are_exported_complete_and_exact(tmp_path, instance, c
             assert (record["username"], record["routing_profile_name"], record["status_name"]) == (agent.username, profile.name, agent.status)
             assert (record["available_slots"], record["max_slots"], record["active_slots"]) == (available, maximum, active)
             assert [c["contact_id"] for c in record["contacts"]] == [c.contact_id for c in agent.contacts]
-            assert all(c["queue_name"] == instance.queues[c["queue_id"]].name for c in record["contacts"])
+            # Agent queues (a transfer to this agent) have no name in Connect: null, never another queue's.
+            assert all(c["queue_name"] == (instance.queues[c["queue_id"]].name or None) for c in record["contacts"])
             names = [instance.groups[g].name for g in agent.hierarchy] + [None] * (5 - len(agent.hierarchy))
             assert [record[f"hierarchy_level_{n}_name"] for n in range(1, 6)] == names
         dims = {"InstanceId": instance.id, "Filter": filt["name"]}
@@ -63,6 +64,9 @@ def test_five_filter_kinds_are_exported_complete_and_exact(tmp_path, instance, c
     # The snapshot took the calls it needed and no more: one page per 100 agents of each chunk.
     assert sim.calls["GetCurrentUserData"] == sum(expected_calls(instance, f) for f in filters)
     assert sim.throttled["GetCurrentUserData"] == 0
+    # Names of standard queues only: one page, where agent queues would have needed one more per 1,000 agents.
+    assert sim.calls["ListQueues"] == 1 and len(instance.queues) > 1000
+    assert any(c["queue_id"] == r["user_id"] and c["queue_name"] is None for rs in tree.values() for r in rs for c in r["contacts"])
     assert "5/5 filters written" in result.stderr
 
 
