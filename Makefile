@@ -5,18 +5,22 @@ BIN    := $(VENV)/bin
 export PYTHONPATH := lambda_src:.
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: setup demo history test test-unit test-integration test-infra lint bench bench-history synth docs clean
+.PHONY: setup demo plan history test test-unit test-integration test-infra lint bench bench-history synth docs clean
 
 setup: $(VENV)/.installed
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt
+$(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check --upgrade pip
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps -e .  # connect-exporter on the venv's PATH
 	touch $@
 
 demo: setup  ## one snapshot of a simulated 1,500-agent contact center into out/demo, with a summary
 	$(BIN)/python -m simulator demo --out out/demo
+
+plan: setup  ## connect-exporter plan on the demo center: fit, custom metrics and monthly cost
+	$(BIN)/python -m simulator plan
 
 history: setup  ## three hours of a moving center in out/history, two of them compacted, then queries over the view
 	rm -rf out/history  # a fresh span: an older run's minutes would mix two different histories
@@ -38,9 +42,9 @@ test-integration: setup
 test-infra: setup
 	$(BIN)/python -m pytest tests/infrastructure
 
-lint: setup  ## ruff (errors and likely bugs) on everything, mypy on the Lambda package and the simulator
-	$(BIN)/ruff check --select E,F,W,B --ignore E501 lambda_src simulator local_athena infra tests docs app.py
-	MYPYPATH=lambda_src $(BIN)/mypy --ignore-missing-imports -p connect_exporter -p simulator -p local_athena
+lint: setup  ## ruff (errors and likely bugs) on everything, mypy on the packages (settings in pyproject.toml)
+	$(BIN)/ruff check lambda_src simulator local_athena infra tests docs app.py
+	$(BIN)/mypy
 
 bench: setup  ## minutes: the CLI at the default quota, 1k-10k agents; writes docs/benchmarks.md and .png
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-bench.txt

@@ -22,7 +22,7 @@ from constructs import Construct
 
 from . import history
 from .nag import acknowledge, logical_id
-from .settings import DeploymentSettings
+from connect_exporter.deployment import DeploymentSettings
 
 ATHENA_RETRYABLE = ["Athena.TooManyRequestsException", "States.TaskFailed"]  # throttles, Iceberg commit conflicts
 

@@ -23,7 +23,7 @@ from connect_exporter.handler import DEFAULT_CONFIG_PATH
 from constructs import Construct
 
 from .nag import acknowledge, logical_id
-from .settings import DeploymentSettings
+from connect_exporter.deployment import DeploymentSettings
 
 ROOT = Path(__file__).resolve().parent.parent
 LAMBDA_SRC = ROOT / "lambda_src"

@@ -14,7 +14,7 @@ from aws_cdk import aws_sns_subscriptions as subscriptions
 from connect_exporter.metrics import CHANNELS
 from constructs import Construct
 
-from .settings import COMPARISONS, DeploymentSettings
+from connect_exporter.deployment import COMPARISONS, DeploymentSettings
 
 
 class Monitoring(Construct):
@@ -74,9 +74,10 @@ class Monitoring(Construct):
             for filt in instance.filters:
                 alarm(
                     f"Stale-{filt.name}-{instance.instance_id}",
-                    alarm_description=f"No Agents datapoint for {filt.name} (instance {instance.instance_id}) "
-                    f"for {settings.stale_after_minutes} periods: the exporter is not delivering",
-                    metric=cw.Metric(namespace=namespace, metric_name="Agents", statistic="SampleCount", period=period,
+                    alarm_description=f"No FilterFailed datapoint for {filt.name} (instance {instance.instance_id}) "
+                    f"for {settings.stale_after_minutes} periods: the exporter is not running",
+                    # FilterFailed is the one metric every filter emits on every run, whatever its families.
+                    metric=cw.Metric(namespace=namespace, metric_name="FilterFailed", statistic="SampleCount", period=period,
                                      dimensions_map={"InstanceId": instance.instance_id, "Filter": filt.name}),
                     threshold=1, comparison_operator=cw.ComparisonOperator.LESS_THAN_THRESHOLD,
                     evaluation_periods=settings.stale_after_minutes,
@@ -121,19 +122,22 @@ class Monitoring(Construct):
         for instance in settings.exporter.instances:
             for filt in instance.filters:
                 dims = {"InstanceId": instance.instance_id, "Filter": filt.name}
-                widgets.append(cw.GraphWidget(
-                    title=f"{filt.name}: available slots by channel", width=12,
-                    left=[cw.Metric(namespace=namespace, metric_name="AvailableSlots", statistic="Minimum", period=period,
-                                    dimensions_map={**dims, "Channel": ch}, label=ch) for ch in CHANNELS],
-                ))
-                widgets.append(cw.GraphWidget(
-                    title=f"{filt.name}: agents by status", width=12,
-                    left=[cw.MathExpression(
-                        expression=(f"SEARCH('{{{namespace},InstanceId,Filter,Status}} MetricName=\"AgentsByStatus\" "
-                                    f"InstanceId=\"{instance.instance_id}\" Filter=\"{filt.name}\"', 'Average', {int(period.to_seconds())})"),
-                        label="", period=period,
-                    )],
-                ))
+                families = settings.exporter.families(filt)  # a widget only on metrics the filter emits
+                if "slots" in families:
+                    widgets.append(cw.GraphWidget(
+                        title=f"{filt.name}: available slots by channel", width=12,
+                        left=[cw.Metric(namespace=namespace, metric_name="AvailableSlots", statistic="Minimum", period=period,
+                                        dimensions_map={**dims, "Channel": ch}, label=ch) for ch in CHANNELS],
+                    ))
+                if "status" in families:
+                    widgets.append(cw.GraphWidget(
+                        title=f"{filt.name}: agents by status", width=12,
+                        left=[cw.MathExpression(
+                            expression=(f"SEARCH('{{{namespace},InstanceId,Filter,Status}} MetricName=\"AgentsByStatus\" "
+                                        f"InstanceId=\"{instance.instance_id}\" Filter=\"{filt.name}\"', 'Average', {int(period.to_seconds())})"),
+                            label="", period=period,
+                        )],
+                    ))
         widgets.append(cw.GraphWidget(
             title="Exporter health", width=24,
             left=[function.metric_errors(period=period, statistic="Sum"), function.metric_duration(period=period, statistic="Maximum")],

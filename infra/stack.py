@@ -12,7 +12,7 @@ from .compaction import Compaction
 from .exporter import Exporter
 from .monitoring import Monitoring
 from .queries import DATABASE, VIEW
-from .settings import DeploymentSettings
+from connect_exporter.deployment import DeploymentSettings
 from .storage import SnapshotStorage
 
 

@@ -11,7 +11,7 @@ from constructs import Construct
 
 from .nag import acknowledge
 from .queries import QUERIES, TABLE, VIEW
-from .settings import DeploymentSettings
+from connect_exporter.deployment import DeploymentSettings
 
 JSON_SERDE = "org.apache.hive.hcatalog.data.JsonSerDe"
 

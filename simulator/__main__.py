@@ -1,5 +1,5 @@
-"""`python -m simulator serve|config|demo|bench|bench-history|history`: run the Connect simulator, print a matching
-config, run the demo or the benchmark, export a local history of snapshots (query it with `python -m local_athena`)."""
+"""`python -m simulator serve|config|demo|plan|bench|bench-history|history`: run the Connect simulator, print a matching
+config, run the demo, plan it or the benchmark, export a local history of snapshots (query it with `python -m local_athena`)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from .server import ConnectSimulator, Faults
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m simulator")
     commands = parser.add_subparsers(dest="command", required=True)
-    for name in ("serve", "config", "demo"):
+    for name in ("serve", "config", "demo", "plan"):
         sub = commands.add_parser(name)
         sub.add_argument("--agents", type=int, default=1500)
         sub.add_argument("--instances", type=int, default=1)
@@ -26,8 +26,8 @@ def main(argv: list[str] | None = None) -> int:
             sub.add_argument("--burst", type=int, default=5)
             sub.add_argument("--error-rate", type=float, default=0.0)
             sub.add_argument("--latency", type=float, default=0.0)
-        if name == "demo":
-            sub.add_argument("--out", default="out/demo")
+        if name in ("demo", "plan"):
+            sub.add_argument("--out", default=f"out/{name}")
     commands.add_parser("bench", help="measure the exporter at the default quota; writes docs/benchmarks.md")
     bench_history = commands.add_parser("bench-history", help="a day of raw snapshots against the compacted history; writes docs/benchmarks-history.md")
     bench_history.add_argument("--minutes", type=int, default=1440)
@@ -58,6 +58,10 @@ def main(argv: list[str] | None = None) -> int:
         from .demo import run_demo
 
         return run_demo(instances, args.out)
+    if args.command == "plan":
+        from .demo import run_plan
+
+        return run_plan(instances, args.out)
     sim = ConnectSimulator(instances, args.rate, args.burst, Faults(error_rate=args.error_rate, latency=args.latency))
     url = sim.serve(port=args.port)
     print(f"Connect simulator on {url} ({args.instances} instance(s), {args.agents} agents each); Ctrl-C stops it", file=sys.stderr)

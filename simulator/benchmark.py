@@ -22,6 +22,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from connect_exporter.costs import PRICE_NOTES, PRICES, Usage
+from connect_exporter.costs import monthly_cost as cost_model
+from connect_exporter.deployment import alarm_count, load_settings
+from connect_exporter.metrics import metric_keys
+
 from .demo import exporter_env
 from .scenario import build_instances
 from .server import ConnectSimulator, Faults
@@ -31,23 +36,9 @@ REPO = Path(__file__).resolve().parent.parent
 RATE, BURST = 2.0, 5
 HISTORY_MARK = "\n<!-- history tier: written by make bench-history -->\n"
 AT = "2026-11-24T09:00:00Z"
-RUNS_PER_MONTH = 730 * 60  # a one-minute schedule over AWS's 730-hour month
-MEMORY_GB = 0.5  # the stack's default memory_mb (512)
 LAMBDA_TIMEOUT = 55.0  # the stack's timeout at a one-minute schedule
 PAGING_BUDGET = LAMBDA_TIMEOUT - 5.0  # the handler keeps 5 s to write and report
 MAX_RATIO, MAX_RSS_MB = 1.1, 160  # the targets: wall time within 10 % of the floor, RSS well under the default 512 MB
-
-# us-east-1 list prices (USD), from the AWS pricing pages for Lambda, S3 and CloudWatch (2026).
-PRICES = {
-    "Lambda duration, arm64, per GB-second": 0.0000133334,
-    "Lambda requests, per million": 0.20,
-    "S3 Standard PUT, per 1,000 requests": 0.005,
-    "S3 Standard storage, per GB-month": 0.023,
-    "CloudWatch custom metric, per metric-month (first 10,000)": 0.30,
-    "CloudWatch Logs ingestion (standard), per GB": 0.50,
-}
-# Lambda's own log lines per run (START, END, REPORT) and one JSON "filter written" line per filter.
-PLATFORM_LOG_BYTES, FILTER_LOG_BYTES = 400, 450
 
 
 @dataclass(frozen=True)
@@ -133,7 +124,8 @@ def run_case(case: Case, work: Path) -> dict[str, Any]:
         "bytes": sum(f.stat().st_size for f in files),
         "emf_docs": len(docs),
         "emf_bytes": len(stdout),
-        "custom_metrics": len(_metric_keys(docs)),
+        "custom_metrics": len(metric_keys(docs)),
+        "alarms": alarm_count(load_settings(folder / "config.json")),  # the stack's defaults around this config
         "cpu_s": usage.ru_utime + usage.ru_stime,
         "peak_rss_mb": usage.ru_maxrss / 1024,  # KiB on Linux
         "cpu_s_per_1000_agents": (usage.ru_utime + usage.ru_stime) / case.total_agents * 1000,
@@ -144,30 +136,13 @@ def _count_lines(path: Path) -> int:
     return gzip.decompress(path.read_bytes()).count(b"\n")
 
 
-def _metric_keys(docs: list[dict]) -> set[tuple]:
-    """Distinct (namespace, metric, dimension values): what CloudWatch bills as custom metrics."""
-    keys = set()
-    for doc in docs:
-        for directive in doc["_aws"]["CloudWatchMetrics"]:
-            for dims in directive["Dimensions"]:
-                values = tuple((d, doc[d]) for d in dims)
-                for metric in directive["Metrics"]:
-                    keys.add((directive["Namespace"], metric["Name"], values))
-    return keys
-
-
 def monthly_cost(result: dict[str, Any]) -> dict[str, float]:
-    """USD per month at a one-minute schedule, for this case as measured."""
-    p = list(PRICES.values())
-    log_bytes = result["emf_bytes"] + PLATFORM_LOG_BYTES + FILTER_LOG_BYTES * result["filters"]
-    gb = 1024**3
-    return {
-        "lambda": RUNS_PER_MONTH * (result["wall_s"] * MEMORY_GB * p[0] + p[1] / 1e6),
-        "s3_puts": RUNS_PER_MONTH * result["objects"] * p[2] / 1000,
-        "s3_storage_per_month_kept": RUNS_PER_MONTH * result["bytes"] / gb * p[3],
-        "custom_metrics": result["custom_metrics"] * p[4],
-        "log_ingestion": RUNS_PER_MONTH * log_bytes / gb * p[5],
-    }
+    """USD per month at a one-minute schedule for this case as measured, by `connect-exporter plan`'s model
+    (Lambda billed for the whole measured wall time, interpreter start-up included)."""
+    return cost_model(Usage(
+        seconds=result["wall_s"], objects=result["objects"], bytes=result["bytes"], custom_metrics=result["custom_metrics"],
+        emf_bytes=result["emf_bytes"], filters=result["filters"], alarms=result["alarms"],
+    ))
 
 
 def cold_import_seconds(samples: int = 5) -> list[float]:
@@ -235,27 +210,27 @@ def write_report(results: list[dict[str, Any]], imports: list[float], path: Path
         "",
         "## Estimated monthly cost at a one-minute schedule",
         "",
-        f"{RUNS_PER_MONTH:,} runs a month, {MEMORY_GB * 1024:.0f} MB arm64 Lambda billed for the measured wall time "
-        "(the function waits on the API quota, so duration is the floor, not CPU). Log ingestion counts the EMF bytes "
-        f"plus an estimated {PLATFORM_LOG_BYTES} bytes of Lambda platform lines and {FILTER_LOG_BYTES} bytes of JSON "
-        "log per filter. S3 storage is what one month of snapshots adds; with the default 400-day retention the "
-        "stored total grows to about 13 months of it. Not included: Athena (per TB scanned by your queries), "
-        "S3 GETs by Athena, and the fixed cost of a deployment (alarms at $0.10 each, the dashboard at $3, "
-        "the SNS topic's KMS key at $1, all per month). A case that does not fit one minute cannot run at this "
-        "schedule; at `rate(2 minutes)` its Lambda, PUT, storage and log costs halve.",
+        "43,800 runs a month, by the model `connect-exporter plan` uses (`lambda_src/connect_exporter/costs.py`): a "
+        "512 MB arm64 Lambda billed for the measured wall time (the function waits on the API quota, so duration is "
+        "the floor, not CPU); one PUT per filter a run; storage at the steady state of the defaults (raw snapshots "
+        "kept 30 days, the Parquet history at a fifth of their size kept 400 days); the stack's alarms at their count "
+        "for the config; log ingestion of the EMF plus Lambda's platform lines and a JSON line per filter; the "
+        "history tier's hourly compaction in Athena (three hours of raw a run, plus two queries at the 10 MB "
+        "minimum); the dashboard and the alarm topic's KMS key. Not included: your own Athena queries and S3 GETs. "
+        "A case that does not fit one minute cannot run at this schedule; at `rate(2 minutes)` its per-run costs halve.",
         "",
-        "| case | Lambda | S3 PUTs | S3 storage (+ per month) | custom metrics | log ingestion | total | per 1,000 agents |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|",
+        "| case | Lambda | S3 PUTs | S3 storage | custom metrics | alarms | log ingestion | Athena (history) | dashboard + key | total | per 1,000 agents |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in results:
         cost = monthly_cost(r)
-        total = sum(cost.values())
         lines.append(
-            f"| {r['case']} | ${cost['lambda']:.2f} | ${cost['s3_puts']:.2f} | ${cost['s3_storage_per_month_kept']:.2f} | "
-            f"${cost['custom_metrics']:.2f} | ${cost['log_ingestion']:.2f} | ${total:.2f} | ${total / r['agents'] * 1000:.2f} |"
+            f"| {r['case']} | ${cost['lambda']:.2f} | ${cost['s3_puts']:.2f} | ${cost['s3_storage']:.2f} | "
+            f"${cost['custom_metrics']:.2f} | ${cost['alarms']:.2f} | ${cost['log_ingestion']:.2f} | ${cost['athena_history']:.2f} | "
+            f"${cost['fixed']:.2f} | ${cost['total']:.2f} | ${cost['total'] / r['agents'] * 1000:.2f} |"
         )
-    lines += ["", "Prices used (USD, us-east-1 list prices):", ""]
-    lines += [f"- {name}: ${price:g}" for name, price in PRICES.items()]
+    lines += ["", "Prices used (USD, us-east-1 list prices; `connect-exporter plan --prices FILE` takes others):", ""]
+    lines += [f"- {PRICE_NOTES[name]} (`{name}`): ${price:g}" for name, price in PRICES.items()]
     lines += [
         "",
         "## Cold start",

@@ -48,3 +48,17 @@ def run_demo(instances: list[Instance], out: str) -> int:
     sim.stop()
     print(f"Snapshots under {out_dir / 'snapshots'}; EMF metrics in {emf_path}", file=sys.stderr)
     return 0 if code == 3 else code  # 3: a second demo in the same minute found its snapshots already written
+
+
+def run_plan(instances: list[Instance], out: str) -> int:
+    """`connect-exporter plan` on the demo center: what its config would need and cost."""
+    out_dir = Path(out).resolve()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    config_path = out_dir / "config.json"
+    config_path.write_text(json.dumps(exporter_config(instances), indent=2))
+    sim = ConnectSimulator(instances)
+    endpoint = sim.serve()
+    try:
+        return subprocess.call([sys.executable, "-m", "connect_exporter", "plan", "--config", str(config_path)], env=exporter_env(endpoint))
+    finally:
+        sim.stop()

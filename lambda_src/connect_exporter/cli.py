@@ -1,39 +1,63 @@
-"""`python -m connect_exporter snapshot`: the Lambda's code path, run from a terminal.
+"""`connect-exporter`: the Lambda's code path from a terminal (`snapshot`), and the checks to make before a
+deploy (`validate`, `plan`).
 
-EMF documents go to stdout (as in Lambda), logs and the summary to stderr. Exit 0 when every filter
-was written; 1 when some failed (the others are written); 2 for bad input, before any API call; 3 when
-none failed but some had already been written for this minute by an earlier run (left as they were).
+snapshot: EMF documents go to stdout (as in Lambda), logs and the summary to stderr. Exit 0 when every
+filter was written; 1 when some failed (the others are written); 2 for bad input, before any API call;
+3 when none failed but some had already been written for this minute by an earlier run (left as they were).
+validate: the checks `cdk synth` makes on the config, no AWS call; exit 0, or 2 with the problem.
+plan: one snapshot of the configured instances, written nowhere unless --out, measured: fit, metrics, cost.
 """
 
 from __future__ import annotations
 
 import argparse
+import io
+import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 from .clients import connect_client, s3_client
-from .config import ConfigError, load_config
+from .config import ConfigError, ExporterConfig, load_config
+from .costs import PRICES, load_prices
+from .deployment import load_settings
 from .directory import Directory
-from .observability import logger, use_human_logs
+from .observability import emit_emf, logger, use_human_logs
 from .pager import ConnectApi
-from .sinks import LocalSink, S3Sink, Sink, parse_destination
+from .plan import format_plan, make_plan
+from .progress import terminal_progress
+from .sinks import DiscardSink, LocalSink, S3Sink, Sink, parse_destination
 from .snapshot import SnapshotReport, run_snapshot, snapshot_time
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m connect_exporter", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="connect-exporter",
+        description="Amazon Connect agent data to S3 and CloudWatch: export a snapshot, validate a config, plan a deployment.",
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     snap = commands.add_parser("snapshot", help="export one snapshot of every configured instance and filter")
     snap.add_argument("--config", required=True, help="exporter config JSON file")
     snap.add_argument("--out", required=True, help="local directory or s3://bucket/prefix")
     snap.add_argument("--at", help="snapshot time, ISO-8601 (default: now, truncated to the minute)")
     snap.add_argument("--quiet", action="store_true", help="no summary, warnings and errors only")
+    check = commands.add_parser("validate", help="check the config as cdk synth would, without calling AWS")
+    check.add_argument("--config", required=True, help="exporter config JSON file")
+    plan = commands.add_parser("plan", help="one snapshot, measured: does it fit the schedule, its custom metrics, its monthly cost")
+    plan.add_argument("--config", required=True, help="exporter config JSON file")
+    plan.add_argument("--out", help="also write the snapshot here (local directory or s3://bucket/prefix)")
+    plan.add_argument("--prices", help="JSON file of prices to use instead of the defaults: " + ", ".join(PRICES))
+    plan.add_argument("--format", choices=("text", "json"), default="text", help="json: one object on stdout, for pipelines")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     use_human_logs()
+    if args.command == "validate":
+        return _validate(args)
+    if args.command == "plan":
+        return _plan(args)
     if args.quiet:
         logger.setLevel("WARNING")
     try:
@@ -43,14 +67,62 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ConfigError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    report = run_snapshot(config, at, ConnectApi(connect_client(), config.pacing), Directory(config.names_ttl_seconds), sink)
+    report = _run(config, at, sink, emit_emf)
     if not args.quiet:
         print(format_summary(report), file=sys.stderr)
+    return _exit_code(report)
+
+
+def _run(config: ExporterConfig, at: Any, sink: Sink, emit: Any) -> SnapshotReport:
+    with terminal_progress(sys.stderr) as progress:
+        return run_snapshot(config, at, ConnectApi(connect_client(), config.pacing), Directory(config.names_ttl_seconds),
+                            sink, emit=emit, progress=progress)
+
+
+def _exit_code(report: SnapshotReport) -> int:
     for failure in report.failures:
         print(f"error: instance {failure.instance_id} filter {failure.filter_name}: {failure.error}", file=sys.stderr)
     if report.failures:
         return 1
     return 3 if report.already_written else 0
+
+
+def _validate(args: argparse.Namespace) -> int:
+    try:
+        settings = load_settings(args.config)
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    filters = sum(len(i.filters) for i in settings.exporter.instances)
+    print(f"ok: {args.config}: {len(settings.exporter.instances)} instance(s), {filters} filter(s), "
+          f"{settings.schedule_expression}, {len(settings.alarms)} slot alarm(s)")
+    return 0
+
+
+def _plan(args: argparse.Namespace) -> int:
+    logger.setLevel("WARNING")  # the plan is the output; per-filter log lines would bury it
+    try:
+        settings = load_settings(args.config)
+        prices = load_prices(args.prices) if args.prices else dict(PRICES)
+        sink: Sink = _sink(args.out) if args.out else DiscardSink()
+    except (ConfigError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    documents: list[dict[str, Any]] = []
+
+    def collect(batch: Iterable[dict[str, Any]]) -> int:
+        batch = list(batch)
+        documents.extend(batch)
+        return emit_emf(batch, io.StringIO())  # the bytes CloudWatch Logs would ingest
+
+    report = _run(settings.exporter, snapshot_time(), sink, collect)
+    plan = make_plan(settings, report, documents, prices)
+    if args.format == "json":
+        print(json.dumps(plan.to_json(), indent=2))
+    else:
+        print(format_plan(plan))
+    code = _exit_code(report)
+    return 0 if code == 3 else code
 
 
 def _sink(dest: str) -> Sink:

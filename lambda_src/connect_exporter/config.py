@@ -61,6 +61,7 @@ class FilterConfig:
     kind: str = ALL_AGENTS  # "all" or a key of FILTER_KINDS
     values: tuple[str, ...] = ()
     contact_states: tuple[str, ...] = ()
+    metrics: tuple[str, ...] | None = None  # metric families; None: the config's `metrics.families`
 
 
 @dataclass(frozen=True)
@@ -94,10 +95,15 @@ class PacingConfig:
         return self.operations.get(operation) or Pace(self.requests_per_second, self.burst)
 
 
+# Metric families a filter can emit; each custom metric costs money every month (see `metrics.filter_documents`).
+METRIC_FAMILIES: tuple[str, ...] = ("slots", "agents", "status", "contacts", "health")
+
+
 @dataclass(frozen=True)
 class MetricsConfig:
     namespace: str = "ConnectUserData"
     per_agent: bool = False
+    families: tuple[str, ...] = METRIC_FAMILIES
 
 
 @dataclass(frozen=True)
@@ -106,8 +112,12 @@ class ExporterConfig:
     pacing: PacingConfig = PacingConfig()
     metrics: MetricsConfig = MetricsConfig()
     names_ttl_seconds: int = 900
-    # Deployment settings for the CDK stack; the exporter ignores them, infra/ validates them.
+    # Deployment settings for the CDK stack; the exporter ignores them, `deployment` validates them.
     deployment: dict[str, Any] = field(default_factory=dict)
+
+    def families(self, filt: FilterConfig) -> frozenset[str]:
+        """The metric families `filt` emits: its own `metrics`, else the config's."""
+        return frozenset(self.metrics.families if filt.metrics is None else filt.metrics)
 
 
 def load_config(path: str | Path) -> ExporterConfig:
@@ -174,14 +184,15 @@ def validate_config(raw: Any, source: str = "config") -> ExporterConfig:
         )
     metrics = MetricsConfig()
     if "metrics" in top:
-        m = v.object(top["metrics"], "metrics", optional={"namespace", "per_agent"})
+        m = v.object(top["metrics"], "metrics", optional={"namespace", "per_agent", "families"})
         namespace = m.get("namespace", MetricsConfig.namespace)
         if not isinstance(namespace, str) or not NAMESPACE_RE.match(namespace):
             v.fail("metrics.namespace", "must be 1-255 of A-Z a-z 0-9 . - _ / # : and not start with AWS/", namespace)
         per_agent = m.get("per_agent", False)
         if not isinstance(per_agent, bool):
             v.fail("metrics.per_agent", "must be true or false", per_agent)
-        metrics = MetricsConfig(namespace=namespace, per_agent=per_agent)
+        families = v.families(m["families"], "metrics.families") if "families" in m else METRIC_FAMILIES
+        metrics = MetricsConfig(namespace=namespace, per_agent=per_agent, families=families)
     ttl = 900
     if "names" in top:
         n = v.object(top["names"], "names", optional={"ttl_seconds"})
@@ -251,7 +262,7 @@ class Validator:
         return InstanceConfig(instance_id, filters)
 
     def filter(self, raw: Any, path: str, instance_id: str) -> FilterConfig:
-        obj = self.object(raw, path, required={"name"}, optional={*FILTER_KINDS, "contact_states"})
+        obj = self.object(raw, path, required={"name"}, optional={*FILTER_KINDS, "contact_states", "metrics"})
         name = obj["name"]
         if not isinstance(name, str) or not FILTER_NAME_RE.match(name):
             self.fail(f"{path}.name", "must match ^[a-z0-9][a-z0-9-]{0,62}$", name)
@@ -271,7 +282,16 @@ class Validator:
                     self.fail(f"{path}.contact_states[{i}]", f"must be one of {', '.join(CONTACT_STATES)}", state)
             self.unique(raw_states, f"{path}.contact_states[{{i}}]")
             states = tuple(raw_states)
-        return FilterConfig(name=name, kind=kind, values=values, contact_states=states)
+        families = self.families(obj["metrics"], f"{path}.metrics") if "metrics" in obj else None
+        return FilterConfig(name=name, kind=kind, values=values, contact_states=states, metrics=families)
+
+    def families(self, raw: Any, path: str) -> tuple[str, ...]:
+        items = self.array(raw, path)
+        for i, item in enumerate(items):
+            if item not in METRIC_FAMILIES:
+                self.fail(f"{path}[{i}]", f"must be one of {', '.join(METRIC_FAMILIES)}", item)
+        self.unique(items, f"{path}[{{i}}]")
+        return tuple(items)
 
     def resource_ids(self, raw: Any, path: str, kind: str, instance_id: str) -> tuple[str, ...]:
         items = self.array(raw, path, min_len=1)

@@ -9,12 +9,15 @@ from __future__ import annotations
 import datetime as dt
 from collections import Counter
 from collections.abc import Iterable, Mapping
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from typing import Any
 
 from aws_lambda_powertools.metrics.provider.cloudwatch_emf.cloudwatch import (
     AmazonCloudWatchEMFProvider,
 )
+
+from .config import METRIC_FAMILIES
 
 # The API's Channel enum: every one gets a datapoint, zeros included, so an alarm sees 0 not "missing".
 CHANNELS: tuple[str, ...] = ("VOICE", "CHAT", "TASK", "EMAIL")
@@ -87,6 +90,27 @@ class Summarizer:
         )
 
 
+# Each metric's family (config.METRIC_FAMILIES), "instance" for the per-instance health, "agent" for per-agent.
+METRIC_FAMILY: dict[str, str] = {
+    "AvailableSlots": "slots", "MaxSlots": "slots", "ActiveSlots": "slots",
+    "Agents": "agents", "AgentsByStatus": "status", "Contacts": "contacts",
+    "FilterFailed": "health", "ApiCalls": "health", "Throttles": "health", "AgentsShortOfTotal": "health", "AlreadyWritten": "health",
+    "AgentAvailableSlots": "agent", "AgentActiveSlots": "agent",
+}
+
+
+def metric_keys(docs: Iterable[Mapping[str, Any]]) -> set[tuple[str, str, tuple[tuple[str, str], ...]]]:
+    """Distinct (namespace, metric, dimension values) in EMF documents: what CloudWatch bills as custom metrics."""
+    keys = set()
+    for doc in docs:
+        for directive in doc["_aws"]["CloudWatchMetrics"]:
+            for dims in directive["Dimensions"]:
+                values = tuple((d, str(doc[d])) for d in dims)
+                for metric in directive["Metrics"]:
+                    keys.add((directive["Namespace"], metric["Name"], values))
+    return keys
+
+
 def document(namespace: str, at: dt.datetime, dimensions: Mapping[str, str], values: Mapping[str, float]) -> dict:
     """One EMF document: these dimensions exactly, these metrics (unit Count unless named *Seconds)."""
     provider = AmazonCloudWatchEMFProvider(namespace=namespace, service="")
@@ -99,47 +123,50 @@ def document(namespace: str, at: dt.datetime, dimensions: Mapping[str, str], val
 
 
 def filter_documents(
-    namespace: str, at: dt.datetime, instance_id: str, filter_name: str, summary: FilterSummary | None, health: FilterHealth
+    namespace: str,
+    at: dt.datetime,
+    instance_id: str,
+    filter_name: str,
+    summary: FilterSummary | None,
+    health: FilterHealth,
+    families: AbstractSet[str] = frozenset(METRIC_FAMILIES),
 ) -> list[dict]:
-    """Slots per channel, agents, agents per status, contacts per state and health of one filter.
+    """One filter's metrics, family by family (`config.METRIC_FAMILIES`): slots per channel (12 metrics),
+    agents (1), agents per status and contacts per state (one per value seen), health (4). `FilterFailed` is
+    always emitted: it is the datapoint the staleness alarm counts, and costs one metric.
     A failed or already-written filter emits only its health: no made-up zeros where data is missing,
     and no second datapoint for a minute whose snapshot an earlier run wrote."""
     base = {"InstanceId": instance_id, "Filter": filter_name}
-    docs = [
-        document(
-            namespace,
-            at,
-            base,
-            {
-                "FilterFailed": int(health.failed),
-                "ApiCalls": health.api_calls,
-                "Throttles": health.throttles,
-                "AgentsShortOfTotal": health.short_of_total,
-                # Only when it happens: an always-zero series would be one more billed custom metric per filter.
-                **({"AlreadyWritten": 1} if health.already_written else {}),
-                **({"Agents": summary.agents} if summary else {}),
-            },
-        )
-    ]
+    health_values: dict[str, float] = {"FilterFailed": int(health.failed)}
+    if "health" in families:
+        health_values.update(ApiCalls=health.api_calls, Throttles=health.throttles, AgentsShortOfTotal=health.short_of_total)
+        if health.already_written:  # only when it happens: an always-zero series would be one more billed metric
+            health_values["AlreadyWritten"] = 1
+    if summary is not None and "agents" in families:
+        health_values["Agents"] = summary.agents
+    docs = [document(namespace, at, base, health_values)]
     if summary is None:
         return docs
-    for channel in sorted(summary.max.keys() | summary.available.keys() | summary.active.keys()):
-        docs.append(
-            document(
-                namespace,
-                at,
-                {**base, "Channel": channel},
-                {
-                    "AvailableSlots": summary.available.get(channel, 0),
-                    "MaxSlots": summary.max.get(channel, 0),
-                    "ActiveSlots": summary.active.get(channel, 0),
-                },
+    if "slots" in families:
+        for channel in sorted(summary.max.keys() | summary.available.keys() | summary.active.keys()):
+            docs.append(
+                document(
+                    namespace,
+                    at,
+                    {**base, "Channel": channel},
+                    {
+                        "AvailableSlots": summary.available.get(channel, 0),
+                        "MaxSlots": summary.max.get(channel, 0),
+                        "ActiveSlots": summary.active.get(channel, 0),
+                    },
+                )
             )
-        )
-    for status, count in sorted(summary.by_status.items()):
-        docs.append(document(namespace, at, {**base, "Status": status}, {"AgentsByStatus": count}))
-    for state, count in sorted(summary.contacts_by_state.items()):
-        docs.append(document(namespace, at, {**base, "ContactState": state}, {"Contacts": count}))
+    if "status" in families:
+        for status, count in sorted(summary.by_status.items()):
+            docs.append(document(namespace, at, {**base, "Status": status}, {"AgentsByStatus": count}))
+    if "contacts" in families:
+        for state, count in sorted(summary.contacts_by_state.items()):
+            docs.append(document(namespace, at, {**base, "ContactState": state}, {"Contacts": count}))
     return docs
 
 

@@ -208,29 +208,33 @@ def fetch_filter(
     chunks: Sequence[dict[str, Any]],
     stats: CallStats,
     on_agents: Callable[[Agents], None],
-    on_page: Callable[[], None] = lambda: None,
+    on_page: Callable[[int, int], None] = lambda received, total: None,
     workers: int = 1,
 ) -> FilterResult:
     """Page every chunk and hand each page's agents not seen before to `on_agents` as the page arrives:
     only their ids are kept, so memory does not grow with the filter. With `workers` > 1, chunks are paged
     side by side (pages of one chunk follow its NextToken, so they cannot), still at the bucket's pace;
-    `on_agents` is called by one thread at a time. Calls are counted into `stats`; `on_page` runs after
-    each page received (the instance answers: worth reading its names). The first failure stops the rest."""
+    `on_agents` is called by one thread at a time. Calls are counted into `stats`; `on_page(agents received,
+    ApproximateTotalCount of the chunks answered)` runs after each page (the instance answers: worth reading
+    its names; a terminal shows progress). The first failure stops the rest."""
     seen: set[str] = set()
+    totals: dict[int, int] = {}
     lock = threading.Lock()
     stop = threading.Event()
 
-    def take(items: Agents) -> None:
+    def take(index: int, items: Agents, approximate: int) -> None:
         with lock:
             new = [item for item in items if (item.get("User") or {}).get("Id") not in seen]
             seen.update(item["User"]["Id"] for item in new)
+            totals[index] = approximate
             if new:
                 on_agents(new)
+            on_page(len(seen), sum(totals.values()))
 
-    def page(chunk: dict[str, Any]) -> int:
+    def page(index: int, chunk: dict[str, Any]) -> int:
         chunk_stats = CallStats()
         try:
-            approximate, received = _page_chunk(api, instance_id, chunk, chunk_stats, take, on_page, stop)
+            approximate, received = _page_chunk(api, instance_id, chunk, chunk_stats, lambda items, n: take(index, items, n), stop)
             return max(0, approximate - received)
         except BaseException:
             stop.set()
@@ -240,10 +244,10 @@ def fetch_filter(
                 stats.merge(chunk_stats)
 
     if workers <= 1 or len(chunks) <= 1:
-        short = sum(page(chunk) for chunk in chunks)
+        short = sum(page(index, chunk) for index, chunk in enumerate(chunks))
     else:
         with ThreadPoolExecutor(max_workers=min(workers, len(chunks)), thread_name_prefix="pages") as pool:
-            short = sum(future.result() for future in [pool.submit(page, chunk) for chunk in chunks])
+            short = sum(future.result() for future in [pool.submit(page, index, chunk) for index, chunk in enumerate(chunks)])
     return FilterResult(len(seen), short)
 
 
@@ -252,8 +256,7 @@ def _page_chunk(
     instance_id: str,
     chunk: dict[str, Any],
     stats: CallStats,
-    take: Callable[[Agents], None],
-    on_page: Callable[[], None],
+    take: Callable[[Agents, int], None],
     stop: threading.Event,
 ) -> tuple[int, int]:
     token: str | None = None
@@ -273,10 +276,9 @@ def _page_chunk(
                 continue
             raise
         items = [item for item in require(page, "UserDataList", "GetCurrentUserData") if (item.get("User") or {}).get("Id")]
-        on_page()
         approximate = max(approximate, int(page.get("ApproximateTotalCount") or 0))
         seen_in_chunk.update(item["User"]["Id"] for item in items)
-        take(items)
+        take(items, approximate)
         token = page.get("NextToken")
         if not token:
             break

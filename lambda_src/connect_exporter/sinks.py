@@ -95,6 +95,13 @@ class LocalSink:
         return str(target)
 
 
+class DiscardSink:
+    """Writes nothing (`connect-exporter plan` without --out): the objects are built and measured, then dropped."""
+
+    def put(self, key: str, body: BinaryIO) -> str:
+        return f"(not written) {key}"
+
+
 class S3Sink:
     """Writes with one conditional PutObject (`If-None-Match: *`): atomic, and refused with 412 when the key
     exists, without reading anything (the role needs only s3:PutObject). boto3's standard retries cover

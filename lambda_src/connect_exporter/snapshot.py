@@ -45,6 +45,7 @@ class FilterOutcome:
     bytes_written: int = 0
     short_of_total: int = 0
     already_written: bool = False  # an earlier run wrote this minute; it stands, this run's data is dropped
+    seconds: float = 0.0
     agent_documents: list[dict[str, Any]] = field(default_factory=list)
 
     @property
@@ -72,6 +73,9 @@ class SnapshotReport:
     @property
     def already_written(self) -> list[FilterOutcome]:
         return [o for o in self.outcomes if o.already_written]
+
+
+Progress = Callable[[str, str, int, int], None]
 
 
 class SnapshotFailed(Exception):
@@ -104,10 +108,12 @@ def run_snapshot(
     sink: Sink,
     emit: Callable[[Iterable[dict[str, Any]]], int] = emit_emf,
     clock: Callable[[], float] = time.monotonic,
+    progress: Progress | None = None,
 ) -> SnapshotReport:
-    """Export one snapshot; never raises for a filter's failure (see `SnapshotReport.failures`)."""
+    """Export one snapshot; never raises for a filter's failure (see `SnapshotReport.failures`).
+    `progress(instance_id, filter_name, agents, approximate_total)` hears of each page (a terminal's bar)."""
     started = clock()
-    run = _Run(config, at, api, directory, sink, emit, SnapshotReport(snapshot_time=at))
+    run = _Run(config, at, api, directory, sink, emit, SnapshotReport(snapshot_time=at), clock, progress)
     for instance in config.instances:
         instance_started = clock()
         lookups = CallStats()
@@ -140,6 +146,8 @@ class _Run:
     sink: Sink
     emit: Callable[[Iterable[dict[str, Any]]], int]
     report: SnapshotReport
+    clock: Callable[[], float] = time.monotonic
+    progress: Progress | None = None
 
     def send(self, documents: list[dict]) -> None:
         self.report.emf_bytes += self.emit(documents)
@@ -206,6 +214,7 @@ def _export_instance(run: _Run, instance: InstanceConfig, lookups: CallStats) ->
         names = _NamesAhead(pool, run, instance_id, lookups)
         for filt in instance.filters:
             outcome = FilterOutcome(instance_id, filt.name)
+            filter_started = run.clock()
             try:
                 if filt.kind == ALL_AGENTS and profiles_error:
                     raise profiles_error
@@ -213,6 +222,7 @@ def _export_instance(run: _Run, instance: InstanceConfig, lookups: CallStats) ->
             except Exception as exc:  # one filter's failure must not cost the others
                 outcome.error = describe_error(exc)
                 logger.error("filter failed", extra={"instance_id": instance_id, "filter_name": filt.name, "error": outcome.error})
+            outcome.seconds = run.clock() - filter_started
             health = FilterHealth(
                 failed=not outcome.ok,
                 api_calls=outcome.stats.total_calls,
@@ -221,7 +231,8 @@ def _export_instance(run: _Run, instance: InstanceConfig, lookups: CallStats) ->
                 already_written=outcome.already_written,
             )
             run.send(
-                filter_documents(run.config.metrics.namespace, run.at, instance_id, filt.name, outcome.summary, health)
+                filter_documents(run.config.metrics.namespace, run.at, instance_id, filt.name, outcome.summary, health,
+                                 run.config.families(filt))
                 + outcome.agent_documents
             )
             outcomes.append(outcome)
@@ -264,7 +275,12 @@ def _export_filter(
 
     workers = parallel_pages(run.config.pacing)
     chunks = list(filter_chunks(filt, routing_profile_ids, parallel=workers))
-    result = fetch_filter(run.api, instance_id, chunks, outcome.stats, on_agents, on_page=names_ahead.start, workers=workers)
+    def on_page(received: int, total: int) -> None:
+        names_ahead.start()
+        if run.progress:
+            run.progress(instance_id, filt.name, received, total)
+
+    result = fetch_filter(run.api, instance_id, chunks, outcome.stats, on_agents, on_page=on_page, workers=workers)
     outcome.short_of_total = result.short_of_total
     names_ahead.wait()
     for held in waiting.drain():

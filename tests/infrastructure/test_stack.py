@@ -16,7 +16,7 @@ from connect_exporter.config import ConfigError, load_config
 from connect_exporter.schema import COLUMNS, PARTITION_COLUMNS
 
 from infra.queries import QUERIES
-from infra.settings import load_settings
+from connect_exporter.deployment import alarm_count, load_settings
 from infra.stack import ExporterStack, database_name
 
 from .conftest import EXAMPLE, REPO, synth
@@ -167,7 +167,8 @@ def test_slot_alarms_match_the_emitted_dimensions_exactly(synthesized):
     assert {"Name": "Filter", "Value": "support"} in voice["Dimensions"]
     assert (voice["Namespace"], voice["Threshold"], voice["ComparisonOperator"]) == ("ConnectUserData", 1, "LessThanThreshold")
     assert (voice["EvaluationPeriods"], voice["DatapointsToAlarm"], voice["TreatMissingData"]) == (5, 3, "ignore")
-    stale = [a for a in alarms if a.get("MetricName") == "Agents"]
+    # Staleness counts FilterFailed: the one metric every filter emits on every run, whatever its families.
+    stale = [a for a in alarms if a.get("MetricName") == "FilterFailed"]
     assert len(stale) == len(CONFIG.instances[0].filters)
     assert all(a["TreatMissingData"] == "breaching" and a["Statistic"] == "SampleCount" for a in stale)
     assert any(a.get("MetricName") == "FailedFilters" for a in alarms)
@@ -175,6 +176,7 @@ def test_slot_alarms_match_the_emitted_dimensions_exactly(synthesized):
     emf = [a for a in alarms if "EMFValidationErrors" in json.dumps(a.get("Metrics", []))]
     assert len(emf) == 1 and "LogGroupName" in json.dumps(emf[0]["Metrics"])
     assert all(a["AlarmActions"] and a["OKActions"] for a in alarms)
+    assert alarm_count(load_settings(EXAMPLE)) == len(alarms)  # what `connect-exporter plan` prices
 
 
 def test_alarm_topic_is_kms_encrypted_and_dashboard_and_outputs_exist(synthesized):
@@ -301,6 +303,8 @@ def disposable(tmp_path_factory):
     config = json.loads(EXAMPLE.read_text())
     layer = "arn:aws:lambda:eu-central-1:017000801446:layer:AWSLambdaPowertoolsPythonV3-python313-arm64:7"
     config["deployment"].update(reserved_concurrency=None, retain_data=False, powertools_layer_arn=layer)
+    filters = config["instances"][0]["filters"]
+    filters[3]["metrics"], filters[4]["metrics"] = ["slots"], ["status", "health"]  # vip alarms on slots; emea watches statuses
     folder = tmp_path_factory.mktemp("disposable")
     path = folder / "config.json"
     path.write_text(json.dumps(config))
@@ -314,6 +318,31 @@ def test_reserved_concurrency_null_reserves_none_and_a_layer_arn_replaces_the_pa
     assert "ReservedConcurrentExecutions" not in fn["Properties"]
     assert layer in fn["Properties"]["Layers"]
     assert not [v for v in template.get("Parameters", {}).values() if v["Default"].startswith("/aws/service/powertools/")]
+
+
+def test_the_dashboard_and_alarms_follow_each_filters_metric_families(disposable):
+    template, _ = disposable
+    body = json.dumps(one(template, "AWS::CloudWatch::Dashboard")["Properties"]["DashboardBody"])
+    titles = set(re.findall(r'title\\+":\\+"([^"\\]+)', body))
+    assert "vip: available slots by channel" in titles and "vip: agents by status" not in titles
+    assert "emea: agents by status" in titles and "emea: available slots by channel" not in titles
+    assert {"support: available slots by channel", "support: agents by status"} <= titles
+    alarms = [a["Properties"] for a in resources(template, "AWS::CloudWatch::Alarm").values()]
+    stale = {d["Value"] for a in alarms if a.get("MetricName") == "FilterFailed" for d in a["Dimensions"] if d["Name"] == "Filter"}
+    assert stale == {"all-agents", "support", "busy-voice", "vip", "emea"}
+
+
+def test_an_alarm_on_a_filter_without_slot_metrics_is_one_line_naming_the_filter(tmp_path):
+    config = json.loads(EXAMPLE.read_text())
+    config["instances"][0]["filters"][1]["metrics"] = ["agents", "status"]  # support, which the alarms watch
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(config))
+    with pytest.raises(ConfigError) as error:
+        load_settings(path)
+    assert str(error.value) == (
+        f"{path}: deployment.alarms[0].filter: filter support of instance {CONFIG.instances[0].instance_id} does not emit "
+        "slot metrics (its metrics: agents, status); add \"slots\" to them (got 'support')"
+    )
 
 
 def test_retain_data_false_deletes_and_empties_every_bucket(disposable):

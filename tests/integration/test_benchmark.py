@@ -16,12 +16,15 @@ def test_a_small_case_counts_what_the_cli_did(tmp_path):
     assert (result["records"], result["objects"], result["filters"]) == (covered, 3, 3)
     assert result["throttled"] == 0 and result["calls"]["GetCurrentUserData"] >= 5
     assert result["floor_s"] == max(0.0, (result["calls"]["GetCurrentUserData"] - 5) / 2)
-    # One filter's EMF: 4 channels x 3 slot metrics, 5 health metrics, then statuses and contact states.
+    # One filter's EMF: 4 channels x 3 slot metrics, 5 health and agents metrics, then statuses and contact states.
     assert result["custom_metrics"] >= 3 * (4 * 3 + 5) and result["emf_docs"] >= 3 * 5 + 1
     assert 0 < result["cpu_s"] and 20 < result["peak_rss_mb"] < 1024
     cost = monthly_cost(result)
     assert cost["custom_metrics"] == result["custom_metrics"] * 0.30
     assert cost["s3_puts"] == 730 * 60 * 3 * 0.005 / 1000
+    # The stack's alarms for one instance of three filters: three stale, one failed-filters, errors, EMF, compaction x 2.
+    assert result["alarms"] == 3 + 1 + 2 + 2 and cost["alarms"] == 8 * 0.10
+    assert cost["total"] == sum(v for k, v in cost.items() if k != "total")
 
 
 def test_missed_targets_are_named_so_make_bench_fails():

@@ -9,6 +9,7 @@ from connect_exporter.config import (
     ALL_AGENTS,
     OPERATIONS,
     ConfigError,
+    FilterConfig,
     load_config,
     parse_config,
     validate_config,
@@ -106,11 +107,24 @@ def test_defaults_are_the_connect_quota_and_namespace():
         (cfg(metrics={"namespace": "AWS/Connect"}), "metrics.namespace: must be"),
         (cfg(metrics={"per_agent": "yes"}), "metrics.per_agent: must be true or false"),
         (cfg(names={"ttl_seconds": -1}), "names.ttl_seconds: must be a whole number"),
+        (cfg(metrics={"families": ["slots", "queues"]}),
+         "metrics.families[1]: must be one of slots, agents, status, contacts, health (got 'queues')"),
+        (cfg(metrics={"families": "slots"}), "metrics.families: must be a JSON array (got 'slots')"),
+        (cfg({"name": "x", "metrics": ["slots", "slots"]}), "instances[0].filters[0].metrics[1]: is a duplicate (got 'slots')"),
+        (cfg({"name": "x", "metrics": ["Slots"]}), "instances[0].filters[0].metrics[0]: must be one of slots"),
         (cfg(deployment=[1]), "deployment: must be an object"),
     ],
 )
 def test_each_rule_rejects_with_a_one_line_error_naming_the_field(raw, expected):
     assert expected in error_of(raw)
+
+
+def test_metric_families_default_to_all_and_a_filter_overrides_the_config():
+    assert validate_config(cfg({"name": "a"})).families(FilterConfig("a")) == {"slots", "agents", "status", "contacts", "health"}
+    config = validate_config(cfg({"name": "a"}, {"name": "b", "metrics": ["slots"]}, {"name": "c", "metrics": []},
+                                 metrics={"families": ["slots", "health"]}))
+    a, b, c = config.instances[0].filters
+    assert (config.families(a), config.families(b), config.families(c)) == ({"slots", "health"}, {"slots"}, set())
 
 
 def test_lists_longer_than_an_api_call_are_accepted_for_chunking():

@@ -129,3 +129,29 @@ def test_a_blank_dimension_value_is_reported_as_unknown_not_folded_into_the_filt
     assert found[((*base, ("Status", "UNKNOWN")), "AgentsByStatus")] == 1
     assert found[((*base, ("ContactState", "UNKNOWN")), "Contacts")] == 1
     assert (base, "MaxSlots") not in found
+
+
+def test_metric_families_change_the_dimension_sets_exactly_as_configured():
+    summary, health = summarize(RECORDS), FilterHealth(failed=False, api_calls=3)
+
+    def emitted(families) -> set[tuple]:
+        docs = printed(filter_documents("NS", AT, "i-1", "f", summary, health, frozenset(families)))
+        return {(m["Name"], tuple(sorted((d, doc[d]) for d in dims)))
+                for doc in docs for directive in doc["_aws"]["CloudWatchMetrics"]
+                for dims in directive["Dimensions"] for m in directive["Metrics"]}
+
+    base = (("Filter", "f"), ("InstanceId", "i-1"))
+    heartbeat = {("FilterFailed", base)}
+    slots = {(m, tuple(sorted(base + (("Channel", ch),)))) for m in ("AvailableSlots", "MaxSlots", "ActiveSlots") for ch in CHANNELS}
+    status = {("AgentsByStatus", tuple(sorted(base + (("Status", s),)))) for s in ("Available", "Break")}
+    contacts = {("Contacts", tuple(sorted(base + (("ContactState", s),)))) for s in ("CONNECTED", "ENDED")}
+    health_metrics = {(m, base) for m in ("ApiCalls", "Throttles", "AgentsShortOfTotal")}
+    # A filter that only alarms on slots: 13 billed metrics, the staleness heartbeat included.
+    assert emitted(["slots"]) == slots | heartbeat and len(slots | heartbeat) == 13
+    assert emitted([]) == heartbeat
+    assert emitted(["agents", "status"]) == heartbeat | {("Agents", base)} | status
+    assert emitted(["contacts", "health"]) == heartbeat | contacts | health_metrics
+    everything = emitted(["slots", "agents", "status", "contacts", "health"])
+    assert everything == slots | heartbeat | {("Agents", base)} | status | contacts | health_metrics
+    assert printed(filter_documents("NS", AT, "i-1", "f", summary, health)) == printed(
+        filter_documents("NS", AT, "i-1", "f", summary, health, frozenset(["slots", "agents", "status", "contacts", "health"])))

@@ -1,7 +1,8 @@
 """Deployment settings: the `deployment` section of the exporter's own config file.
 
-The exporter's part of the file is validated by the exporter's code (one definition); this module
-validates the rest with the same one-line errors, so a bad file stops `cdk synth` before any template.
+The exporter's part of the file is validated by `config` (one definition); this module validates the
+rest with the same one-line errors, so a bad file stops `cdk synth` before any template, and
+`connect-exporter validate` makes exactly the checks synth makes, without CDK installed.
 """
 
 from __future__ import annotations
@@ -10,13 +11,13 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from connect_exporter.config import (
+from .config import (
     FILTER_NAME_RE,
     ExporterConfig,
     Validator,
     load_config,
 )
-from connect_exporter.metrics import CHANNELS
+from .metrics import CHANNELS
 
 RATE_RE = re.compile(r"^rate\((?P<n>[1-9][0-9]*) minutes?\)$")
 DATABASE_RE = re.compile(r"^[a-z][a-z0-9_]{0,99}$")
@@ -88,6 +89,7 @@ def load_settings(path: str | Path) -> DeploymentSettings:
     match = RATE_RE.match(schedule) if isinstance(schedule, str) else None
     if not match or int(match["n"]) > 15:
         v.fail("deployment.schedule", "must be rate(N minute[s]) with N from 1 to 15", schedule)
+    assert match is not None  # v.fail raised otherwise
     prefix = d.get("prefix", "snapshots")
     if not isinstance(prefix, str) or not re.match(r"^[a-z0-9][a-z0-9/_-]{0,100}$", prefix) or prefix.endswith("/"):
         v.fail("deployment.prefix", "must be a key prefix of a-z 0-9 / _ - without a trailing /", prefix)
@@ -148,6 +150,10 @@ def _alarm(v: Validator, raw: object, path: str, exporter: ExporterConfig, filte
     name = a["filter"]
     if not isinstance(name, str) or not FILTER_NAME_RE.match(name) or (instance_id, name) not in filters:
         v.fail(f"{path}.filter", f"must name a filter of instance {instance_id}", name)
+    filt = next(f for i in exporter.instances if i.instance_id == instance_id for f in i.filters if f.name == name)
+    if "slots" not in exporter.families(filt):
+        v.fail(f"{path}.filter", f"filter {name} of instance {instance_id} does not emit slot metrics "
+               f"(its metrics: {', '.join(sorted(exporter.families(filt))) or 'none'}); add \"slots\" to them", name)
     channel = a["channel"]
     if channel not in CHANNELS:
         v.fail(f"{path}.channel", f"must be one of {', '.join(CHANNELS)}", channel)
@@ -160,3 +166,11 @@ def _alarm(v: Validator, raw: object, path: str, exporter: ExporterConfig, filte
     periods = v.integer(a.get("evaluation_periods", 5), f"{path}.evaluation_periods", 1, 60)
     datapoints = v.integer(a.get("datapoints_to_alarm", min(3, periods)), f"{path}.datapoints_to_alarm", 1, periods)
     return AlarmRule(instance_id, name, channel, metric, comparison, v.number(a["threshold"], f"{path}.threshold", -1e9, 1e9), periods, datapoints)
+
+
+def alarm_count(settings: DeploymentSettings) -> int:
+    """The stack's CloudWatch alarms, for the cost plan: the slot rules, one staleness alarm per filter, one
+    failed-filters alarm per instance, the function's errors, EMF errors, and the compaction's failed and
+    lagging alarms. An infrastructure test holds it to the synthesized template."""
+    filters = sum(len(i.filters) for i in settings.exporter.instances)
+    return len(settings.alarms) + filters + len(settings.exporter.instances) + 2 + 2
