@@ -116,7 +116,8 @@ class Exporter(Construct):
             description="Exports Amazon Connect GetCurrentUserData snapshots to S3 and CloudWatch EMF",
             runtime=RUNTIME, architecture=ARCHITECTURE,
             handler="connect_exporter.handler.lambda_handler",
-            code=lambda_.Code.from_asset(str(LAMBDA_SRC), exclude=["**/__pycache__", "**/*.pyc"]),
+            # `pip install -e .` leaves the package's metadata beside it: not code the function runs.
+            code=lambda_.Code.from_asset(str(LAMBDA_SRC), exclude=["**/__pycache__", "**/*.pyc", "*.egg-info"]),
             layers=[powertools, config],
             role=self.role,
             log_group=self.log_group,

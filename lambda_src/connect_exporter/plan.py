@@ -27,6 +27,7 @@ class FilterPlan:
     agents: int
     calls: int
     seconds: float
+    share_of_schedule: float
     custom_metrics: int
     families: list[str]
     error: str | None = None
@@ -79,8 +80,8 @@ def make_plan(settings: DeploymentSettings, report: SnapshotReport, emf: Iterabl
         for filt in instance.filters:
             o = outcomes[filt.name]
             mine = sum(1 for _, _, dims in keys if ("InstanceId", instance.instance_id) in dims and ("Filter", filt.name) in dims)
-            filters.append(FilterPlan(filt.name, o.records, o.stats.total_calls, round(o.seconds, 2), mine,
-                                      sorted(config.families(filt)), o.error))
+            filters.append(FilterPlan(filt.name, o.records, o.stats.total_calls, round(o.seconds, 2), round(o.seconds / schedule, 3),
+                                      mine, sorted(config.families(filt)), o.error))
         own = sum(1 for _, _, dims in keys if dims == (("InstanceId", instance.instance_id),))
         instances.append(InstancePlan(instance.instance_id, filters, own))
     usage = Usage(
@@ -147,14 +148,15 @@ def format_plan(plan: Plan) -> str:
         f"(paced floor {plan.paced_floor_seconds:.1f} s)",
         "API calls: " + ", ".join(f"{op} {n}" for op, n in plan.api_calls.items()),
         "",
-        f"{'instance / filter':<48} {'agents':>7} {'calls':>6} {'seconds':>8} {'metrics':>8}  families",
+        f"{'instance / filter':<48} {'agents':>7} {'calls':>6} {'seconds':>8} {'share':>6} {'metrics':>8}  families",
     ]
     for inst in plan.instances:
         for f in inst.filters:
             label = f"{inst.instance_id[:36]} / {f.name}"
-            line = f"{label:<48} {f.agents:>7,} {f.calls:>6} {f.seconds:>8.1f} {f.custom_metrics:>8}  {', '.join(f.families) or '-'}"
+            line = (f"{label:<48} {f.agents:>7,} {f.calls:>6} {f.seconds:>8.1f} {f.share_of_schedule:>6.0%} {f.custom_metrics:>8}  "
+                    f"{', '.join(f.families) or '-'}")
             out.append(line + (f"  FAILED {f.error}" if f.error else ""))
-        out.append(f"{inst.instance_id[:36] + ' / (instance)':<48} {'':>7} {'':>6} {'':>8} {inst.custom_metrics:>8}  instance health")
+        out.append(f"{inst.instance_id[:36] + ' / (instance)':<48} {'':>7} {'':>6} {'':>8} {'':>6} {inst.custom_metrics:>8}  instance health")
     out += [
         "",
         f"Custom metrics: {plan.custom_metrics} (" + ", ".join(f"{k} {v}" for k, v in plan.custom_metrics_by_family.items()) + ")",

@@ -58,6 +58,10 @@ def test_scheduled_input_through_the_synthesized_handler_lands_under_the_table_l
     event = schedule["Properties"]["Target"]["Input"].replace("<aws.scheduler.scheduled-time>", f"{scheduled:%Y-%m-%dT%H:%M:%SZ}")
 
     assert len(json.dumps(env_vars)) < 4096 and len(event) < 8192
+    # The function's code is the package and nothing else: no tests, no simulator, no install metadata.
+    code = asset_dir(outdir, template, fn_id)
+    assert [p.name for p in code.iterdir()] == ["connect_exporter"]
+    assert not [p for p in code.rglob("*") if p.name.startswith("test") or p.suffix == ".pyc"]
     env = {**os.environ, **{k: v for k, v in env_vars.items() if isinstance(v, str)},
            "EXPORTER_DESTINATION": destination, "EXPORTER_CONFIG_PATH": config_path,
            "PYTHONPATH": str(asset_dir(outdir, template, fn_id))}

@@ -36,6 +36,8 @@ def report(seconds: float) -> SnapshotReport:
 def test_a_snapshot_longer_than_a_run_says_it_does_not_fit_and_what_to_change(tmp_path):
     plan = make_plan(settings(tmp_path), report(62.0), [], PRICES)
     assert (plan.budget_seconds, plan.headroom_seconds, plan.share_of_schedule) == (50, -12.0, round(62 / 60, 3))
+    assert [(f.name, f.agents, f.calls, f.share_of_schedule) for f in plan.instances[0].filters] == [
+        ("all-agents", 6000, 60, round(31 / 60, 3)), ("team", 2500, 25, round(31 / 60, 3))]
     (warning,) = plan.warnings
     assert warning.startswith("does not fit: a snapshot takes 62.0 s of the 50 s a run has.")
     assert "Service Quotas L-9E54B88B" in warning and "pacing.operations.GetCurrentUserData" in warning
