@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 export PYTHONPATH := lambda_src:.
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: setup demo plan history test test-unit test-integration test-infra lint bench bench-history synth docs clean
+.PHONY: setup demo plan scan history test test-unit test-integration test-infra lint bench bench-history synth docs clean
 
 setup: $(VENV)/.installed
 
@@ -42,9 +42,25 @@ test-integration: setup
 test-infra: setup
 	$(BIN)/python -m pytest tests/infrastructure
 
-lint: setup  ## ruff (errors and likely bugs) on everything, mypy on the packages (settings in pyproject.toml)
+lint: setup scan  ## ruff (errors and likely bugs) on everything, mypy on the packages (settings in pyproject.toml), the scanners
 	$(BIN)/ruff check lambda_src simulator local_athena infra tests docs app.py
 	$(BIN)/mypy
+
+SCAN := .venv-scan
+$(SCAN)/.installed: requirements-scan.txt
+	$(PYTHON) -m venv $(SCAN)
+	$(SCAN)/bin/pip install --quiet --disable-pip-version-check -r requirements-scan.txt
+	touch $@
+
+# The stack synthesized with the default config and with "encryption": "kms": cdk-nag's AwsSolutions and
+# Serverless packs fail synth on any unanswered finding, then checkov fails on any check not skipped with a reason.
+scan: setup $(SCAN)/.installed  ## cdk-nag (AwsSolutions, Serverless) and checkov on both templates
+	rm -rf cdk.out/scan && mkdir -p cdk.out/scan
+	$(BIN)/python -c "import json; c = json.load(open('config/example.json')); c['deployment']['encryption'] = 'kms'; json.dump(c, open('cdk.out/scan/kms.json', 'w'))"
+	CDK_OUTDIR=cdk.out/scan/default CDK_CONTEXT_JSON='{"config": "config/example.json"}' $(BIN)/python app.py
+	CDK_OUTDIR=cdk.out/scan/kms CDK_CONTEXT_JSON='{"config": "cdk.out/scan/kms.json"}' $(BIN)/python app.py
+	$(SCAN)/bin/checkov --quiet --compact --skip-download --framework cloudformation \
+		-f cdk.out/scan/default/ConnectUserDataExporter.template.json -f cdk.out/scan/kms/ConnectUserDataExporter.template.json
 
 bench: setup  ## minutes: the CLI at the default quota, 1k-10k agents; writes docs/benchmarks.md and .png
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-bench.txt
@@ -57,7 +73,7 @@ bench-history: setup  ## ~15 minutes: a day of 1,000 agents, raw against history
 	$(BIN)/python -m simulator bench-history
 
 clean:
-	rm -rf $(VENV) out cdk.out .pytest_cache .hypothesis .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(SCAN) out cdk.out .pytest_cache .hypothesis .mypy_cache .ruff_cache
 
 synth: setup  ## synthesize the stack offline into cdk.out (CONFIG=path picks the config)
 	CDK_OUTDIR=cdk.out CDK_CONTEXT_JSON='{"config": "$(or $(CONFIG),config/example.json)"}' $(BIN)/python app.py

@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parent
 sys.path[:0] = [str(ROOT / "lambda_src"), str(ROOT)]
 
 import aws_cdk as cdk  # noqa: E402
-from cdk_nag import AwsSolutionsChecks  # noqa: E402
+from cdk_nag import AwsSolutionsChecks, NIST80053R5Checks, ServerlessChecks  # noqa: E402
 from connect_exporter.config import ConfigError  # noqa: E402
 
 from connect_exporter.deployment import load_settings  # noqa: E402
@@ -37,7 +37,11 @@ def build_app(app: cdk.App) -> ExporterStack:
     settings = load_settings(config)
     name = app.node.try_get_context("stack_name") or DEFAULT_STACK_NAME
     stack = ExporterStack(app, name, settings=settings)
-    cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
+    # Every finding fails synth unless acknowledged, with its reason, where the resource is defined.
+    packs = [AwsSolutionsChecks(app), ServerlessChecks(app)]
+    if str(app.node.try_get_context("nist")).lower() == "true":  # -c nist=true: NIST 800-53 rev 5, opt-in
+        packs.append(NIST80053R5Checks(app))
+    cdk.Validations.of(app).add_plugins(*packs)
     return stack
 
 

@@ -21,8 +21,10 @@ from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
 from . import history
-from .nag import acknowledge, logical_id
+from .nag import acknowledge, logical_id, skip_checkov
 from connect_exporter.deployment import DeploymentSettings
+
+from .encryption import READ_WRITE, Encryption, schedule_role
 
 ATHENA_RETRYABLE = ["Athena.TooManyRequestsException", "States.TaskFailed"]  # throttles, Iceberg commit conflicts
 
@@ -38,12 +40,15 @@ class Compaction(Construct):
     def __init__(
         self, scope: Construct, id: str, *, settings: DeploymentSettings, bucket: s3.IBucket,
         results: s3.IBucket, workgroup: athena.CfnWorkGroup, alarm_action: cw.IAlarmAction, dlq: sqs.IQueue, database: str,
+        encryption: Encryption,
     ) -> None:
         super().__init__(scope, id)
         location = f"s3://{bucket.bucket_name}/{settings.history_prefix}/"
         self.role = iam.Role(self, "Role", assumed_by=iam.ServicePrincipal("states.amazonaws.com"),
                              description="History compaction: runs Athena on this workgroup, this database, two prefixes")
         self._grant(settings, bucket, results, workgroup, database)
+        # Athena reads SSE-KMS snapshots, writes SSE-KMS history and results as this role.
+        encryption.grant(self.role, READ_WRITE, "UseStackKeyForSnapshotsHistoryAndResults")
 
         def query(name: str, sql: str, result_path: str = sfn.JsonPath.DISCARD) -> tasks.AthenaStartQueryExecution:
             task = tasks.AthenaStartQueryExecution(
@@ -87,7 +92,11 @@ class Compaction(Construct):
                   .when(sfn.Condition.string_equals("$.plan.work", "yes"), merge.next(watermark).next(view))
                   .otherwise(view))
         )
-        log_group = logs.LogGroup(self, "Logs", removal_policy=RemovalPolicy.DESTROY)
+        log_group = logs.LogGroup(self, "Logs", removal_policy=RemovalPolicy.DESTROY, encryption_key=encryption.key)
+        if encryption.key is None:
+            reason = "CloudWatch Logs' own encryption is chosen by deployment.encryption: s3-managed; \"kms\" uses a KMS key."
+            acknowledge(log_group, "NIST.800.53.R5-CloudWatchLogGroupEncrypted", reason)
+            skip_checkov(log_group, "CKV_AWS_158", reason)
         log_group.node.default_child.retention_in_days = settings.log_retention_days  # type: ignore[union-attr]
         self.state_machine = sfn.StateMachine(
             # The tasks would add Athena's, S3's and Glue's broad defaults to a mutable role (s3:* on *,
@@ -97,6 +106,7 @@ class Compaction(Construct):
             logs=sfn.LogOptions(destination=log_group, level=sfn.LogLevel.ALL, include_execution_data=False),
             comment="Merges closed hours of raw snapshots into the Iceberg history table and rebuilds the user_data view",
         )
+        role = schedule_role(self, "ScheduleRole", encryption, "Starts history compaction; its failures go to FailedRuns")
         for name, expression, maintenance_run in (
             ("Hourly", "cron(20 * * * ? *)", False),  # past SETTLE_MINUTES: the last hour's writes have landed
             ("Daily", "cron(50 3 * * ? *)", True),
@@ -106,7 +116,7 @@ class Compaction(Construct):
                 schedule=scheduler.ScheduleExpression.expression(expression), time_window=scheduler.TimeWindow.off(),
                 target=targets.StepFunctionsStartExecution(
                     self.state_machine, input=scheduler.ScheduleTargetInput.from_object({"maintenance": maintenance_run}),
-                    dead_letter_queue=dlq, retry_attempts=2,
+                    dead_letter_queue=dlq, retry_attempts=2, role=role,
                 ),
             )
         self.alarms = [

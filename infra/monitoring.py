@@ -16,10 +16,13 @@ from constructs import Construct
 
 from connect_exporter.deployment import COMPARISONS, DeploymentSettings
 
+from .encryption import Encryption
+
 
 class Monitoring(Construct):
     def __init__(
-        self, scope: Construct, id: str, *, settings: DeploymentSettings, function: lambda_.IFunction, log_group: logs.ILogGroup
+        self, scope: Construct, id: str, *, settings: DeploymentSettings, function: lambda_.IFunction, log_group: logs.ILogGroup,
+        encryption: Encryption,
     ) -> None:
         super().__init__(scope, id)
         namespace = settings.exporter.metrics.namespace
@@ -32,7 +35,8 @@ class Monitoring(Construct):
             "ArnLike": {"aws:SourceArn": f"arn:{Aws.PARTITION}:cloudwatch:{Aws.REGION}:{Aws.ACCOUNT_ID}:alarm:*"},
         }
         cloudwatch = iam.ServicePrincipal("cloudwatch.amazonaws.com")
-        key = kms.Key(self, "TopicKey", enable_key_rotation=True, description="Encrypts the exporter's alarm topic")
+        # The stack's key when there is one; else a key of the topic's own (SNS has no AWS-owned key alarms can use).
+        key = encryption.key or kms.Key(self, "TopicKey", enable_key_rotation=True, description="Encrypts the exporter's alarm topic")
         key.add_to_resource_policy(iam.PolicyStatement(
             sid="CloudWatchAlarmsUseTheTopicKey", principals=[cloudwatch],
             actions=["kms:Decrypt", "kms:GenerateDataKey*"], resources=["*"], conditions=alarms_here,

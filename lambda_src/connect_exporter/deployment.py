@@ -22,6 +22,8 @@ from .metrics import CHANNELS
 RATE_RE = re.compile(r"^rate\((?P<n>[1-9][0-9]*) minutes?\)$")
 DATABASE_RE = re.compile(r"^[a-z][a-z0-9_]{0,99}$")
 LAYER_ARN_RE = re.compile(r"^arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:layer:[A-Za-z0-9_-]+:\d+$")
+KMS_KEY_ARN_RE = re.compile(r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/[A-Za-z0-9-]{1,128}$")
+ENCRYPTION_MODES = ("s3-managed", "kms")
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653)
 COMPARISONS = {"<": "LESS_THAN_THRESHOLD", "<=": "LESS_THAN_OR_EQUAL_TO_THRESHOLD", ">": "GREATER_THAN_THRESHOLD", ">=": "GREATER_THAN_OR_EQUAL_TO_THRESHOLD"}
@@ -64,6 +66,13 @@ class DeploymentSettings:
     reserved_concurrency: int | None = 1
     # None: the public layer of the Powertools version the project pins, resolved from its SSM parameter.
     powertools_layer_arn: str | None = None
+    # "s3-managed" (AWS-owned keys), "kms" (one customer-managed key created by the stack), or a KMS key ARN.
+    encryption: str = "s3-managed"
+    tracing: bool = True  # X-Ray active tracing and Powertools Tracer
+
+    @property
+    def customer_key(self) -> bool:
+        return self.encryption != "s3-managed"
 
     @property
     def schedule_expression(self) -> str:
@@ -83,7 +92,7 @@ def load_settings(path: str | Path) -> DeploymentSettings:
         "deployment",
         optional={"schedule", "prefix", "snapshot_retention_days", "log_retention_days", "memory_mb", "retain_data",
                   "stale_after_minutes", "alarm_email", "alarms", "reserved_concurrency", "powertools_layer_arn",
-                  "history_retention_days", "history_max_lag_hours", "database"},
+                  "history_retention_days", "history_max_lag_hours", "database", "encryption", "tracing"},
     )
     schedule = d.get("schedule", "rate(1 minute)")
     match = RATE_RE.match(schedule) if isinstance(schedule, str) else None
@@ -113,6 +122,12 @@ def load_settings(path: str | Path) -> DeploymentSettings:
     layer_arn = d.get("powertools_layer_arn")
     if layer_arn is not None and (not isinstance(layer_arn, str) or not LAYER_ARN_RE.match(layer_arn)):
         v.fail("deployment.powertools_layer_arn", "must be a Lambda layer version ARN (arn:...:lambda:REGION:ACCOUNT:layer:NAME:VERSION)", layer_arn)
+    encryption = d.get("encryption", "s3-managed")
+    if encryption not in ENCRYPTION_MODES and not (isinstance(encryption, str) and KMS_KEY_ARN_RE.match(encryption)):
+        v.fail("deployment.encryption", 'must be "s3-managed", "kms" or a KMS key ARN (arn:...:kms:REGION:ACCOUNT:key/ID)', encryption)
+    tracing = d.get("tracing", True)
+    if not isinstance(tracing, bool):
+        v.fail("deployment.tracing", "must be true or false", tracing)
     filters = {(i.instance_id, f.name) for i in exporter.instances for f in i.filters}
     alarms = tuple(
         _alarm(v, raw, f"deployment.alarms[{n}]", exporter, filters)
@@ -136,6 +151,8 @@ def load_settings(path: str | Path) -> DeploymentSettings:
         reserved_concurrency=reserved,
         database=database,
         powertools_layer_arn=layer_arn,
+        encryption=encryption,
+        tracing=tracing,
     )
 
 

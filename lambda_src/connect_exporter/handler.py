@@ -2,24 +2,40 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import functools
 import os
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from aws_lambda_powertools import Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from .clients import connect_client, s3_client
 from .config import ExporterConfig, load_config
 from .directory import Directory
 from .metrics import late_run_document
-from .observability import emit_emf, logger
+from .observability import SERVICE, emit_emf, logger
 from .pager import ConnectApi, Deadline
 from .sinks import S3Sink, parse_destination
 from .snapshot import SnapshotFailed, run_snapshot, snapshot_time
 
 DEFAULT_CONFIG_PATH = "/opt/exporter/config.json"
+
+# X-Ray through Powertools, in Lambda only (the CLI never imports this module): it patches botocore, so every
+# Connect and S3 call is a subsegment; filters get their own. Names, ids and counts only: never a record.
+tracer = Tracer(service=SERVICE)
+
+
+@contextlib.contextmanager
+def traced(name: str, annotations: Mapping[str, str]) -> Iterator[None]:
+    """A `run_snapshot` span: one X-Ray subsegment, annotated so traces can be searched by instance and filter."""
+    with tracer.provider.in_subsegment(name) as subsegment:
+        for key, value in annotations.items():
+            subsegment.put_annotation(key, value)
+        yield
 
 
 @dataclass(frozen=True)
@@ -76,6 +92,7 @@ def is_late(at: dt.datetime, now: dt.datetime, schedule_seconds: float | None) -
 
 
 @logger.inject_lambda_context(log_event=False)
+@tracer.capture_lambda_handler(capture_response=False)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     rt = runtime()
     at = snapshot_time(scheduled_time(event or {}))
@@ -85,7 +102,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         return {"snapshot_time": at.isoformat(), "skipped": "late", "filters": 0, "written": 0, "already_written": 0}
     deadline = Deadline(lambda: context.get_remaining_time_in_millis() / 1000, rt.settings.deadline_reserve_seconds)
     api = ConnectApi(rt.connect, rt.config.pacing, deadline)
-    report = run_snapshot(rt.config, at, api, rt.directory, rt.sink)
+    report = run_snapshot(rt.config, at, api, rt.directory, rt.sink, span=traced)
     if report.failures:
         raise SnapshotFailed(report)
     return {

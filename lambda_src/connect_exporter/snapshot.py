@@ -11,7 +11,8 @@ import marshal
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import AbstractContextManager, nullcontext
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -76,6 +77,12 @@ class SnapshotReport:
 
 
 Progress = Callable[[str, str, int, int], None]
+# A span around each filter (name, annotations): the handler's X-Ray subsegment; nothing elsewhere.
+Span = Callable[[str, Mapping[str, str]], AbstractContextManager[Any]]
+
+
+def no_span(name: str, annotations: Mapping[str, str]) -> AbstractContextManager[Any]:
+    return nullcontext()
 
 
 class SnapshotFailed(Exception):
@@ -109,11 +116,12 @@ def run_snapshot(
     emit: Callable[[Iterable[dict[str, Any]]], int] = emit_emf,
     clock: Callable[[], float] = time.monotonic,
     progress: Progress | None = None,
+    span: Span = no_span,
 ) -> SnapshotReport:
     """Export one snapshot; never raises for a filter's failure (see `SnapshotReport.failures`).
     `progress(instance_id, filter_name, agents, approximate_total)` hears of each page (a terminal's bar)."""
     started = clock()
-    run = _Run(config, at, api, directory, sink, emit, SnapshotReport(snapshot_time=at), clock, progress)
+    run = _Run(config, at, api, directory, sink, emit, SnapshotReport(snapshot_time=at), clock, progress, span)
     for instance in config.instances:
         instance_started = clock()
         lookups = CallStats()
@@ -148,6 +156,7 @@ class _Run:
     report: SnapshotReport
     clock: Callable[[], float] = time.monotonic
     progress: Progress | None = None
+    span: Span = no_span
 
     def send(self, documents: list[dict]) -> None:
         self.report.emf_bytes += self.emit(documents)
@@ -218,7 +227,8 @@ def _export_instance(run: _Run, instance: InstanceConfig, lookups: CallStats) ->
             try:
                 if filt.kind == ALL_AGENTS and profiles_error:
                     raise profiles_error
-                _export_filter(run, instance_id, filt, profiles, names, outcome, lookups)
+                with run.span(f"## filter {filt.name}", {"instance_id": instance_id, "filter_name": filt.name}):
+                    _export_filter(run, instance_id, filt, profiles, names, outcome, lookups)
             except Exception as exc:  # one filter's failure must not cost the others
                 outcome.error = describe_error(exc)
                 logger.error("filter failed", extra={"instance_id": instance_id, "filter_name": filt.name, "error": outcome.error})

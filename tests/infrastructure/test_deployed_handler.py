@@ -3,9 +3,11 @@ its objects land where the Glue table's storage.location.template says they are.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
+import socket
 import subprocess
 import sys
 from datetime import datetime, timezone
@@ -27,6 +29,13 @@ class Context:
     def get_remaining_time_in_millis(self): return 50_000
 print(json.dumps(getattr(importlib.import_module(module), function)(event, Context())), file=sys.stderr)
 """
+
+
+def _subsegments(segment: dict) -> list[dict]:
+    found = []
+    for sub in segment.get("subsegments", []):
+        found += [sub, *_subsegments(sub)]
+    return found
 
 
 def asset_dir(outdir: Path, template: dict, logical_id: str) -> Path:
@@ -62,14 +71,37 @@ def test_scheduled_input_through_the_synthesized_handler_lands_under_the_table_l
     code = asset_dir(outdir, template, fn_id)
     assert [p.name for p in code.iterdir()] == ["connect_exporter"]
     assert not [p for p in code.rglob("*") if p.name.startswith("test") or p.suffix == ".pyc"]
+    assert fn["Properties"]["TracingConfig"] == {"Mode": "Active"}
+    # As Lambda runs it with active tracing: a trace header, and the X-Ray daemon's UDP address (here, this test).
+    daemon = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    daemon.bind(("127.0.0.1", 0))
+    daemon.settimeout(2)
     env = {**os.environ, **{k: v for k, v in env_vars.items() if isinstance(v, str)},
            "EXPORTER_DESTINATION": destination, "EXPORTER_CONFIG_PATH": config_path,
-           "PYTHONPATH": str(asset_dir(outdir, template, fn_id))}
+           "PYTHONPATH": str(asset_dir(outdir, template, fn_id)), "LAMBDA_TASK_ROOT": str(asset_dir(outdir, template, fn_id)),
+           "AWS_LAMBDA_FUNCTION_NAME": "exporter", "AWS_XRAY_DAEMON_ADDRESS": f"127.0.0.1:{daemon.getsockname()[1]}",
+           "_X_AMZN_TRACE_ID": "Root=1-67891233-abcdef012345678912345678;Parent=53995c3f42cd8ad8;Sampled=1"}
     result = subprocess.run([sys.executable, "-c", RUNNER, fn["Properties"]["Handler"], event],
                             env=env, capture_output=True, text=True, timeout=120)
+    datagrams = []
+    with contextlib.suppress(TimeoutError):
+        while True:
+            datagrams.append(daemon.recv(65536).decode())
+    daemon.close()
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stderr.strip().splitlines()[-1])
     assert (summary["filters"], summary["written"]) == (5, 5)
+    # The trace: the handler, each filter (annotated), each Connect and S3 call; names and counts, no record.
+    segments = [json.loads(d.split("\n", 1)[1]) for d in datagrams]
+    names = {s["name"] for s in segments} | {sub["name"] for s in segments for sub in _subsegments(s)}
+    assert {"## lambda_handler", "connect", "s3"} <= names
+    assert {f"## filter {f['name']}" for f in config["instances"][0]["filters"]} <= names
+    support = next(sub for s in segments for sub in [s, *_subsegments(s)] if sub["name"] == "## filter support")
+    assert support["annotations"] == {"instance_id": inst.id, "filter_name": "support"}
+    operations = {sub.get("aws", {}).get("operation") for s in segments for sub in [s, *_subsegments(s)]}
+    assert {"GetCurrentUserData", "ListUsers", "PutObject"} <= operations
+    traces = "\n".join(datagrams)
+    assert not [a.username for a in inst.agents.values() if a.username in traces]
 
     table = next(v for v in template["Resources"].values() if v["Type"] == "AWS::Glue::Table")["Properties"]["TableInput"]
     params = table["Parameters"]

@@ -68,17 +68,17 @@ def test_snapshot_bucket_is_retained_logged_and_expires_with_retention(synthesiz
     assert "DestinationBucketName" in bucket["Properties"]["LoggingConfiguration"]
 
 
-def test_lambda_is_arm64_python313_single_flight_with_powertools_layer_from_ssm(synthesized):
+def test_lambda_is_arm64_python314_single_flight_with_powertools_layer_from_ssm(synthesized):
     template, _ = synthesized
     fn = one(template, "AWS::Lambda::Function", lambda r: r["Properties"].get("Handler") == "connect_exporter.handler.lambda_handler")
     props = fn["Properties"]
-    assert props["Runtime"] == "python3.13" and props["Architectures"] == ["arm64"]
+    assert props["Runtime"] == "python3.14" and props["Architectures"] == ["arm64"]
     assert props["Timeout"] == 55 and props["ReservedConcurrentExecutions"] == 1
     env = props["Environment"]["Variables"]
     assert env["EXPORTER_CONFIG_PATH"] == "/opt/exporter/config.json"
     assert env["EXPORTER_DESTINATION"] == {"Fn::Join": ["", ["s3://", {"Ref": snapshot_bucket_id(template)}, "/snapshots"]]}
     assert len(json.dumps(env)) < 1024
-    powertools_param = [k for k, v in template["Parameters"].items() if v.get("Default", "").startswith("/aws/service/powertools/python/arm64/python3.13/")]
+    powertools_param = [k for k, v in template["Parameters"].items() if v.get("Default", "").startswith("/aws/service/powertools/python/arm64/python3.14/")]
     assert len(powertools_param) == 1 and {"Ref": powertools_param[0]} in props["Layers"]
     log_group_id = props["LoggingConfig"]["LogGroup"]["Ref"]
     assert log_group_id.startswith("ExporterLogs")
@@ -120,9 +120,10 @@ def test_exporter_role_has_exactly_the_least_privilege_statements(synthesized):
          "Resource": {"Fn::Join": ["", [{"Fn::GetAtt": [snapshot_bucket_id(template), "Arn"]}, "/snapshots/*"]]}},
         {"Sid": "WriteOwnLogs", "Effect": "Allow", "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
          "Resource": {"Fn::GetAtt": [log_group_key, "Arn"]}},
-        # Lambda's on-failure destination: failed runs go to the dead-letter queue.
-        {"Effect": "Allow", "Action": ["sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl"],
-         "Resource": {"Fn::GetAtt": [queue_key, "Arn"]}},
+        # Active tracing (deployment.tracing): X-Ray's write actions take no resource.
+        {"Effect": "Allow", "Action": ["xray:PutTraceSegments", "xray:PutTelemetryRecords"], "Resource": "*"},
+        # Lambda's on-failure destination: failed runs go to the dead-letter queue; SendMessage is all it needs.
+        {"Sid": "SendFailedRuns", "Effect": "Allow", "Action": "sqs:SendMessage", "Resource": {"Fn::GetAtt": [queue_key, "Arn"]}},
     ]
 
 
@@ -279,7 +280,7 @@ def test_the_powertools_layer_is_the_exact_version_the_tests_run_on(synthesized)
     pinned = re.search(r"^aws-lambda-powertools==(\S+)$", (REPO / "requirements.txt").read_text(), re.M)[1]
     assert installed == pinned
     (name,) = [v["Default"] for v in template["Parameters"].values() if v["Default"].startswith("/aws/service/powertools/")]
-    assert name == f"/aws/service/powertools/python/arm64/python3.13/{pinned}"
+    assert name == f"/aws/service/powertools/python/arm64/python3.14/{pinned}"
 
 
 def test_the_function_knows_its_schedule_period(synthesized):
