@@ -4,7 +4,7 @@ deploy (`validate`, `plan`).
 snapshot: EMF documents go to stdout (as in Lambda), logs and the summary to stderr. Exit 0 when every
 filter was written; 1 when some failed (the others are written); 2 for bad input, before any API call;
 3 when none failed but some had already been written for this minute by an earlier run (left as they were).
-validate: the checks `cdk synth` makes on the config, no AWS call; exit 0, or 2 with the problem.
+validate: the checks `cdk synth` makes on the config, no AWS call; exit 0, or 2 with one line per problem.
 plan: one snapshot of the configured instances, written nowhere unless --out, measured: fit, metrics, cost.
 """
 
@@ -88,10 +88,14 @@ def _exit_code(report: SnapshotReport) -> int:
 
 
 def _validate(args: argparse.Namespace) -> int:
+    problems: list[str] = []
     try:
-        settings = load_settings(args.config)
-    except ConfigError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        settings = load_settings(args.config, problems)
+    except ConfigError as exc:  # not JSON, or not even an object: nothing further can be checked
+        problems.append(str(exc))
+    for problem in problems:
+        print(f"error: {problem}", file=sys.stderr)
+    if problems:
         return 2
     filters = sum(len(i.filters) for i in settings.exporter.instances)
     print(f"ok: {args.config}: {len(settings.exporter.instances)} instance(s), {filters} filter(s), "

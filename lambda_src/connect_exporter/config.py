@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
-from collections.abc import Mapping
 from collections.abc import Set as AbstractSet
 from typing import Any
 
@@ -120,25 +121,25 @@ class ExporterConfig:
         return frozenset(self.metrics.families if filt.metrics is None else filt.metrics)
 
 
-def load_config(path: str | Path) -> ExporterConfig:
-    """Read and validate a config file."""
+def load_config(path: str | Path, problems: list[str] | None = None) -> ExporterConfig:
+    """Read and validate a config file (`problems`: see `validate_config`)."""
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read config: {exc.strerror or exc}") from None
-    return parse_config(text, source=str(path))
+    return parse_config(text, source=str(path), problems=problems)
 
 
-def parse_config(text: str, source: str = "config") -> ExporterConfig:
-    """Parse and validate config JSON text; `source` names it in errors."""
+def parse_config(text: str, source: str = "config", problems: list[str] | None = None) -> ExporterConfig:
+    """Parse and validate config JSON text; `source` names it in errors. Text that is not JSON always raises."""
     try:
         raw = json.loads(text, object_pairs_hook=_no_duplicate_keys)
     except json.JSONDecodeError as exc:
         raise ConfigError(f"{source}: not valid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
     except _DuplicateKey as exc:
         raise ConfigError(f"{source}: duplicate key {exc.args[0]!r}") from None
-    return validate_config(raw, source=source)
+    return validate_config(raw, source=source, problems=problems)
 
 
 class _DuplicateKey(Exception):
@@ -155,75 +156,110 @@ def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return seen
 
 
-def validate_config(raw: Any, source: str = "config") -> ExporterConfig:
-    """Validate an already-parsed config document."""
-    v = Validator(source)
-    top = v.object(raw, "", required={"instances"}, optional={"pacing", "metrics", "names", "deployment"})
-    instances_raw = v.array(top["instances"], "instances", min_len=1)
-    instances = tuple(v.instance(item, f"instances[{i}]") for i, item in enumerate(instances_raw))
-    v.unique([inst.instance_id for inst in instances], "instances[{i}].instance_id")
+def validate_config(raw: Any, source: str = "config", problems: list[str] | None = None) -> ExporterConfig:
+    """Validate an already-parsed config document. Without `problems`, the first problem raises; with a list,
+    each instance and section is checked on its own, every problem is appended (one line each) and what
+    passed is returned, so a user fixes them all in one go."""
+    v = Validator(source, problems)
+    top = v.object(raw, "", required={"instances"}, optional={"pacing", "metrics", "names", "deployment"}, strict=problems is None)
+    instances: list[InstanceConfig] = []
+    with v.section():
+        instances_raw = v.array(top["instances"], "instances", min_len=1) if "instances" in top else []
+        for i, item in enumerate(instances_raw):
+            with v.section():
+                instances.append(v.instance(item, f"instances[{i}]"))
+    with v.section():
+        v.unique([inst.instance_id for inst in instances], "instances[{i}].instance_id")
 
     pacing = PacingConfig()
-    if "pacing" in top:
-        p = v.object(top["pacing"], "pacing", optional={"requests_per_second", "burst", "max_attempts", "operations"})
-        rate = v.number(p.get("requests_per_second", 2.0), "pacing.requests_per_second", 0.01, 1000)
-        burst = v.integer(p.get("burst", 5), "pacing.burst", 1, 1000)
-        operations: dict[str, Pace] = {}
-        for name, raw_pace in v.object(p.get("operations", {}), "pacing.operations", optional=set(OPERATIONS)).items():
-            path = _join("pacing.operations", name)
-            o = v.object(raw_pace, path, optional={"requests_per_second", "burst"})
-            operations[name] = Pace(
-                v.number(o.get("requests_per_second", rate), f"{path}.requests_per_second", 0.01, 1000),
-                v.integer(o.get("burst", burst), f"{path}.burst", 1, 1000),
-            )
-        pacing = PacingConfig(
-            requests_per_second=rate,
-            burst=burst,
-            max_attempts=v.integer(p.get("max_attempts", 8), "pacing.max_attempts", 1, 20),
-            operations=operations,
-        )
+    with v.section():
+        pacing = _pacing(v, top["pacing"]) if "pacing" in top else pacing
     metrics = MetricsConfig()
-    if "metrics" in top:
-        m = v.object(top["metrics"], "metrics", optional={"namespace", "per_agent", "families"})
-        namespace = m.get("namespace", MetricsConfig.namespace)
-        if not isinstance(namespace, str) or not NAMESPACE_RE.match(namespace):
-            v.fail("metrics.namespace", "must be 1-255 of A-Z a-z 0-9 . - _ / # : and not start with AWS/", namespace)
-        per_agent = m.get("per_agent", False)
-        if not isinstance(per_agent, bool):
-            v.fail("metrics.per_agent", "must be true or false", per_agent)
-        families = v.families(m["families"], "metrics.families") if "families" in m else METRIC_FAMILIES
-        metrics = MetricsConfig(namespace=namespace, per_agent=per_agent, families=families)
+    with v.section():
+        metrics = _metrics(v, top["metrics"]) if "metrics" in top else metrics
     ttl = 900
-    if "names" in top:
-        n = v.object(top["names"], "names", optional={"ttl_seconds"})
-        ttl = v.integer(n.get("ttl_seconds", 900), "names.ttl_seconds", 0, 86400)
+    with v.section():
+        if "names" in top:
+            n = v.object(top["names"], "names", optional={"ttl_seconds"})
+            ttl = v.integer(n.get("ttl_seconds", 900), "names.ttl_seconds", 0, 86400)
     deployment = top.get("deployment", {})
-    if not isinstance(deployment, dict):
-        v.fail("deployment", "must be an object", deployment)
-    return ExporterConfig(instances, pacing, metrics, ttl, deployment)
+    with v.section():
+        if not isinstance(deployment, dict):
+            deployment = {}
+            v.fail("deployment", "must be an object", top.get("deployment"))
+    return ExporterConfig(tuple(instances), pacing, metrics, ttl, deployment)
+
+
+def _pacing(v: Validator, raw: Any) -> PacingConfig:
+    p = v.object(raw, "pacing", optional={"requests_per_second", "burst", "max_attempts", "operations"})
+    rate = v.number(p.get("requests_per_second", 2.0), "pacing.requests_per_second", 0.01, 1000)
+    burst = v.integer(p.get("burst", 5), "pacing.burst", 1, 1000)
+    operations: dict[str, Pace] = {}
+    for name, raw_pace in v.object(p.get("operations", {}), "pacing.operations", optional=set(OPERATIONS)).items():
+        path = _join("pacing.operations", name)
+        o = v.object(raw_pace, path, optional={"requests_per_second", "burst"})
+        operations[name] = Pace(
+            v.number(o.get("requests_per_second", rate), f"{path}.requests_per_second", 0.01, 1000),
+            v.integer(o.get("burst", burst), f"{path}.burst", 1, 1000),
+        )
+    return PacingConfig(
+        requests_per_second=rate,
+        burst=burst,
+        max_attempts=v.integer(p.get("max_attempts", 8), "pacing.max_attempts", 1, 20),
+        operations=operations,
+    )
+
+
+def _metrics(v: Validator, raw: Any) -> MetricsConfig:
+    m = v.object(raw, "metrics", optional={"namespace", "per_agent", "families"})
+    namespace = m.get("namespace", MetricsConfig.namespace)
+    if not isinstance(namespace, str) or not NAMESPACE_RE.match(namespace):
+        v.fail("metrics.namespace", "must be 1-255 of A-Z a-z 0-9 . - _ / # : and not start with AWS/", namespace)
+    per_agent = m.get("per_agent", False)
+    if not isinstance(per_agent, bool):
+        v.fail("metrics.per_agent", "must be true or false", per_agent)
+    families = v.families(m["families"], "metrics.families") if "families" in m else METRIC_FAMILIES
+    return MetricsConfig(namespace=namespace, per_agent=per_agent, families=families)
 
 
 class Validator:
-    """Small helpers that turn every rule into one line naming source, path and value."""
+    """Small helpers that turn every rule into one line naming source, path and value. Given a `problems`
+    list, `section()` records a section's problem there and goes on with the next section."""
 
-    def __init__(self, source: str) -> None:
+    def __init__(self, source: str, problems: list[str] | None = None) -> None:
         self.source = source
+        self.problems = problems
+
+    @contextmanager
+    def section(self) -> Iterator[None]:
+        if self.problems is None:
+            yield
+            return
+        try:
+            yield
+        except ConfigError as exc:
+            self.problems.append(str(exc))
 
     def fail(self, path: str, problem: str, value: Any = ...) -> None:
         where = f"{self.source}: {path}" if path else self.source
         got = "" if value is ... else f" (got {_show(value)})"
         raise ConfigError(f"{where}: {problem}{got}")
 
-    def object(self, raw: Any, path: str, required: AbstractSet[str] = frozenset(), optional: AbstractSet[str] = frozenset()) -> dict:
+    def object(self, raw: Any, path: str, required: AbstractSet[str] = frozenset(), optional: AbstractSet[str] = frozenset(),
+               strict: bool = True) -> dict:
+        """`raw` as a JSON object with these keys. `strict=False` records unknown and missing keys as problems
+        and goes on (the object itself must still be one)."""
         if not isinstance(raw, dict):
             self.fail(path, "must be a JSON object", raw)
         for key in raw:
             if key not in required and key not in optional:
                 allowed = ", ".join(sorted(required | optional))
-                self.fail(_join(path, key), f"unknown key; allowed keys: {allowed}")
+                with self.section() if not strict else nullcontext():
+                    self.fail(_join(path, key), f"unknown key; allowed keys: {allowed}")
         for key in sorted(required):
             if key not in raw:
-                self.fail(_join(path, key), "is required")
+                with self.section() if not strict else nullcontext():
+                    self.fail(_join(path, key), "is required")
         return raw
 
     def array(self, raw: Any, path: str, min_len: int = 0) -> list:
@@ -257,9 +293,12 @@ class Validator:
         if not isinstance(instance_id, str) or not INSTANCE_ID_RE.match(instance_id):
             self.fail(f"{path}.instance_id", "must be an Amazon Connect instance id (letters, digits, -)", instance_id)
         filters_raw = self.array(obj["filters"], f"{path}.filters", min_len=1)
-        filters = tuple(self.filter(item, f"{path}.filters[{i}]", instance_id) for i, item in enumerate(filters_raw))
+        filters: list[FilterConfig] = []
+        for i, item in enumerate(filters_raw):
+            with self.section():  # collecting: a bad filter is reported and its neighbours still checked
+                filters.append(self.filter(item, f"{path}.filters[{i}]", instance_id))
         self.unique([f.name for f in filters], f"{path}.filters[{{i}}].name")
-        return InstanceConfig(instance_id, filters)
+        return InstanceConfig(instance_id, tuple(filters))
 
     def filter(self, raw: Any, path: str, instance_id: str) -> FilterConfig:
         obj = self.object(raw, path, required={"name"}, optional={*FILTER_KINDS, "contact_states", "metrics"})

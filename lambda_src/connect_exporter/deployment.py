@@ -8,8 +8,10 @@ rest with the same one-line errors, so a bad file stops `cdk synth` before any t
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from .config import (
     FILTER_NAME_RE,
@@ -84,76 +86,103 @@ class DeploymentSettings:
         return min(self.schedule_minutes * 60 - 5, 900)
 
 
-def load_settings(path: str | Path) -> DeploymentSettings:
-    exporter = load_config(path)
-    v = Validator(str(path))
-    d = v.object(
-        exporter.deployment,
-        "deployment",
-        optional={"schedule", "prefix", "snapshot_retention_days", "log_retention_days", "memory_mb", "retain_data",
-                  "stale_after_minutes", "alarm_email", "alarms", "reserved_concurrency", "powertools_layer_arn",
-                  "history_retention_days", "history_max_lag_hours", "database", "encryption", "tracing"},
+def load_settings(path: str | Path, problems: list[str] | None = None) -> DeploymentSettings:
+    """The exporter config and its `deployment` section, validated. Without `problems` the first problem
+    raises `ConfigError` (synth stops there); with a list, each problem is appended as its own line and a
+    default stands in for the bad value, so `connect-exporter validate` reports every one at once."""
+    exporter = load_config(path, problems)
+    v = Validator(str(path), problems)
+    d: dict[str, Any] = {}
+    with v.section():
+        d = v.object(
+            exporter.deployment,
+            "deployment",
+            optional={"schedule", "prefix", "snapshot_retention_days", "log_retention_days", "memory_mb", "retain_data",
+                      "stale_after_minutes", "alarm_email", "alarms", "reserved_concurrency", "powertools_layer_arn",
+                      "history_retention_days", "history_max_lag_hours", "database", "encryption", "tracing"},
+        )
+
+    def setting(key: str, default: Any, check: Callable[[Any], Any]) -> Any:
+        with v.section():
+            return check(d.get(key, default))
+        return default  # the problem is recorded
+
+    def integer(key: str, default: int, low: int, high: int) -> int:
+        return setting(key, default, lambda value: v.integer(value, f"deployment.{key}", low, high))
+
+    filters = {(i.instance_id, f.name) for i in exporter.instances for f in i.filters}
+    alarms = []
+    for n, raw in enumerate(setting("alarms", [], lambda value: v.array(value, "deployment.alarms"))):
+        with v.section():
+            alarms.append(_alarm(v, raw, f"deployment.alarms[{n}]", exporter, filters))
+    return DeploymentSettings(
+        exporter=exporter,
+        source=str(path),
+        schedule_minutes=setting("schedule", "rate(1 minute)", lambda value: _schedule_minutes(v, value)),
+        prefix=setting("prefix", "snapshots", lambda value: _prefix(v, value)),
+        # Raw snapshots only need to outlive compaction (and serve debugging): history keeps the long record.
+        snapshot_retention_days=integer("snapshot_retention_days", 30, 8, 3650),
+        history_retention_days=integer("history_retention_days", 400, 1, 3650),
+        history_max_lag_hours=integer("history_max_lag_hours", 3, 2, 72),
+        log_retention_days=setting("log_retention_days", 30, lambda value: _one_of(
+            v, value, LOG_RETENTION_DAYS, "deployment.log_retention_days", f"must be one of CloudWatch's values {LOG_RETENTION_DAYS}")),
+        memory_mb=integer("memory_mb", 512, 128, 10240),
+        retain_data=setting("retain_data", True, lambda value: _boolean(v, value, "deployment.retain_data")),
+        stale_after_minutes=integer("stale_after_minutes", 5, 1, 60),
+        alarm_email=setting("alarm_email", None, lambda value: _matching(
+            v, value, EMAIL_RE, "deployment.alarm_email", "must be an e-mail address")),
+        alarms=tuple(alarms),
+        reserved_concurrency=setting("reserved_concurrency", 1, lambda value: value if value is None else v.integer(
+            value, "deployment.reserved_concurrency", 1, 1000)),
+        database=setting("database", None, lambda value: _matching(
+            v, value, DATABASE_RE, "deployment.database", "must be a Glue database name: a-z 0-9 _, starting with a letter, at most 100")),
+        powertools_layer_arn=setting("powertools_layer_arn", None, lambda value: _matching(
+            v, value, LAYER_ARN_RE, "deployment.powertools_layer_arn",
+            "must be a Lambda layer version ARN (arn:...:lambda:REGION:ACCOUNT:layer:NAME:VERSION)")),
+        encryption=setting("encryption", "s3-managed", lambda value: _encryption(v, value)),
+        tracing=setting("tracing", True, lambda value: _boolean(v, value, "deployment.tracing")),
     )
-    schedule = d.get("schedule", "rate(1 minute)")
+
+
+def _schedule_minutes(v: Validator, schedule: Any) -> int:
     match = RATE_RE.match(schedule) if isinstance(schedule, str) else None
     if not match or int(match["n"]) > 15:
         v.fail("deployment.schedule", "must be rate(N minute[s]) with N from 1 to 15", schedule)
     assert match is not None  # v.fail raised otherwise
-    prefix = d.get("prefix", "snapshots")
+    return int(match["n"])
+
+
+def _prefix(v: Validator, prefix: Any) -> str:
     if not isinstance(prefix, str) or not re.match(r"^[a-z0-9][a-z0-9/_-]{0,100}$", prefix) or prefix.endswith("/"):
         v.fail("deployment.prefix", "must be a key prefix of a-z 0-9 / _ - without a trailing /", prefix)
     if prefix.split("/")[0] == DeploymentSettings.history_prefix:
         v.fail("deployment.prefix", f"must not be under {DeploymentSettings.history_prefix}/, where the history table lives", prefix)
-    log_days = d.get("log_retention_days", 30)
-    if log_days not in LOG_RETENTION_DAYS:
-        v.fail("deployment.log_retention_days", f"must be one of CloudWatch's values {LOG_RETENTION_DAYS}", log_days)
-    retain = d.get("retain_data", True)
-    if not isinstance(retain, bool):
-        v.fail("deployment.retain_data", "must be true or false", retain)
-    email = d.get("alarm_email")
-    if email is not None and (not isinstance(email, str) or not EMAIL_RE.match(email)):
-        v.fail("deployment.alarm_email", "must be an e-mail address", email)
-    database = d.get("database")
-    if database is not None and (not isinstance(database, str) or not DATABASE_RE.match(database)):
-        v.fail("deployment.database", "must be a Glue database name: a-z 0-9 _, starting with a letter, at most 100", database)
-    reserved = d.get("reserved_concurrency", 1)
-    if reserved is not None:
-        reserved = v.integer(reserved, "deployment.reserved_concurrency", 1, 1000)
-    layer_arn = d.get("powertools_layer_arn")
-    if layer_arn is not None and (not isinstance(layer_arn, str) or not LAYER_ARN_RE.match(layer_arn)):
-        v.fail("deployment.powertools_layer_arn", "must be a Lambda layer version ARN (arn:...:lambda:REGION:ACCOUNT:layer:NAME:VERSION)", layer_arn)
-    encryption = d.get("encryption", "s3-managed")
+    return prefix
+
+
+def _encryption(v: Validator, encryption: Any) -> str:
     if encryption not in ENCRYPTION_MODES and not (isinstance(encryption, str) and KMS_KEY_ARN_RE.match(encryption)):
         v.fail("deployment.encryption", 'must be "s3-managed", "kms" or a KMS key ARN (arn:...:kms:REGION:ACCOUNT:key/ID)', encryption)
-    tracing = d.get("tracing", True)
-    if not isinstance(tracing, bool):
-        v.fail("deployment.tracing", "must be true or false", tracing)
-    filters = {(i.instance_id, f.name) for i in exporter.instances for f in i.filters}
-    alarms = tuple(
-        _alarm(v, raw, f"deployment.alarms[{n}]", exporter, filters)
-        for n, raw in enumerate(v.array(d.get("alarms", []), "deployment.alarms"))
-    )
-    return DeploymentSettings(
-        exporter=exporter,
-        source=str(path),
-        schedule_minutes=int(match["n"]),
-        prefix=prefix,
-        # Raw snapshots only need to outlive compaction (and serve debugging): history keeps the long record.
-        snapshot_retention_days=v.integer(d.get("snapshot_retention_days", 30), "deployment.snapshot_retention_days", 8, 3650),
-        history_retention_days=v.integer(d.get("history_retention_days", 400), "deployment.history_retention_days", 1, 3650),
-        history_max_lag_hours=v.integer(d.get("history_max_lag_hours", 3), "deployment.history_max_lag_hours", 2, 72),
-        log_retention_days=log_days,
-        memory_mb=v.integer(d.get("memory_mb", 512), "deployment.memory_mb", 128, 10240),
-        retain_data=retain,
-        stale_after_minutes=v.integer(d.get("stale_after_minutes", 5), "deployment.stale_after_minutes", 1, 60),
-        alarm_email=email,
-        alarms=alarms,
-        reserved_concurrency=reserved,
-        database=database,
-        powertools_layer_arn=layer_arn,
-        encryption=encryption,
-        tracing=tracing,
-    )
+    return encryption
+
+
+def _boolean(v: Validator, value: Any, path: str) -> bool:
+    if not isinstance(value, bool):
+        v.fail(path, "must be true or false", value)
+    return value
+
+
+def _one_of(v: Validator, value: Any, allowed: tuple[Any, ...], path: str, problem: str) -> Any:
+    if isinstance(value, bool) or value not in allowed:
+        v.fail(path, problem, value)
+    return value
+
+
+def _matching(v: Validator, value: Any, pattern: re.Pattern[str], path: str, problem: str) -> str | None:
+    """None, or a string matching `pattern`."""
+    if value is not None and (not isinstance(value, str) or not pattern.match(value)):
+        v.fail(path, problem, value)
+    return value
 
 
 def _alarm(v: Validator, raw: object, path: str, exporter: ExporterConfig, filters: set[tuple[str, str]]) -> AlarmRule:

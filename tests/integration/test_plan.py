@@ -41,6 +41,16 @@ def test_validate_accepts_the_example_and_names_the_first_problem_in_one_line(tm
     result = run("validate", "--config", str(bad))
     assert (result.returncode, result.stdout) == (2, "")
     assert result.stderr == f"error: {bad}: deployment.schedule: must be rate(N minute[s]) with N from 1 to 15 (got 'rate(90 seconds)')\n"
+    # Every problem at once, one line each, in the order synth would meet them (it stops at the first).
+    config["instances"][0]["filters"][1]["name"] = "Support"
+    config["pacing"] = {"burst": 0}
+    config["deployment"]["encryption"] = "aes"
+    bad.write_text(json.dumps(config))
+    result = run("validate", "--config", str(bad))
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert [line.split(": ")[2] for line in result.stderr.splitlines()] == [
+        "instances[0].filters[1].name", "pacing.burst", "deployment.alarms[0].filter", "deployment.alarms[1].filter",
+        "deployment.schedule", "deployment.encryption"]
 
 
 @pytest.fixture(scope="module")

@@ -133,12 +133,9 @@ def _check_error(error: ConfigError, doc) -> None:
         assert rest.startswith(TOP_LEVEL), message
 
 
-@SETTINGS
-@given(valid_configs(), st.data())
-def test_any_one_broken_field_is_named_in_one_line(raw, data):
-    """Replace one value anywhere in a valid config with any JSON: it still parses (the new value is
-    also valid) or fails with one line naming a place that exists in the file."""
-    places = []
+def break_one_field(raw: dict, data) -> None:
+    """Replace one value anywhere below the top of `raw` (a key's value or a list item) with any JSON."""
+    places: list[tuple] = []
 
     def collect(node, here):
         places.append(here)
@@ -148,15 +145,40 @@ def test_any_one_broken_field_is_named_in_one_line(raw, data):
 
     collect(raw, ())
     place = data.draw(st.sampled_from(places[1:]))
-    replacement = data.draw(json_values)
     node = raw
     for key in place[:-1]:
         node = node[key]
-    node[place[-1]] = replacement
+    node[place[-1]] = data.draw(json_values)
+
+
+@SETTINGS
+@given(valid_configs(), st.data())
+def test_any_one_broken_field_is_named_in_one_line(raw, data):
+    """Replace one value anywhere in a valid config with any JSON: it still parses (the new value is
+    also valid) or fails with one line naming a place that exists in the file."""
+    break_one_field(raw, data)
     try:
         parse_config(json.dumps(raw), SOURCE)
     except ConfigError as error:
         _check_error(error, raw)
+
+
+@SETTINGS
+@given(valid_configs(), st.data())
+def test_validate_reports_every_broken_field_and_first_the_one_synth_stops_at(raw, data):
+    """Break up to three fields: collecting (`connect-exporter validate`) gives one line per problem, the
+    first exactly the error synth raises, and nothing when synth raises nothing."""
+    for _ in range(data.draw(st.integers(1, 3))):
+        break_one_field(raw, data)
+    problems: list[str] = []
+    collected = parse_config(json.dumps(raw), SOURCE, problems)
+    try:
+        strict = parse_config(json.dumps(raw), SOURCE)
+    except ConfigError as error:
+        assert problems and problems[0] == str(error)
+        assert all(p.startswith(f"{SOURCE}: ") and "\n" not in p for p in problems)
+    else:
+        assert problems == [] and collected == strict
 
 
 @SETTINGS
