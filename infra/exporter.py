@@ -17,8 +17,7 @@ from aws_cdk import aws_scheduler as scheduler
 from aws_cdk import aws_scheduler_targets as targets
 from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_ssm as ssm
-from connect_exporter.config import OPERATIONS
-from connect_exporter.handler import DEFAULT_CONFIG_PATH
+from connect_exporter.config import DEFAULT_CONFIG_PATH, OPERATIONS
 from constructs import Construct
 
 from .encryption import READ_WRITE, Encryption, schedule_role

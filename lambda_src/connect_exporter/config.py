@@ -36,6 +36,8 @@ FILTER_KINDS: dict[str, tuple[str, str, int]] = {
     "user_hierarchy_groups": ("UserHierarchyGroups", "agent-group", 1),
 }
 ALL_AGENTS = "all"
+# Where the deployed function reads this file: the stack ships it in a layer (no 4 KB environment limit).
+DEFAULT_CONFIG_PATH = "/opt/exporter/config.json"
 
 # Names and ids become S3 key segments, partition values, IAM ARNs and metric dimensions:
 # keep them to characters that are safe in all four.

@@ -14,15 +14,13 @@ from aws_lambda_powertools import Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from .clients import connect_client, s3_client
-from .config import ExporterConfig, load_config
+from .config import DEFAULT_CONFIG_PATH, ExporterConfig, load_config
 from .directory import Directory
 from .metrics import late_run_document
 from .observability import SERVICE, emit_emf, logger
 from .pager import ConnectApi, Deadline
 from .sinks import S3Sink, parse_destination
 from .snapshot import SnapshotFailed, run_snapshot, snapshot_time
-
-DEFAULT_CONFIG_PATH = "/opt/exporter/config.json"
 
 # X-Ray through Powertools, in Lambda only (the CLI never imports this module): it patches botocore, so every
 # Connect and S3 call is a subsegment; filters get their own. Names, ids and counts only: never a record.

@@ -224,7 +224,7 @@ def fetch_filter(
 
     def take(index: int, items: Agents, approximate: int) -> None:
         with lock:
-            new = [item for item in items if (item.get("User") or {}).get("Id") not in seen]
+            new = [item for item in items if item["User"]["Id"] not in seen]  # `_page_chunk` kept only items with an id
             seen.update(item["User"]["Id"] for item in new)
             totals[index] = approximate
             if new:

@@ -30,7 +30,8 @@ _CONTACT_NAMED = tuple((c.name, *c.named) for c in CONTACT_COLUMNS if c.named)
 def flatten(user_data: Mapping[str, Any], snapshot_time: dt.datetime, names: Names = NO_NAMES) -> dict[str, Any]:
     """One record with every schema key present, in schema order; None wherever the API gave nothing."""
     agent = Agent(user_data, snapshot_time)
-    return name({column.name: column.value(agent) if column.value else None for column in COLUMNS}, names)
+    record = {column.name: column.value(agent) if column.value else None for column in COLUMNS}
+    return record if names is NO_NAMES else name(record, names)  # name columns start as None
 
 
 def name(record: dict[str, Any], names: Names) -> dict[str, Any]:

@@ -285,6 +285,7 @@ def _export_filter(
 
     workers = parallel_pages(run.config.pacing)
     chunks = list(filter_chunks(filt, routing_profile_ids, parallel=workers))
+
     def on_page(received: int, total: int) -> None:
         names_ahead.start()
         if run.progress:
