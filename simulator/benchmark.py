@@ -235,7 +235,7 @@ def write_report(results: list[dict[str, Any]], imports: list[float], path: Path
         "",
         "## Cold start",
         "",
-        f"Import of `connect_exporter.handler` (boto3, Powertools and the exporter) in a fresh interpreter, {len(imports)} runs: "
+        f"Import of `connect_exporter.handler` (boto3, Powertools, the X-Ray SDK its Tracer loads (about 120 ms of it) and the exporter) in a fresh interpreter, {len(imports)} runs: "
         f"median {statistics.median(imports) * 1000:.0f} ms, min {min(imports) * 1000:.0f} ms, max {max(imports) * 1000:.0f} ms.",
         "",
         "## Reading the numbers",

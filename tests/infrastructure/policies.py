@@ -1,8 +1,10 @@
-"""Resource policies from a synthesized template, evaluated the way AWS evaluates them for one request.
+"""Policies from a synthesized template, evaluated the way AWS evaluates them for one request.
 
-Enough of IAM's logic to answer "may this service principal do this action here": CloudFormation
-intrinsics resolved against a fixed account and Region, an explicit Deny wins over any Allow, and no
-Allow means denied. A condition operator it does not know fails loudly instead of guessing.
+Enough of IAM's logic to answer "may this service principal do this action here" (resource policies)
+and "may this role of the stack" (its identity policies with the resource's policy: same account, so
+either may allow, except a KMS key, whose policy must allow too, if only by delegating to the account's
+IAM): CloudFormation intrinsics resolved against a fixed account and Region, an explicit Deny wins over
+any Allow, and no Allow means denied. A condition operator it does not know fails loudly instead of guessing.
 """
 
 from __future__ import annotations
@@ -45,10 +47,11 @@ def resolve(template: dict, value: Any) -> Any:
 class Request:
     """One call as the policy sees it: who, what, on what, and the request context."""
 
-    service: str  # the calling service principal, e.g. cloudwatch.amazonaws.com
+    service: str  # the calling service principal, e.g. cloudwatch.amazonaws.com ("" for a role)
     action: str
     resource: str
     context: dict[str, str] = field(default_factory=dict)
+    principal: str = ""  # the calling IAM principal's ARN (a role of the stack), when not a service
 
 
 def _as_list(value: Any) -> list:
@@ -58,7 +61,12 @@ def _as_list(value: Any) -> list:
 def _principal_matches(principal: Any, request: Request) -> bool:
     if principal == "*" or (isinstance(principal, dict) and "*" in _as_list(principal.get("AWS", []))):
         return True
-    return isinstance(principal, dict) and request.service in _as_list(principal.get("Service", []))
+    if not isinstance(principal, dict):
+        return False
+    if request.principal:  # the account's root stands for every IAM principal of the account
+        account_root = f"arn:{PARTITION}:iam::{request.principal.split(':')[4]}:root"
+        return any(p in (request.principal, account_root) for p in _as_list(principal.get("AWS", [])))
+    return request.service in _as_list(principal.get("Service", []))
 
 
 def _like(pattern: str, value: str) -> bool:
@@ -85,11 +93,12 @@ def _conditions_hold(conditions: dict, context: dict[str, str]) -> bool:
     return True
 
 
-def _applies(statement: dict, request: Request) -> bool:
+def _applies(statement: dict, request: Request, identity: bool = False) -> bool:
+    """Whether `statement` speaks of `request`; an identity policy's statements name no principal."""
     actions = _as_list(statement.get("Action", []))
     resources = _as_list(statement.get("Resource", []))
     return (
-        _principal_matches(statement.get("Principal"), request)
+        (identity or _principal_matches(statement.get("Principal"), request))
         and any(_like(a.lower(), request.action.lower()) for a in actions)
         and any(_like(r, request.resource) for r in resources)
         and _conditions_hold(statement.get("Condition", {}), request.context)
@@ -102,3 +111,37 @@ def allowed(template: dict, documents: list[dict], request: Request) -> bool:
     if any(s["Effect"] == "Deny" and _applies(s, request) for s in statements):
         return False
     return any(s["Effect"] == "Allow" and _applies(s, request) for s in statements)
+
+
+def resource_policies(template: dict, logical_id: str) -> list[dict]:
+    """The policy documents a resource carries: a key's key policy, or the bucket, queue or topic policies naming it."""
+    resource = template["Resources"][logical_id]
+    if resource["Type"] == "AWS::KMS::Key":
+        return [resource["Properties"]["KeyPolicy"]]
+    kinds = {"AWS::S3::Bucket": ("AWS::S3::BucketPolicy", "Bucket"), "AWS::SQS::Queue": ("AWS::SQS::QueuePolicy", "Queues"),
+             "AWS::SNS::Topic": ("AWS::SNS::TopicPolicy", "Topics")}
+    if resource["Type"] not in kinds:
+        return []
+    kind, key = kinds[resource["Type"]]
+    return [r["Properties"]["PolicyDocument"] for r in template["Resources"].values()
+            if r["Type"] == kind and {"Ref": logical_id} in _as_list(r["Properties"][key])]
+
+
+def role_may(template: dict, role_id: str, action: str, resource_id: str, suffix: str = "") -> bool:
+    """Whether the stack's role `role_id` may do `action` on resource `resource_id` (plus `suffix`, e.g. an
+    object key) over TLS, after deploy: its identity policies, and the resource's own policy."""
+    resource = arn_of(template, resource_id) + suffix
+    request = Request("", action, resource, {"aws:SecureTransport": "true"}, principal=arn_of(template, role_id))
+    documents = [r["Properties"]["PolicyDocument"] for r in template["Resources"].values()
+                 if r["Type"] == "AWS::IAM::Policy" and {"Ref": role_id} in r["Properties"]["Roles"]]
+    documents += [p["PolicyDocument"] for p in template["Resources"][role_id]["Properties"].get("Policies", [])]
+    identity = [s for doc in documents for s in resolve(template, doc)["Statement"]]
+    on_resource = [s for doc in resource_policies(template, resource_id) for s in resolve(template, doc)["Statement"]]
+    if any(s["Effect"] == "Deny" and _applies(s, request, identity=True) for s in identity) or any(
+            s["Effect"] == "Deny" and _applies(s, request) for s in on_resource):
+        return False
+    by_identity = any(s["Effect"] == "Allow" and _applies(s, request, identity=True) for s in identity)
+    by_resource = any(s["Effect"] == "Allow" and _applies(s, request) for s in on_resource)
+    if template["Resources"][resource_id]["Type"] == "AWS::KMS::Key":
+        return by_identity and by_resource  # a key trusts IAM only where its policy says so
+    return by_identity or by_resource

@@ -14,7 +14,7 @@ from infra.exporter import RUNTIME, powertools_parameter
 
 from . import test_stack as stack_checks
 from .conftest import EXAMPLE, synth
-from .policies import ACCOUNT, PARTITION, REGION, Request, allowed
+from .policies import ACCOUNT, PARTITION, REGION, Request, allowed, role_may
 
 USER_KEY = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 
@@ -88,6 +88,38 @@ def test_with_kms_each_role_holds_exactly_the_key_actions_it_needs(kms_template)
     # No role may encrypt or re-encrypt arbitrary data with it, nor manage it.
     every = [a for s in kms_statements(kms_template, "") for a in s["Action"]]
     assert set(every) == {"kms:Decrypt", "kms:GenerateDataKey"}
+
+
+def test_with_kms_every_write_and_read_path_is_allowed_by_role_resource_and_key_policy_together(kms_template):
+    """Walked as AWS evaluates it after deploy: the role's own policy, the bucket's or queue's policy (TLS
+    only) and the key policy (which trusts IAM by its account statement) must all agree."""
+    def one(prefix: str, kind: str) -> str:
+        (found,) = [k for k, v in kms_template["Resources"].items() if k.startswith(prefix) and v["Type"] == kind]
+        return found
+
+    key, queue = one("EncryptionKey", "AWS::KMS::Key"), one("ExporterFailedRuns", "AWS::SQS::Queue")
+    snapshots, function = one("StorageSnapshots", "AWS::S3::Bucket"), one("ExporterFunction", "AWS::Lambda::Function")
+    machine = one("HistoryStateMachine", "AWS::StepFunctions::StateMachine")
+    role = {name: one(name, "AWS::IAM::Role") for name in ("ExporterRole", "ExporterScheduleRole", "HistoryRole", "HistoryScheduleRole")}
+    paths = [
+        ("ExporterRole", "s3:PutObject", snapshots, "/snapshots/x.json.gz"),  # a snapshot, SSE-KMS
+        ("ExporterRole", "sqs:SendMessage", queue, ""),  # a failed run, by the on-failure destination
+        ("ExporterScheduleRole", "lambda:InvokeFunction", function, ""),
+        ("ExporterScheduleRole", "sqs:SendMessage", queue, ""),  # a run Scheduler could not deliver
+        ("HistoryScheduleRole", "states:StartExecution", machine, ""),
+        ("HistoryScheduleRole", "sqs:SendMessage", queue, ""),
+        ("HistoryRole", "s3:GetObject", snapshots, "/snapshots/x.json.gz"),
+        ("HistoryRole", "s3:PutObject", snapshots, "/history/data/x.parquet"),
+    ]
+    for name, action, resource, suffix in paths:
+        assert role_may(kms_template, role[name], action, resource, suffix), (name, action)
+        for key_action in ("kms:GenerateDataKey", "kms:Decrypt"):  # what S3 and SQS ask KMS for, as the caller
+            assert role_may(kms_template, role[name], key_action, key), (name, key_action)
+    assert not role_may(kms_template, role["ExporterRole"], "s3:PutObject", snapshots, "/history/x")
+    assert not any(role_may(kms_template, r, "kms:Encrypt", key) for r in role.values())
+    # A role the key does not serve (CDK's bucket-emptying handler) gets nothing from the account statement alone.
+    bystander = next(k for k, v in kms_template["Resources"].items() if v["Type"] == "AWS::IAM::Role" and k not in role.values())
+    assert not role_may(kms_template, bystander, "kms:Decrypt", key)
 
 
 def test_the_key_policy_admits_log_encryption_and_alarms_of_this_account_only(kms_template):
