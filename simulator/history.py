@@ -19,7 +19,7 @@ from connect_exporter.clients import CONNECT_CONFIG
 from connect_exporter.config import validate_config
 from connect_exporter.directory import Directory
 from connect_exporter.observability import logger
-from connect_exporter.pager import ConnectApi
+from connect_exporter.connect import ConnectApi
 from connect_exporter.sinks import LocalSink
 from connect_exporter.snapshot import SnapshotReport, run_snapshot
 

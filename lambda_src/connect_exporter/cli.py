@@ -23,7 +23,7 @@ from .costs import PRICES, load_prices
 from .deployment import load_settings
 from .directory import Directory
 from .observability import emit_emf, logger, use_human_logs
-from .pager import ConnectApi
+from .connect import ConnectApi
 from .plan import format_plan, make_plan
 from .progress import terminal_progress
 from .sinks import DiscardSink, LocalSink, S3Sink, Sink, parse_destination

@@ -1,22 +1,24 @@
 """Names for the ids GetCurrentUserData returns, from the List APIs, cached across warm invocations.
 
 One List call per page of up to 1,000 resources, never one call per agent. A lookup that fails
-(denied, throttled out, unknown) leaves the names null with a warning: the snapshot is not lost.
+(denied, throttled out, unknown, a page loop, the deadline) leaves the names null with a warning and is
+counted (`NameLookupsFailed`): the snapshot is not lost, and never waits on it past the deadline.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from .observability import logger
 from .pacing import Clock
-from .pager import CallStats, ConnectApi, ExportError, describe_error
+from .connect import ConnectApi, ExportError, MalformedResponse, describe_error
 from .records import Names
 
 # kind -> (operation, list key in the response, name key in a summary, extra request parameters)
@@ -50,54 +52,92 @@ class Directory:
         self._clock = clock
         self._cache: dict[tuple[str, str], _Entry] = {}
 
-    def routing_profile_ids(self, api: ConnectApi, instance_id: str, stats: CallStats) -> list[str]:
-        """Every routing profile id, read fresh: a profile added since the last read must not hide its agents."""
+    def routing_profile_ids(self, api: ConnectApi, instance_id: str) -> list[str]:
+        """Every routing profile id, read fresh: a profile added since the last read must not hide its agents.
+        Every instance has at least one (Basic Routing Profile): none is a malformed answer, not "no agents"."""
         try:
-            names = self._fetch(api, instance_id, "routing_profiles", stats)
+            names = self._fetch(api, instance_id, "routing_profiles")
+            if not names:
+                raise MalformedResponse("ListRoutingProfiles answered no routing profiles; every instance has at least one")
         except (ClientError, BotoCoreError, ExportError) as exc:
             raise LookupFailed(f"cannot list routing profiles: {describe_error(exc)}") from None
         return sorted(names)
 
-    def names(self, api: ConnectApi, instance_id: str, stats: CallStats, user_ids: Iterable[str] = ()) -> Names:
-        """Names for one instance, from cache where fresh; failures give empty maps and a warning."""
+    def names(self, api: ConnectApi, instance_id: str, user_ids: Iterable[str] = (), failed: set[str] | None = None) -> Names:
+        """Names for one instance, from cache where fresh; a failed lookup gives an empty map (or the last one
+        read), a warning, and its operation in `failed`."""
+        failed = set() if failed is None else failed
         maps: dict[str, dict] = {}
         stale = [kind for kind in SOURCES if not self._fresh(instance_id, kind)]
         if len(stale) > 1:  # each List API has its own quota: read them side by side, not one after another
-            per_kind = {kind: CallStats() for kind in stale}
             with ThreadPoolExecutor(max_workers=len(stale), thread_name_prefix="lists") as pool:
-                maps.update(zip(stale, pool.map(lambda kind: self._cached(api, instance_id, kind, per_kind[kind]), stale), strict=True))
-            for kind_stats in per_kind.values():
-                stats.merge(kind_stats)
+                maps.update(zip(stale, pool.map(lambda kind: self._cached(api, instance_id, kind, failed), stale), strict=True))
         for kind in SOURCES:
             if kind not in maps:
-                maps[kind] = self._cached(api, instance_id, kind, stats)
+                maps[kind] = self._cached(api, instance_id, kind, failed)
         entry = self._cache.get((instance_id, "users"))
         if entry and self._clock() - entry.fetched_at > USER_REFRESH_SECONDS:
             if any(uid not in entry.names for uid in user_ids):
-                maps["users"] = self._cached(api, instance_id, "users", stats, force=True)
+                maps["users"] = self._cached(api, instance_id, "users", failed, force=True)
         return Names(**maps)
 
     def _fresh(self, instance_id: str, kind: str) -> bool:
         entry = self._cache.get((instance_id, kind))
         return entry is not None and self._clock() - entry.fetched_at < self.ttl
 
-    def _cached(self, api: ConnectApi, instance_id: str, kind: str, stats: CallStats, force: bool = False) -> dict:
+    def _cached(self, api: ConnectApi, instance_id: str, kind: str, failed: set[str], force: bool = False) -> dict:
         entry = self._cache.get((instance_id, kind))
         if entry and not force and self._clock() - entry.fetched_at < self.ttl:
             return entry.names
         try:
-            return self._fetch(api, instance_id, kind, stats)
+            return self._fetch(api, instance_id, kind)
         except (ClientError, BotoCoreError, ExportError) as exc:
             operation = SOURCES[kind][0]
+            failed.add(operation)
             logger.warning(
                 f"{operation} failed; {kind} names stay null", extra={"instance_id": instance_id, "error": describe_error(exc)}
             )
             return entry.names if entry else {}
 
-    def _fetch(self, api: ConnectApi, instance_id: str, kind: str, stats: CallStats) -> dict[str, str | None]:
+    def _fetch(self, api: ConnectApi, instance_id: str, kind: str) -> dict[str, str | None]:
         operation, list_key, name_key, params = SOURCES[kind]
-        items = api.list_all(operation, list_key, stats, InstanceId=instance_id, **params)
-        names = {item["Id"]: item.get(name_key) for item in items if item.get("Id")}
+        items = api.list_all(operation, list_key, InstanceId=instance_id, **params)
+        names = {item["Id"]: _text(item.get(name_key)) for item in items if isinstance(item.get("Id"), str)}
         self._cache[(instance_id, kind)] = _Entry(self._clock(), names)
         return names
 
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) else None  # a name that is not text is no name
+
+
+@dataclass
+class NamesAhead:
+    """One instance's names, read in a second thread from its first page on: the List APIs have quotas
+    of their own, so the lookups overlap paging instead of following it. Not started for an instance
+    that never answers (unknown, denied), which would only add failing calls and warnings. `failed` holds
+    the List operations that failed during this run."""
+
+    pool: ThreadPoolExecutor
+    directory: Directory
+    api: ConnectApi
+    instance_id: str
+    failed: set[str] = field(default_factory=set)
+    _future: Future | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def start(self) -> None:
+        with self._lock:  # pages of several chunks may arrive at once
+            if self._future is None:
+                self._future = self.pool.submit(self.names)
+
+    def names(self, user_ids: Iterable[str] = ()) -> Names:
+        return self.directory.names(self.api, self.instance_id, user_ids, self.failed)
+
+    def ready(self) -> bool:
+        return self._future is not None and self._future.done()
+
+    def wait(self) -> None:
+        if self._future is not None:
+            self._future.result()

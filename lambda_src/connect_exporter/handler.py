@@ -18,7 +18,7 @@ from .config import DEFAULT_CONFIG_PATH, ExporterConfig, load_config
 from .directory import Directory
 from .metrics import late_run_document
 from .observability import SERVICE, emit_emf, logger
-from .pager import ConnectApi, Deadline
+from .connect import ConnectApi, Deadline
 from .sinks import S3Sink, parse_destination
 from .snapshot import SnapshotFailed, run_snapshot, snapshot_time
 

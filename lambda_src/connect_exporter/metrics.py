@@ -49,6 +49,7 @@ class FilterHealth:
     throttles: int = 0
     short_of_total: int = 0
     already_written: bool = False  # an earlier run wrote this minute; this run's data was not kept
+    malformed_fields: int = 0  # values that could not be read, written as null
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,7 @@ class InstanceHealth:
     throttles: int
     duration_seconds: float
     already_written_filters: int = 0
+    name_lookups_failed: int = 0  # List operations that failed this run: their names are null
 
 
 class Summarizer:
@@ -95,6 +97,7 @@ METRIC_FAMILY: dict[str, str] = {
     "AvailableSlots": "slots", "MaxSlots": "slots", "ActiveSlots": "slots",
     "Agents": "agents", "AgentsByStatus": "status", "Contacts": "contacts",
     "FilterFailed": "health", "ApiCalls": "health", "Throttles": "health", "AgentsShortOfTotal": "health", "AlreadyWritten": "health",
+    "MalformedFields": "health",
     "AgentAvailableSlots": "agent", "AgentActiveSlots": "agent",
 }
 
@@ -142,6 +145,8 @@ def filter_documents(
         health_values.update(ApiCalls=health.api_calls, Throttles=health.throttles, AgentsShortOfTotal=health.short_of_total)
         if health.already_written:  # only when it happens: an always-zero series would be one more billed metric
             health_values["AlreadyWritten"] = 1
+        if health.malformed_fields:
+            health_values["MalformedFields"] = health.malformed_fields
     if summary is not None and "agents" in families:
         health_values["Agents"] = summary.agents
     docs = [document(namespace, at, base, health_values)]
@@ -173,10 +178,11 @@ def filter_documents(
 def agent_documents(
     namespace: str, at: dt.datetime, instance_id: str, filter_name: str, records: Iterable[Mapping[str, Any]]
 ) -> list[dict]:
-    """Per-agent slots (opt-in: each agent x channel is a billed custom metric)."""
+    """Per-agent slots (opt-in: each agent x channel is a billed custom metric). The agent is its user id, never
+    its username: dimensions are visible to anyone who may list metrics, and a username is personal data."""
     docs = []
     for record in records:
-        agent = dimension_value(record.get("username") or record.get("user_id"))
+        agent = dimension_value(record.get("user_id"))
         for channel, available in sorted((record.get("available_slots") or {}).items()):
             docs.append(
                 document(
@@ -191,18 +197,22 @@ def agent_documents(
 
 def instance_document(namespace: str, at: dt.datetime, instance_id: str, health: InstanceHealth) -> dict:
     """The exporter's own health for one instance: what the health alarm watches."""
-    return document(
-        namespace,
-        at,
-        {"InstanceId": instance_id},
-        {
-            "FailedFilters": health.failed_filters,
-            "AlreadyWrittenFilters": health.already_written_filters,
-            "ApiCalls": health.api_calls,
-            "Throttles": health.throttles,
-            "SnapshotDurationSeconds": round(health.duration_seconds, 3),
-        },
-    )
+    values: dict[str, float] = {
+        "FailedFilters": health.failed_filters,
+        "AlreadyWrittenFilters": health.already_written_filters,
+        "ApiCalls": health.api_calls,
+        "Throttles": health.throttles,
+        "SnapshotDurationSeconds": round(health.duration_seconds, 3),
+    }
+    if health.name_lookups_failed:  # only when it happens, like AlreadyWritten
+        values["NameLookupsFailed"] = health.name_lookups_failed
+    return document(namespace, at, {"InstanceId": instance_id}, values)
+
+
+def refused_run_document(namespace: str, at: dt.datetime, instance_id: str, filters: int) -> dict:
+    """A run refused before it began (an event with no usable time, a time in the future): every filter of the
+    instance failed, so the failed-filters alarm sees it, and RunsRefused says why they did."""
+    return document(namespace, at, {"InstanceId": instance_id}, {"FailedFilters": filters, "RunsRefused": 1})
 
 
 def late_run_document(namespace: str, at: dt.datetime, instance_id: str) -> dict:

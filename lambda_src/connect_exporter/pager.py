@@ -1,163 +1,35 @@
-"""Paced, retried calls to Amazon Connect, and paging of one filter's GetCurrentUserData.
+"""Paging of one filter's GetCurrentUserData: chunks, NextToken, de-duplication, and answers checked.
 
-botocore has no paginator for GetCurrentUserData, and its filters take at most 100 queues,
-routing profiles or agents (one hierarchy group) per call: a filter is split into chunks, each
-chunk paged on NextToken, and agents de-duplicated by user id across chunks and pages.
+botocore has no paginator for GetCurrentUserData, and its filters take at most 100 queues, routing profiles
+or agents (one hierarchy group) per call: a filter is split into chunks, each chunk paged on NextToken, and
+agents kept once by user id, within a page as across pages and chunks. An answer that cannot be right (a
+token handed back, more pages than the count allows, far fewer agents than the count promises) fails the
+filter: write-once would make a wrong minute permanent.
 """
 
 from __future__ import annotations
 
-import random
+import math
 import threading
-import time
-from concurrent.futures import ThreadPoolExecutor
-from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any
 
-from botocore.exceptions import ClientError, HTTPClientError
-from botocore.exceptions import ConnectionError as BotoConnectionError
+from botocore.exceptions import ClientError
 
-from .config import ALL_AGENTS, FILTER_KINDS, FilterConfig, PacingConfig
-from .pacing import Clock, Sleep, TokenBucket, backoff_delay
+from .config import ALL_AGENTS, FILTER_KINDS, FilterConfig
+from .connect import ConnectApi, MalformedResponse, PageGuard, PagingError, require
+from .observability import logger
 
-MAX_PARALLEL = 8
-ROUND_TRIP_SECONDS = 0.2  # a generous round trip to Connect from Lambda, parsing included
-
-THROTTLE_CODES = frozenset({"ThrottlingException", "TooManyRequestsException", "Throttling", "LimitExceededException"})
 PAGE_SIZE = 100
-
-
-class ExportError(Exception):
-    """A failure the exporter itself describes in one line (no type name needed)."""
-
-
-class DeadlineReached(ExportError):
-    """Raised before a call that could not finish before the Lambda deadline."""
-
-
-class MalformedResponse(ExportError):
-    """A 200 answer without the list it must carry. botocore turns a body that is not JSON into an empty
-    result instead of an error, which would otherwise pass for "no agents"."""
-
-
-def require(page: dict[str, Any], key: str, operation: str) -> list[dict[str, Any]]:
-    if key not in page:
-        raise MalformedResponse(f"{operation} answered without {key}: a malformed or truncated response")
-    return page[key] or []
-
-
-class Deadline:
-    """Time left to work, keeping `reserve` seconds to write what is done and report."""
-
-    def __init__(self, remaining: Callable[[], float] | None = None, reserve: float = 0.0) -> None:
-        self._remaining = remaining
-        self.reserve = reserve
-
-    def check(self, upcoming_wait: float = 0.0) -> None:
-        if self._remaining is None:
-            return
-        left = self._remaining()
-        if left - upcoming_wait < self.reserve:
-            raise DeadlineReached(f"stopped paging with {left:.1f} s left before the Lambda deadline")
-
-
-@dataclass
-class CallStats:
-    """What calls cost: counts by operation, throttles and server errors retried."""
-
-    calls: Counter[str] = field(default_factory=Counter)
-    throttles: int = 0
-    server_errors: int = 0
-
-    @property
-    def total_calls(self) -> int:
-        return sum(self.calls.values())
-
-    def merge(self, other: CallStats) -> None:
-        self.calls.update(other.calls)
-        self.throttles += other.throttles
-        self.server_errors += other.server_errors
-
-
-class ConnectApi:
-    """Calls Connect through one paced bucket per operation (each has its own quota), with retries.
-    Safe to share between two threads that call different operations (a bucket is not locked)."""
-
-    def __init__(
-        self,
-        client: Any,
-        pacing: PacingConfig,
-        deadline: Deadline | None = None,
-        clock: Clock = time.monotonic,
-        sleep: Sleep = time.sleep,
-        rng: random.Random | None = None,
-    ) -> None:
-        self.client = client
-        self.pacing = pacing
-        self.deadline = deadline or Deadline()
-        self._clock = clock
-        self._sleep = sleep
-        self._rng = rng or random.Random()
-        self._buckets: dict[str, TokenBucket] = {}
-        self._lock = threading.Lock()
-
-    def bucket(self, operation: str) -> TokenBucket:
-        with self._lock:  # name lookups call from a second thread
-            if operation not in self._buckets:
-                pace = self.pacing.pace(operation)
-                # Requests in flight side by side reach Connect up to that many out of step: keep as many
-                # tokens of the account's burst unspent, so that jitter never finds its bucket empty.
-                in_flight = parallel_pages(self.pacing) if operation == "GetCurrentUserData" else 1
-                burst = max(1, pace.burst - (in_flight - 1))
-                self._buckets[operation] = TokenBucket(pace.requests_per_second, burst, self._clock, self._sleep)
-            return self._buckets[operation]
-
-    def call(self, operation: str, stats: CallStats, **params: Any) -> dict[str, Any]:
-        """Call `operation` (e.g. "GetCurrentUserData"), paced, retrying throttles, 5xx and dropped connections."""
-        method = getattr(self.client, _snake(operation))
-        bucket = self.bucket(operation)
-        attempts = self.pacing.max_attempts
-        for attempt in range(attempts):
-            self.deadline.check(bucket.wait_time())
-            bucket.acquire()
-            stats.calls[operation] += 1
-            try:
-                return method(**params)
-            except ClientError as exc:
-                code = exc.response.get("Error", {}).get("Code", "")
-                status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
-                if code in THROTTLE_CODES or status == 429:
-                    stats.throttles += 1
-                    bucket.drain()
-                elif status >= 500:
-                    stats.server_errors += 1
-                else:
-                    raise
-                if attempt == attempts - 1:
-                    raise
-            except (BotoConnectionError, HTTPClientError):
-                stats.server_errors += 1
-                if attempt == attempts - 1:
-                    raise
-            finally:
-                bucket.settle()
-            delay = backoff_delay(attempt, rng=self._rng)
-            self.deadline.check(delay)
-            self._sleep(delay)
-        raise AssertionError("unreachable")  # pragma: no cover
-
-    def list_all(self, operation: str, list_key: str, stats: CallStats, **params: Any) -> list[dict[str, Any]]:
-        """Every item of a List* operation, paged on NextToken at the largest page size."""
-        items: list[dict[str, Any]] = []
-        token = None
-        while True:
-            page = self.call(operation, stats, MaxResults=1000, **params, **({"NextToken": token} if token else {}))
-            items.extend(require(page, list_key, operation))
-            token = page.get("NextToken")
-            if not token:
-                return items
+# MaxResults is a maximum: Connect may answer shorter pages, so the only bound the answers give is one new
+# agent a page. More pages than count * PAGE_MARGIN + PAGE_SLACK (the count is approximate, and agents log in
+# while a filter pages), or more than IDLE_PAGES pages that bring no agent not already sent, are a loop.
+PAGE_MARGIN, PAGE_SLACK, IDLE_PAGES = 1.1, 3, 3
+# Agents who log out between pages leave a gap against the count. More than this share (and at least
+# SHORT_MIN agents) missing is an answer that lost its items, not agents leaving.
+SHORT_SHARE, SHORT_MIN = 0.05, 5
 
 
 @dataclass
@@ -168,6 +40,7 @@ class FilterResult:
     # Sum over chunks of ApproximateTotalCount minus the unique agents received (agents who logged out
     # between pages, or a count the API over-estimated): visible, not silently lost.
     short_of_total: int
+    malformed_items: int = 0  # items with no readable user id: they cannot be keyed, so they are dropped and counted
 
 
 Agents = list[dict[str, Any]]
@@ -191,22 +64,10 @@ def filter_chunks(filt: FilterConfig, routing_profile_ids: Sequence[str] = (), p
         yield chunk
 
 
-
-def parallel_pages(pacing: PacingConfig) -> int:
-    """Requests a filter keeps in flight: one at the default pace, more for a GetCurrentUserData quota raised
-    in `pacing.operations` that outpaces one request's round trip (20/s against 30-100 ms a call needs
-    several). One request in flight keeps pages, and so lines, in the API's order."""
-    raised = pacing.operations.get("GetCurrentUserData")
-    if raised is None:
-        return 1
-    return max(1, min(MAX_PARALLEL, int(raised.requests_per_second * ROUND_TRIP_SECONDS)))
-
-
 def fetch_filter(
     api: ConnectApi,
     instance_id: str,
     chunks: Sequence[dict[str, Any]],
-    stats: CallStats,
     on_agents: Callable[[Agents], None],
     on_page: Callable[[int, int], None] = lambda received, total: None,
     workers: int = 1,
@@ -214,9 +75,9 @@ def fetch_filter(
     """Page every chunk and hand each page's agents not seen before to `on_agents` as the page arrives:
     only their ids are kept, so memory does not grow with the filter. With `workers` > 1, chunks are paged
     side by side (pages of one chunk follow its NextToken, so they cannot), still at the bucket's pace;
-    `on_agents` is called by one thread at a time. Calls are counted into `stats`; `on_page(agents received,
-    ApproximateTotalCount of the chunks answered)` runs after each page (the instance answers: worth reading
-    its names; a terminal shows progress). The first failure stops the rest."""
+    `on_agents` is called by one thread at a time. `on_page(agents received, ApproximateTotalCount of the
+    chunks answered)` runs after each page (the instance answers: worth reading its names; a terminal shows
+    progress). The first failure stops the rest."""
     seen: set[str] = set()
     totals: dict[int, int] = {}
     lock = threading.Lock()
@@ -224,65 +85,97 @@ def fetch_filter(
 
     def take(index: int, items: Agents, approximate: int) -> None:
         with lock:
-            new = [item for item in items if item["User"]["Id"] not in seen]  # `_page_chunk` kept only items with an id
-            seen.update(item["User"]["Id"] for item in new)
+            new = []
+            for item in items:  # one at a time: an agent repeated within a page is kept once too
+                uid = item["User"]["Id"]
+                if uid not in seen:
+                    seen.add(uid)
+                    new.append(item)
             totals[index] = approximate
             if new:
                 on_agents(new)
             on_page(len(seen), sum(totals.values()))
 
-    def page(index: int, chunk: dict[str, Any]) -> int:
-        chunk_stats = CallStats()
+    def page(index: int, chunk: dict[str, Any]) -> tuple[int, int]:
         try:
-            approximate, received = _page_chunk(api, instance_id, chunk, chunk_stats, lambda items, n: take(index, items, n), stop)
-            return max(0, approximate - received)
+            approximate, received, malformed = _page_chunk(api, instance_id, chunk, lambda items, n: take(index, items, n), stop)
+            return max(0, approximate - received), malformed
         except BaseException:
             stop.set()
             raise
-        finally:
-            with lock:
-                stats.merge(chunk_stats)
 
     if workers <= 1 or len(chunks) <= 1:
-        short = sum(page(index, chunk) for index, chunk in enumerate(chunks))
+        results = [page(index, chunk) for index, chunk in enumerate(chunks)]
     else:
         with ThreadPoolExecutor(max_workers=min(workers, len(chunks)), thread_name_prefix="pages") as pool:
-            short = sum(future.result() for future in [pool.submit(page, index, chunk) for index, chunk in enumerate(chunks)])
-    return FilterResult(len(seen), short)
+            results = [future.result() for future in [pool.submit(page, index, chunk) for index, chunk in enumerate(chunks)]]
+    short = sum(s for s, _ in results)
+    promised = sum(totals.values())
+    if short > max(SHORT_MIN, math.ceil(SHORT_SHARE * promised)):
+        raise MalformedResponse(
+            f"GetCurrentUserData counted {promised} agents (ApproximateTotalCount) but answered {promised - short}: "
+            f"{short} missing is more than agents logging out while paging explain; not written"
+        )
+    return FilterResult(len(seen), short, sum(m for _, m in results))
 
 
 def _page_chunk(
     api: ConnectApi,
     instance_id: str,
     chunk: dict[str, Any],
-    stats: CallStats,
     take: Callable[[Agents, int], None],
     stop: threading.Event,
-) -> tuple[int, int]:
+) -> tuple[int, int, int]:
+    """(largest ApproximateTotalCount, unique agents received, malformed items) of one chunk."""
     token: str | None = None
     restarted = False
     seen_in_chunk: set[str] = set()
-    approximate = 0
+    approximate = malformed = idle = 0
+    guard = PageGuard("GetCurrentUserData")
     while not stop.is_set():
         params: dict[str, Any] = {"InstanceId": instance_id, "Filters": chunk, "MaxResults": PAGE_SIZE}
         if token:
             params["NextToken"] = token
         try:
-            page = api.call("GetCurrentUserData", stats, **params)
+            page = api.call("GetCurrentUserData", **params)
         except ClientError as exc:
             # An expired or invalid NextToken costs this chunk a restart, not the snapshot.
             if token and not restarted and _is_bad_token(exc):
                 restarted, token = True, None
+                guard = PageGuard("GetCurrentUserData")  # page one again hands out the same tokens
                 continue
             raise
-        items = [item for item in require(page, "UserDataList", "GetCurrentUserData") if (item.get("User") or {}).get("Id")]
-        approximate = max(approximate, int(page.get("ApproximateTotalCount") or 0))
+        items = []
+        for item in require(page, "UserDataList", "GetCurrentUserData"):
+            user = item.get("User") if isinstance(item, dict) else None
+            if isinstance(user, dict) and isinstance(user.get("Id"), str) and user["Id"]:
+                items.append(item)
+            else:
+                malformed += 1
+        approximate = max(approximate, _count(page.get("ApproximateTotalCount")))
+        before = len(seen_in_chunk)
         seen_in_chunk.update(item["User"]["Id"] for item in items)
         take(items, approximate)
         token = page.get("NextToken")
         if not token:
             break
-    return approximate, len(seen_in_chunk)
+        idle += len(seen_in_chunk) == before
+        if idle > IDLE_PAGES:
+            raise PagingError(f"GetCurrentUserData answered {idle} pages with no agent it had not already sent, "
+                              f"and a NextToken each time: paging stopped after {guard.pages + 1} pages")
+        guard.follow(str(token), math.ceil(approximate * PAGE_MARGIN) + PAGE_SLACK,
+                     f"ApproximateTotalCount {approximate}, at least one new agent a page")
+    if malformed:
+        logger.warning("GetCurrentUserData items without a user id were dropped",
+                       extra={"instance_id": instance_id, "items": malformed})
+    return approximate, len(seen_in_chunk), malformed
+
+
+def _count(value: Any) -> int:
+    try:
+        return max(0, int(value or 0))
+    except (TypeError, ValueError):
+        return 0
 
 
 def _is_bad_token(exc: ClientError) -> bool:
@@ -290,20 +183,3 @@ def _is_bad_token(exc: ClientError) -> bool:
     return error.get("Code") in {"InvalidParameterException", "InvalidRequestException"} and (
         "token" in str(error.get("Message", "")).lower()
     )
-
-
-def describe_error(exc: BaseException) -> str:
-    """One line for any failure: the API's error code and message, or the exception's type and text."""
-    if isinstance(exc, ExportError):
-        return str(exc)
-    if isinstance(exc, ClientError):
-        error = exc.response.get("Error", {})
-        operation = getattr(exc, "operation_name", "")
-        text = f"{error.get('Code', 'Error')}: {error.get('Message', '')}".strip().rstrip(":")
-        return f"{operation} {text}".strip()
-    message = " ".join(str(exc).split())
-    return f"{type(exc).__name__}: {message}" if message else type(exc).__name__
-
-
-def _snake(operation: str) -> str:
-    return "".join(f"_{c.lower()}" if c.isupper() else c for c in operation).lstrip("_")

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .schema import COLUMNS, CONTACT_COLUMNS, Agent, iso_utc
+from .schema import COLUMNS, CONTACT_COLUMNS, UNREADABLE, Agent, iso_utc, read_columns
 
 __all__ = ["Names", "flatten", "iso_utc", "name"]
 
@@ -27,10 +27,17 @@ _NAMED = tuple((c.name, *c.named) for c in COLUMNS if c.named)
 _CONTACT_NAMED = tuple((c.name, *c.named) for c in CONTACT_COLUMNS if c.named)
 
 
-def flatten(user_data: Mapping[str, Any], snapshot_time: dt.datetime, names: Names = NO_NAMES) -> dict[str, Any]:
-    """One record with every schema key present, in schema order; None wherever the API gave nothing."""
-    agent = Agent(user_data, snapshot_time)
-    record = {column.name: column.value(agent) if column.value else None for column in COLUMNS}
+def flatten(
+    user_data: Mapping[str, Any], snapshot_time: dt.datetime, names: Names = NO_NAMES, problems: list[str] | None = None,
+) -> dict[str, Any]:
+    """One record with every schema key present, in schema order; None wherever the API gave nothing. A value
+    that cannot be read (a null slot count, a contact that is not an object, a timestamp that is not one) is
+    None too, and its field's name is added to `problems`: one bad field costs that field, not the agent."""
+    agent = Agent(user_data, snapshot_time, problems)
+    try:
+        record = {column.name: column.value(agent) if column.value else None for column in COLUMNS}
+    except UNREADABLE:  # the careful path, column by column, only for the agent that needs it
+        record = read_columns(COLUMNS, agent, agent.problems)
     return record if names is NO_NAMES else name(record, names)  # name columns start as None
 
 

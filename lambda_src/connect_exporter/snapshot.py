@@ -2,23 +2,24 @@
 
 Each filter is written as soon as it is complete, so a later failure (another filter's API error,
 the Lambda deadline) never costs data already fetched; failures are collected and reported at the end.
+The steps of a filter are fetch (`pager`), flatten (`records`), name (`directory`), write (`sinks`) and
+measure (`metrics`); this module only strings them together.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import marshal
-import tempfile
-import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+import uuid
+from collections.abc import Callable, Iterable, Mapping
 from contextlib import AbstractContextManager, nullcontext
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
 from .config import ALL_AGENTS, ExporterConfig, FilterConfig, InstanceConfig
-from .directory import Directory
+from .connect import CallStats, ConnectApi, describe_error, parallel_pages
+from .directory import Directory, NamesAhead
 from .metrics import (
     FilterHealth,
     FilterSummary,
@@ -29,9 +30,12 @@ from .metrics import (
     instance_document,
 )
 from .observability import emit_emf, logger
-from .pager import CallStats, ConnectApi, describe_error, fetch_filter, filter_chunks, parallel_pages
+from .pager import fetch_filter, filter_chunks
 from .records import flatten, name
-from .sinks import AlreadyWritten, GzipLines, Sink, object_key
+from .sinks import AlreadyWritten, GzipLines, RecordSpool, Sink, object_key
+
+# Log lines naming an agent's unreadable fields, per filter; the rest are counted in MalformedFields only.
+MALFORMED_LOG_LINES = 10
 
 
 @dataclass
@@ -45,6 +49,7 @@ class FilterOutcome:
     stats: CallStats = field(default_factory=CallStats)
     bytes_written: int = 0
     short_of_total: int = 0
+    malformed_fields: int = 0  # values the API sent that could not be read: null in their records, counted
     already_written: bool = False  # an earlier run wrote this minute; it stands, this run's data is dropped
     seconds: float = 0.0
     agent_documents: list[dict[str, Any]] = field(default_factory=list)
@@ -62,6 +67,7 @@ class SnapshotReport:
     duration_seconds: float = 0.0
     emf_documents: int = 0
     emf_bytes: int = 0
+    run_id: str = ""
 
     @property
     def failures(self) -> list[FilterOutcome]:
@@ -119,28 +125,28 @@ def run_snapshot(
     span: Span = no_span,
 ) -> SnapshotReport:
     """Export one snapshot; never raises for a filter's failure (see `SnapshotReport.failures`).
-    `progress(instance_id, filter_name, agents, approximate_total)` hears of each page (a terminal's bar)."""
+    `progress(instance_id, filter_name, agents, approximate_total)` hears of each page (a terminal's bar).
+    Each run has an id of its own, stored with every object it writes (see `sinks.S3Sink`)."""
     started = clock()
-    run = _Run(config, at, api, directory, sink, emit, SnapshotReport(snapshot_time=at), clock, progress, span)
+    run_api = api.counted()
+    report = SnapshotReport(snapshot_time=at, api_stats=run_api.stats, run_id=uuid.uuid4().hex)
+    run = _Run(config, at, run_api, directory, sink, emit, report, clock, progress, span)
     for instance in config.instances:
         instance_started = clock()
-        lookups = CallStats()
-        outcomes = _export_instance(run, instance, lookups)
-        run.report.outcomes.extend(outcomes)
-        calls = CallStats()
-        for stats in (lookups, *(o.stats for o in outcomes)):
-            calls.merge(stats)
-        run.report.api_stats.merge(calls)
+        instance_api = run_api.counted()
+        outcomes, lookups_failed = _export_instance(run, instance, instance_api)
+        report.outcomes.extend(outcomes)
         health = InstanceHealth(
             failed_filters=sum(not o.ok for o in outcomes),
-            api_calls=calls.total_calls,
-            throttles=calls.throttles,
+            api_calls=instance_api.stats.total_calls,
+            throttles=instance_api.stats.throttles,
             duration_seconds=clock() - instance_started,
             already_written_filters=sum(o.already_written for o in outcomes),
+            name_lookups_failed=lookups_failed,
         )
         run.send([instance_document(config.metrics.namespace, at, instance.instance_id, health)])
-    run.report.duration_seconds = clock() - started
-    return run.report
+    report.duration_seconds = clock() - started
+    return report
 
 
 @dataclass(frozen=True)
@@ -163,75 +169,32 @@ class _Run:
         self.report.emf_documents += len(documents)
 
 
-class _NamesAhead:
-    """One instance's names, read in a second thread from its first page on: the List APIs have quotas
-    of their own, so the lookups overlap paging instead of following it. Not started for an instance
-    that never answers (unknown, denied), which would only add failing calls and warnings."""
-
-    def __init__(self, pool: ThreadPoolExecutor, run: _Run, instance_id: str, lookups: CallStats) -> None:
-        self._pool, self._run, self._instance_id, self._lookups = pool, run, instance_id, lookups
-        self._future: Future | None = None
-        self._lock = threading.Lock()
-
-    def start(self) -> None:
-        with self._lock:  # pages of several chunks may arrive at once
-            if self._future is None:
-                self._future = self._pool.submit(self._run.directory.names, self._run.api, self._instance_id, self._lookups)
-
-    def ready(self) -> bool:
-        return self._future is not None and self._future.done()
-
-    def wait(self) -> None:
-        if self._future is not None:
-            self._future.result()
-
-
-class _Waiting:
-    """Records flattened before the instance's names arrived, spooled in marshal batches (memory up to a few
-    MB, then /tmp) until `records.name` completes them: holding them costs no memory that grows with agents,
-    and the work left for after the names is a few dictionary reads a record."""
-
-    def __init__(self) -> None:
-        self._file: Any = None
-
-    def add(self, records: list[dict[str, Any]]) -> None:
-        if self._file is None:
-            self._file = tempfile.SpooledTemporaryFile(max_size=GzipLines.SPOOL_BYTES)
-        batch = marshal.dumps(records)  # plain dicts, lists, strings and numbers: marshal is the fastest codec
-        self._file.write(len(batch).to_bytes(8, "little") + batch)
-
-    def drain(self) -> Iterator[list[dict[str, Any]]]:
-        if self._file is not None:
-            self._file.seek(0)
-            while header := self._file.read(8):
-                yield marshal.loads(self._file.read(int.from_bytes(header, "little")))
-            self._file.close()
-            self._file = None
-
-
-def _export_instance(run: _Run, instance: InstanceConfig, lookups: CallStats) -> list[FilterOutcome]:
+def _export_instance(run: _Run, instance: InstanceConfig, api: ConnectApi) -> tuple[list[FilterOutcome], int]:
+    """Every filter of one instance, each on its own: one filter's failure must not cost the others.
+    Returns the outcomes and how many name lookups failed."""
     instance_id = instance.instance_id
     profiles: list[str] = []
     profiles_error: Exception | None = None
     if any(f.kind == ALL_AGENTS for f in instance.filters):
         try:
-            profiles = run.directory.routing_profile_ids(run.api, instance_id, lookups)
+            profiles = run.directory.routing_profile_ids(api.counted(), instance_id)
         except Exception as exc:  # reported on each all-agents filter below
             profiles_error = exc
     outcomes = []
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="names") as pool:
-        names = _NamesAhead(pool, run, instance_id, lookups)
+        names = NamesAhead(pool, run.directory, api.counted(), instance_id)
         for filt in instance.filters:
-            outcome = FilterOutcome(instance_id, filt.name)
+            filter_api = api.counted()
             filter_started = run.clock()
             try:
                 if filt.kind == ALL_AGENTS and profiles_error:
                     raise profiles_error
                 with run.span(f"## filter {filt.name}", {"instance_id": instance_id, "filter_name": filt.name}):
-                    _export_filter(run, instance_id, filt, profiles, names, outcome, lookups)
+                    outcome = _export_filter(run, filter_api, instance_id, filt, profiles, names)
             except Exception as exc:  # one filter's failure must not cost the others
-                outcome.error = describe_error(exc)
+                outcome = FilterOutcome(instance_id, filt.name, error=describe_error(exc))
                 logger.error("filter failed", extra={"instance_id": instance_id, "filter_name": filt.name, "error": outcome.error})
+            outcome.stats = filter_api.stats
             outcome.seconds = run.clock() - filter_started
             health = FilterHealth(
                 failed=not outcome.ok,
@@ -239,6 +202,7 @@ def _export_instance(run: _Run, instance: InstanceConfig, lookups: CallStats) ->
                 throttles=outcome.stats.throttles,
                 short_of_total=outcome.short_of_total,
                 already_written=outcome.already_written,
+                malformed_fields=outcome.malformed_fields,
             )
             run.send(
                 filter_documents(run.config.metrics.namespace, run.at, instance_id, filt.name, outcome.summary, health,
@@ -246,36 +210,43 @@ def _export_instance(run: _Run, instance: InstanceConfig, lookups: CallStats) ->
                 + outcome.agent_documents
             )
             outcomes.append(outcome)
-    return outcomes
+    return outcomes, len(names.failed)
 
 
 def _export_filter(
-    run: _Run,
-    instance_id: str,
-    filt: FilterConfig,
-    routing_profile_ids: list[str],
-    names_ahead: _NamesAhead,
-    outcome: FilterOutcome,
-    lookups: CallStats,
-) -> None:
+    run: _Run, api: ConnectApi, instance_id: str, filt: FilterConfig, routing_profile_ids: list[str], names_ahead: NamesAhead,
+) -> FilterOutcome:
     """Pages become records as they arrive and are gzipped into a spool: memory does not grow with agents.
     Lines follow the API's order (chunk by chunk, page by page), not sorted. Records flattened before the
     names arrive wait in a spool with their names empty, so only naming and encoding are left for then."""
-    lines, summary, waiting = GzipLines(), Summarizer(), _Waiting()
+    outcome = FilterOutcome(instance_id, filt.name)
+    lines, summary, waiting = GzipLines(), Summarizer(), RecordSpool()
     per_agent = run.config.metrics.per_agent
+    agents_malformed = 0
 
     def write(records: list[dict[str, Any]]) -> None:
         # A cache read; it re-reads users only if one is unknown and the list is older than a minute.
-        names = run.directory.names(run.api, instance_id, lookups, (r["user_id"] for r in records))
+        names = names_ahead.names(r["user_id"] for r in records)
         for record in records:
             lines.write(name(record, names))
-            if per_agent:
-                outcome.agent_documents += agent_documents(run.config.metrics.namespace, run.at, instance_id, filt.name, [record])
+        if per_agent:
+            outcome.agent_documents += agent_documents(run.config.metrics.namespace, run.at, instance_id, filt.name, records)
 
     def on_agents(agents: list[dict[str, Any]]) -> None:
-        records = [flatten(agent, run.at) for agent in agents]
-        for record in records:
+        nonlocal agents_malformed
+        records = []
+        for agent in agents:
+            problems: list[str] = []
+            record = flatten(agent, run.at, problems=problems)
+            if problems:  # one bad field costs that field: counted, and the first few agents named by id
+                outcome.malformed_fields += len(problems)
+                agents_malformed += 1
+                if agents_malformed <= MALFORMED_LOG_LINES:
+                    logger.warning("fields the API sent that cannot be read are null in this agent's record",
+                                   extra={"instance_id": instance_id, "filter_name": filt.name,
+                                          "user_id": record["user_id"], "fields": ",".join(problems)})
             summary.add(record)  # slots, statuses and contact states: no name needed
+            records.append(record)
         if not names_ahead.ready():
             waiting.add(records)
             return
@@ -291,20 +262,22 @@ def _export_filter(
         if run.progress:
             run.progress(instance_id, filt.name, received, total)
 
-    result = fetch_filter(run.api, instance_id, chunks, outcome.stats, on_agents, on_page=on_page, workers=workers)
+    result = fetch_filter(api, instance_id, chunks, on_agents, on_page=on_page, workers=workers)
     outcome.short_of_total = result.short_of_total
+    outcome.malformed_fields += result.malformed_items
     names_ahead.wait()
     for held in waiting.drain():
         write(held)
     body = lines.finish()
     try:
-        outcome.uri = run.sink.put(object_key(instance_id, filt.name, run.at), body)
+        outcome.uri = run.sink.put(object_key(instance_id, filt.name, run.at), body, run_id=run.report.run_id,
+                                   seconds=api.deadline.write_seconds())
     except AlreadyWritten as exc:
         outcome.uri, outcome.already_written = exc.uri, True
         outcome.agent_documents = []
         logger.info("filter already written for this minute; left as it was",
                     extra={"instance_id": instance_id, "filter_name": filt.name, "uri": exc.uri})
-        return
+        return outcome
     finally:
         body.close()
     outcome.records = lines.records
@@ -314,3 +287,5 @@ def _export_filter(
         "filter written",
         extra={"instance_id": instance_id, "filter_name": filt.name, "records": lines.records, "uri": outcome.uri},
     )
+    return outcome
+

@@ -19,7 +19,7 @@ from botocore.config import Config
 from connect_exporter.clients import CONNECT_CONFIG, connect_client, s3_client
 from connect_exporter.config import validate_config
 from connect_exporter.directory import Directory
-from connect_exporter.pager import ConnectApi
+from connect_exporter.connect import ConnectApi
 from connect_exporter.sinks import LocalSink, S3Sink
 from connect_exporter.snapshot import run_snapshot
 

@@ -197,7 +197,7 @@ def test_the_deadline_reserve_is_read_from_the_environment(deploy, connect_sim, 
     objects = deploy({"instances": [{"instance_id": inst.id, "filters": [{"name": "vip", "agents": sorted(inst.agents)[:5]}]}],
                       "pacing": {"requests_per_second": 500, "burst": 50}})
     monkeypatch.setenv("EXPORTER_DEADLINE_RESERVE_SECONDS", "50")  # more than the 40 s this run has
-    with pytest.raises(SnapshotFailed, match=r"filter vip: stopped paging with \d+\.\d s left"):
+    with pytest.raises(SnapshotFailed, match=r"filter vip: stopped paging \(GetCurrentUserData\) with \d+\.\d s left"):
         handler.lambda_handler(SCHEDULED, Context(budget_seconds=40))
     assert objects() == {} and sim.calls["GetCurrentUserData"] == 0
 

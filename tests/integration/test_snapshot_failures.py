@@ -10,7 +10,7 @@ import pytest
 from connect_exporter.clients import connect_client, s3_client
 from connect_exporter.config import validate_config
 from connect_exporter.directory import Directory
-from connect_exporter.pager import ConnectApi
+from connect_exporter.connect import ConnectApi
 from connect_exporter.sinks import LocalSink, S3Sink
 from connect_exporter.snapshot import run_snapshot
 
@@ -27,10 +27,10 @@ class DiskFullFor(LocalSink):
         super().__init__(root)
         self.failing = f"filter_name={failing_filter}/"
 
-    def put(self, key: str, body: BinaryIO) -> str:
+    def put(self, key: str, body: BinaryIO, run_id: str = "", seconds: float | None = None) -> str:
         if self.failing in key:
             raise OSError(28, "No space left on device")
-        return super().put(key, body)
+        return super().put(key, body, run_id, seconds)
 
 
 @pytest.fixture

@@ -7,15 +7,8 @@ import random
 import pytest
 from botocore.exceptions import ClientError
 from connect_exporter.config import FilterConfig, Pace, PacingConfig
-from connect_exporter.pager import (
-    CallStats,
-    ConnectApi,
-    Deadline,
-    DeadlineReached,
-    fetch_filter,
-    parallel_pages,
-    filter_chunks,
-)
+from connect_exporter.connect import ConnectApi, Deadline, DeadlineReached, MalformedResponse, parallel_pages
+from connect_exporter.pager import fetch_filter, filter_chunks
 
 
 def error(code: str, status: int, message: str = "x") -> ClientError:
@@ -70,9 +63,10 @@ def test_all_agents_goes_by_every_routing_profile():
 def test_pages_are_followed_and_agents_in_overlapping_chunks_come_once():
     members = {"q1": [f"u{i:03d}" for i in range(250)], "q2": [f"u{i:03d}" for i in range(200, 300)]}
     client = FakeConnect(members)
-    stats = CallStats()
+    connect = api(client)
     users: list[dict] = []
-    result = fetch_filter(api(client), "inst", [{"Queues": ["q1"]}, {"Queues": ["q2"]}], stats, users.extend)
+    result = fetch_filter(connect, "inst", [{"Queues": ["q1"]}, {"Queues": ["q2"]}], users.extend)
+    stats = connect.stats
     ids = [u["User"]["Id"] for u in users]
     assert result.agents == 300
     assert sorted(ids) == [f"u{i:03d}" for i in range(300)] and len(ids) == 300
@@ -84,9 +78,10 @@ def test_pages_are_followed_and_agents_in_overlapping_chunks_come_once():
 def test_throttles_and_5xx_are_retried_and_counted_with_nothing_missing():
     members = {"rp": [f"u{i}" for i in range(120)]}
     client = FakeConnect(members, script=[error("ThrottlingException", 429), error("InternalServiceException", 500)])
-    stats = CallStats()
+    connect = api(client)
     users: list[dict] = []
-    result = fetch_filter(api(client), "inst", [{"RoutingProfiles": ["rp"]}], stats, users.extend)
+    result = fetch_filter(connect, "inst", [{"RoutingProfiles": ["rp"]}], users.extend)
+    stats = connect.stats
     assert len(users) == result.agents == 120
     assert (stats.throttles, stats.server_errors, stats.calls["GetCurrentUserData"]) == (1, 1, 4)
 
@@ -94,15 +89,15 @@ def test_throttles_and_5xx_are_retried_and_counted_with_nothing_missing():
 def test_retries_give_up_after_max_attempts_and_raise_the_api_error():
     client = FakeConnect({}, script=[error("ThrottlingException", 429)] * 3)
     with pytest.raises(ClientError, match="ThrottlingException"):
-        fetch_filter(api(client, max_attempts=3), "inst", [{"Agents": ["a"]}], CallStats(), list().extend)
+        fetch_filter(api(client, max_attempts=3), "inst", [{"Agents": ["a"]}], list().extend)
 
 
 def test_client_errors_are_not_retried():
     client = FakeConnect({}, script=[error("ResourceNotFoundException", 404)])
-    stats = CallStats()
+    connect = api(client)
     with pytest.raises(ClientError, match="ResourceNotFoundException"):
-        fetch_filter(api(client), "inst", [{"Agents": ["a"]}], stats, list().extend)
-    assert stats.calls["GetCurrentUserData"] == 1
+        fetch_filter(connect, "inst", [{"Agents": ["a"]}], list().extend)
+    assert connect.stats.calls["GetCurrentUserData"] == 1
 
 
 def test_an_expired_next_token_restarts_the_chunk_not_the_snapshot():
@@ -119,53 +114,69 @@ def test_an_expired_next_token_restarts_the_chunk_not_the_snapshot():
 
     client.get_current_user_data = flaky
     users: list[dict] = []
-    fetch_filter(api(client), "inst", [{"RoutingProfiles": ["rp"]}], CallStats(), users.extend)
+    fetch_filter(api(client), "inst", [{"RoutingProfiles": ["rp"]}], users.extend)
     assert sorted(u["User"]["Id"] for u in users) == [f"u{i:03d}" for i in range(250)]
     # The failed call never reached the server; the chunk was then read again from its first page.
     assert [r.get("NextToken") for r in client.requests] == [None, "100", None, "100", "200"]
 
 
-def test_agents_who_leave_between_pages_are_counted_as_short_of_total():
+def shrinking_after_first_page(leaving: int) -> FakeConnect:
     client = FakeConnect({"rp": [f"u{i:03d}" for i in range(200)]})
     original = client.get_current_user_data
 
     def shrinking(**params):
         page = original(**params)
-        client.members["rp"] = client.members["rp"][:150]  # 50 agents log out after the first page
+        client.members["rp"] = client.members["rp"][: 200 - leaving]  # agents log out after the first page
         return page
 
     client.get_current_user_data = shrinking
+    return client
+
+
+def test_agents_who_leave_between_pages_are_counted_as_short_of_total():
     users: list[dict] = []
-    result = fetch_filter(api(client), "inst", [{"RoutingProfiles": ["rp"]}], CallStats(), users.extend)
-    assert len(users) == result.agents == 150 and result.short_of_total == 50
+    result = fetch_filter(api(shrinking_after_first_page(8)), "inst", [{"RoutingProfiles": ["rp"]}], users.extend)
+    assert len(users) == result.agents == 192 and result.short_of_total == 8
+
+
+def test_far_fewer_agents_than_the_count_promises_fail_the_filter():
+    with pytest.raises(MalformedResponse, match="counted 200 agents .* but answered 150: 50 missing"):
+        fetch_filter(api(shrinking_after_first_page(50)), "inst", [{"RoutingProfiles": ["rp"]}], list().extend)
 
 
 def test_the_deadline_stops_paging_before_a_call_that_would_not_finish():
-    left = iter([30.0, 2.0])
+    budget = [31.5]  # seconds left; each call takes 26 of them, 5 are kept in reserve, a call needs 1 to start
     client = FakeConnect({"rp": [f"u{i}" for i in range(300)]})
+    original = client.get_current_user_data
+
+    def slow(**params):
+        budget[0] -= 26
+        return original(**params)
+
+    client.get_current_user_data = slow
     with pytest.raises(DeadlineReached, match="Lambda deadline"):
-        fetch_filter(ConnectApi(client, PacingConfig(), Deadline(lambda: next(left), reserve=5)), "i", [{"RoutingProfiles": ["rp"]}], CallStats(), list().extend)
+        fetch_filter(ConnectApi(client, PacingConfig(), Deadline(lambda: budget[0], reserve=5)), "i", [{"RoutingProfiles": ["rp"]}], list().extend)
     assert len(client.requests) == 1
 
 
 def test_chunks_paged_side_by_side_give_every_agent_once_and_count_every_call():
     members = {f"rp{i}": [f"u{i:02d}{j:03d}" for j in range(130)] for i in range(6)}
     client = FakeConnect(members)
-    stats = CallStats()
+    connect = api(client)
     users: list[dict] = []
     chunks = list(filter_chunks(FilterConfig("all-agents"), sorted(members), parallel=4))
     assert [c["RoutingProfiles"] for c in chunks] == [["rp0", "rp1"], ["rp2", "rp3"], ["rp4", "rp5"]]  # ceil(6 / 4) a chunk
-    result = fetch_filter(api(client), "inst", chunks, stats, users.extend, workers=4)
+    result = fetch_filter(connect, "inst", chunks, users.extend, workers=4)
     ids = [u["User"]["Id"] for u in users]
     assert len(ids) == len(set(ids)) == result.agents == 780
-    assert stats.calls["GetCurrentUserData"] == len(client.requests) == 3 * 3  # 260 agents a chunk: three pages
+    assert connect.stats.calls["GetCurrentUserData"] == len(client.requests) == 3 * 3  # 260 agents a chunk: three pages
 
 
 def test_a_failing_chunk_stops_the_others_and_raises():
     members = {f"rp{i}": [f"u{i}{j:03d}" for j in range(500)] for i in range(3)}
     client = FakeConnect(members, script=[error("AccessDeniedException", 403)])
     with pytest.raises(ClientError, match="AccessDeniedException"):
-        fetch_filter(api(client), "inst", [{"RoutingProfiles": [rp]} for rp in sorted(members)], CallStats(), list().extend, workers=3)
+        fetch_filter(api(client), "inst", [{"RoutingProfiles": [rp]} for rp in sorted(members)], list().extend, workers=3)
     assert len(client.requests) < 15  # the other chunks stopped instead of reading all their pages
 
 

@@ -17,7 +17,7 @@ from connect_exporter.config import (
     parse_config,
 )
 from connect_exporter.metrics import CHANNELS, FilterHealth, filter_documents
-from connect_exporter.pager import CallStats, fetch_filter, filter_chunks
+from connect_exporter.pager import fetch_filter, filter_chunks
 from connect_exporter.records import Names, flatten
 from connect_exporter.schema import COLUMNS, CONTACT_COLUMNS
 from hypothesis import HealthCheck, given, settings
@@ -280,10 +280,11 @@ def test_any_records_sum_into_valid_emf_with_every_channel(users, at):
 def test_any_overlap_of_queues_and_any_page_size_gives_every_agent_exactly_once(members, page):
     """However agents overlap across queues, chunks of 100 and pages: each comes back once, none missing."""
     client = FakeConnect(members, page=page)
-    stats = CallStats()
+    connect = api(client)
     filt = FilterConfig(name="q", kind="queues", values=tuple(sorted(members)))
     users: list[dict] = []
-    result = fetch_filter(api(client), "i", list(filter_chunks(filt)), stats, users.extend)
+    result = fetch_filter(connect, "i", list(filter_chunks(filt)), users.extend)
+    stats = connect.stats
     ids = [u["User"]["Id"] for u in users]
     assert result.agents == len(ids)
     assert len(ids) == len(set(ids)) and set(ids) == {u for us in members.values() for u in us}

@@ -52,5 +52,5 @@ def test_destinations(dest, parsed):
 
 
 def test_s3_destination_needs_a_bucket():
-    with pytest.raises(ValueError, match="names no bucket"):
+    with pytest.raises(ValueError, match="is not an S3 bucket name"):
         parse_destination("s3:///prefix")
