@@ -34,7 +34,8 @@ def build_app(app: cdk.App) -> ExporterStack:
     for flag, value in FEATURE_FLAGS.items():
         app.node.set_context(flag, value)
     config = app.node.try_get_context("config") or DEFAULT_CONFIG
-    settings = load_settings(config)
+    # The CDK CLI sets these from the profile (an env-agnostic synth has neither): the config's ARNs must be there.
+    settings = load_settings(config, region=os.environ.get("CDK_DEFAULT_REGION"), account=os.environ.get("CDK_DEFAULT_ACCOUNT"))
     name = app.node.try_get_context("stack_name") or DEFAULT_STACK_NAME
     stack = ExporterStack(app, name, settings=settings)
     # Every finding fails synth unless acknowledged, with its reason, where the resource is defined.

@@ -2,8 +2,9 @@
 deploy (`validate`, `plan`).
 
 snapshot: EMF documents go to stdout (as in Lambda), logs and the summary to stderr. Exit 0 when every
-filter was written; 1 when some failed (the others are written); 2 for bad input, before any API call;
-3 when none failed but some had already been written for this minute by an earlier run (left as they were).
+filter was written; 1 when some failed (the others are written); 2 for bad input (the config, --at, --out),
+before any API call; 3 when none failed but some had already been written for this minute by an earlier run
+(left as they were). No input ends in a traceback: each problem is one `error:` line naming it.
 validate: the checks `cdk synth` makes on the config, no AWS call; exit 0, or 2 with one line per problem.
 plan: one snapshot of the configured instances, written nowhere unless --out, measured: fit, metrics, cost.
 """
@@ -18,7 +19,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from .clients import connect_client, s3_client
-from .config import ConfigError, ExporterConfig, load_config
+from .config import ConfigError, ExporterConfig
 from .costs import PRICES, load_prices
 from .deployment import load_settings
 from .directory import Directory
@@ -54,23 +55,34 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     use_human_logs()
-    if args.command == "validate":
-        return _validate(args)
-    if args.command == "plan":
-        return _plan(args)
+    try:
+        return {"validate": _validate, "plan": _plan, "snapshot": _snapshot}[args.command](args)
+    except Exception as exc:  # a bug, not bad input: still one line, and the exit code says so
+        print(f"error: unexpected {type(exc).__name__}: {' '.join(str(exc).split())[:300]}", file=sys.stderr)
+        return 1
+
+
+def _snapshot(args: argparse.Namespace) -> int:
     if args.quiet:
         logger.setLevel("WARNING")
     try:
-        config = load_config(args.config)
+        # The checks validate (and synth) make, deployment section included: what snapshot runs, deploys.
+        config = load_settings(args.config).exporter
         at = snapshot_time(args.at)
         sink = _sink(args.out)
-    except (ConfigError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    except (ConfigError, ValueError, OSError) as exc:
+        print(f"error: {_one_line(exc)}", file=sys.stderr)
         return 2
     report = _run(config, at, sink, emit_emf)
     if not args.quiet:
         print(format_summary(report), file=sys.stderr)
     return _exit_code(report)
+
+
+def _one_line(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.strerror:
+        return f"{exc.filename or ''}: {exc.strerror}".lstrip(": ")
+    return " ".join(str(exc).split())
 
 
 def _run(config: ExporterConfig, at: Any, sink: Sink, emit: Any) -> SnapshotReport:
@@ -108,9 +120,9 @@ def _plan(args: argparse.Namespace) -> int:
     try:
         settings = load_settings(args.config)
         prices = load_prices(args.prices) if args.prices else dict(PRICES)
-        sink: Sink = _sink(args.out) if args.out else DiscardSink()
-    except (ConfigError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        sink: Sink = _sink(args.out) if args.out is not None else DiscardSink()
+    except (ConfigError, ValueError, OSError) as exc:
+        print(f"error: {_one_line(exc)}", file=sys.stderr)
         return 2
     documents: list[dict[str, Any]] = []
 
@@ -130,10 +142,11 @@ def _plan(args: argparse.Namespace) -> int:
 
 
 def _sink(dest: str) -> Sink:
+    """The destination, checked writable where that can be known before any API call (OSError if not)."""
     kind, where, prefix = parse_destination(dest)
-    if kind == "s3":
-        return S3Sink(s3_client(), where, prefix)
-    return LocalSink(where)
+    sink: Sink = S3Sink(s3_client(), where, prefix) if kind == "s3" else LocalSink(where)
+    sink.check_writable()
+    return sink
 
 
 def format_summary(report: SnapshotReport) -> str:

@@ -45,11 +45,16 @@ FILTER_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 INSTANCE_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,99}$")
 RESOURCE_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$")
 ARN_RE = re.compile(
-    r"^arn:aws[a-z-]*:connect:[a-z0-9-]+:\d{12}:instance/(?P<instance>[A-Za-z0-9-]+)"
-    r"/(?P<type>[a-z-]+)/(?P<id>[A-Za-z0-9_-]+)$"
+    r"arn:(?P<partition>aws[a-z-]*):connect:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):instance/(?P<instance>[A-Za-z0-9-]+)"
+    r"/(?P<type>[a-z-]+)/(?P<id>[A-Za-z0-9_-]+)"
 )
 SIMPLE_KEY_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 NAMESPACE_RE = re.compile(r"^(?!AWS/)[A-Za-z0-9.\-_/#:]{1,255}$")
+
+
+# A warm Lambda re-reads every List API once per TTL; below a minute it would spend the account's shared
+# List quotas on names that do not change that fast.
+MIN_NAMES_TTL_SECONDS, DEFAULT_NAMES_TTL_SECONDS = 60, 900
 
 
 class ConfigError(ValueError):
@@ -114,7 +119,7 @@ class ExporterConfig:
     instances: tuple[InstanceConfig, ...]
     pacing: PacingConfig = PacingConfig()
     metrics: MetricsConfig = MetricsConfig()
-    names_ttl_seconds: int = 900
+    names_ttl_seconds: int = DEFAULT_NAMES_TTL_SECONDS
     # Deployment settings for the CDK stack; the exporter ignores them, `deployment` validates them.
     deployment: dict[str, Any] = field(default_factory=dict)
 
@@ -127,9 +132,11 @@ def load_config(path: str | Path, problems: list[str] | None = None) -> Exporter
     """Read and validate a config file (`problems`: see `validate_config`)."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_bytes().decode("utf-8")
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read config: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset {exc.start})") from None
     return parse_config(text, source=str(path), problems=problems)
 
 
@@ -141,6 +148,10 @@ def parse_config(text: str, source: str = "config", problems: list[str] | None =
         raise ConfigError(f"{source}: not valid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
     except _DuplicateKey as exc:
         raise ConfigError(f"{source}: duplicate key {exc.args[0]!r}") from None
+    except RecursionError:
+        raise ConfigError(f"{source}: JSON nested too deeply to be a config") from None
+    except ValueError as exc:  # e.g. an integer of more digits than Python converts (sys.get_int_max_str_digits)
+        raise ConfigError(f"{source}: not a usable JSON document: {' '.join(str(exc).split())[:120]}") from None
     return validate_config(raw, source=source, problems=problems)
 
 
@@ -179,11 +190,11 @@ def validate_config(raw: Any, source: str = "config", problems: list[str] | None
     metrics = MetricsConfig()
     with v.section():
         metrics = _metrics(v, top["metrics"]) if "metrics" in top else metrics
-    ttl = 900
+    ttl = DEFAULT_NAMES_TTL_SECONDS
     with v.section():
         if "names" in top:
             n = v.object(top["names"], "names", optional={"ttl_seconds"})
-            ttl = v.integer(n.get("ttl_seconds", 900), "names.ttl_seconds", 0, 86400)
+            ttl = v.integer(n.get("ttl_seconds", ttl), "names.ttl_seconds", MIN_NAMES_TTL_SECONDS, 86400)
     deployment = top.get("deployment", {})
     with v.section():
         if not isinstance(deployment, dict):
@@ -215,7 +226,7 @@ def _pacing(v: Validator, raw: Any) -> PacingConfig:
 def _metrics(v: Validator, raw: Any) -> MetricsConfig:
     m = v.object(raw, "metrics", optional={"namespace", "per_agent", "families"})
     namespace = m.get("namespace", MetricsConfig.namespace)
-    if not isinstance(namespace, str) or not NAMESPACE_RE.match(namespace):
+    if not isinstance(namespace, str) or not NAMESPACE_RE.fullmatch(namespace):
         v.fail("metrics.namespace", "must be 1-255 of A-Z a-z 0-9 . - _ / # : and not start with AWS/", namespace)
     per_agent = m.get("per_agent", False)
     if not isinstance(per_agent, bool):
@@ -231,6 +242,7 @@ class Validator:
     def __init__(self, source: str, problems: list[str] | None = None) -> None:
         self.source = source
         self.problems = problems
+        self._arn_home: tuple[tuple[str, str, str], str] | None = None  # (partition, region, account), first path
 
     @contextmanager
     def section(self) -> Iterator[None]:
@@ -292,7 +304,7 @@ class Validator:
     def instance(self, raw: Any, path: str) -> InstanceConfig:
         obj = self.object(raw, path, required={"instance_id", "filters"})
         instance_id = obj["instance_id"]
-        if not isinstance(instance_id, str) or not INSTANCE_ID_RE.match(instance_id):
+        if not isinstance(instance_id, str) or not INSTANCE_ID_RE.fullmatch(instance_id):
             self.fail(f"{path}.instance_id", "must be an Amazon Connect instance id (letters, digits, -)", instance_id)
         filters_raw = self.array(obj["filters"], f"{path}.filters", min_len=1)
         filters: list[FilterConfig] = []
@@ -305,7 +317,7 @@ class Validator:
     def filter(self, raw: Any, path: str, instance_id: str) -> FilterConfig:
         obj = self.object(raw, path, required={"name"}, optional={*FILTER_KINDS, "contact_states", "metrics"})
         name = obj["name"]
-        if not isinstance(name, str) or not FILTER_NAME_RE.match(name):
+        if not isinstance(name, str) or not FILTER_NAME_RE.fullmatch(name):
             self.fail(f"{path}.name", "must match ^[a-z0-9][a-z0-9-]{0,62}$", name)
         kinds = [k for k in FILTER_KINDS if k in obj]
         if len(kinds) > 1:
@@ -341,13 +353,19 @@ class Validator:
             item_path = f"{path}[{i}]"
             if not isinstance(item, str):
                 self.fail(item_path, "must be a string id or ARN", item)
-            arn = ARN_RE.match(item)
+            arn = ARN_RE.fullmatch(item)
             if arn:
                 if arn["type"] != arn_type:
                     self.fail(item_path, f"is a {arn['type']} ARN; {kind} takes {arn_type} ARNs", item)
                 if arn["instance"] != instance_id:
                     self.fail(item_path, f"belongs to instance {arn['instance']}, not {instance_id}", item)
-            elif not RESOURCE_ID_RE.match(item):
+                home = (arn["partition"], arn["region"], arn["account"])
+                if self._arn_home is None:
+                    self._arn_home = (home, item_path)
+                elif home != self._arn_home[0]:
+                    self.fail(item_path, f"is in {_where(home)}, but {self._arn_home[1]} is in {_where(self._arn_home[0])}: "
+                              "the exporter reads one account and Region", item)
+            elif not RESOURCE_ID_RE.fullmatch(item):
                 self.fail(item_path, f"must be a {arn_type} id or ARN", item)
         seen: dict[str, int] = {}
         for i, item in enumerate(items):
@@ -358,13 +376,45 @@ class Validator:
         return tuple(items)
 
 
+def partition_of(region: str) -> str:
+    """The AWS partition of a Region name."""
+    if region.startswith("cn-"):
+        return "aws-cn"
+    if region.startswith("us-gov-"):
+        return "aws-us-gov"
+    return "aws"
+
+
+def home_problems(config: ExporterConfig, source: str, region: str | None, account: str | None) -> list[str]:
+    """One line for each ARN in the config outside the deployment's partition, Region or account (those known:
+    synth with an environment, the function at run time). The exporter calls Connect in its own Region with
+    its own credentials: an ARN elsewhere names agents it can never read."""
+    problems = []
+    for i, instance in enumerate(config.instances):
+        for j, filt in enumerate(instance.filters):
+            for k, value in enumerate(filt.values):
+                arn = ARN_RE.fullmatch(value)
+                if arn is None:
+                    continue
+                wrong = [f"{what} {arn[what]} (the deployment's is {ours})"
+                         for what, ours in (("partition", partition_of(region) if region else None), ("region", region), ("account", account))
+                         if ours and arn[what] != ours]
+                if wrong:
+                    problems.append(f"{source}: instances[{i}].filters[{j}].{filt.kind}[{k}]: is in " + ", ".join(wrong) + f" (got {value!r})")
+    return problems
+
+
+def _where(home: tuple[str, str, str]) -> str:
+    return f"partition {home[0]}, Region {home[1]}, account {home[2]}"
+
+
 def resource_id(id_or_arn: str) -> str:
     """The bare id of an id or ARN (the ARN's last path segment)."""
     return id_or_arn.rsplit("/", 1)[-1]
 
 
 def _join(path: str, key: str) -> str:
-    if not SIMPLE_KEY_RE.match(key):  # a key with dots, brackets or spaces is quoted, so the path stays readable
+    if not SIMPLE_KEY_RE.fullmatch(key):  # a key with dots, brackets or spaces is quoted, so the path stays readable
         return f"{path}[{json.dumps(key)}]"
     return f"{path}.{key}" if path else key
 

@@ -15,8 +15,10 @@ from typing import Any
 
 from .config import (
     FILTER_NAME_RE,
+    ConfigError,
     ExporterConfig,
     Validator,
+    home_problems,
     load_config,
 )
 from .metrics import CHANNELS
@@ -86,12 +88,18 @@ class DeploymentSettings:
         return min(self.schedule_minutes * 60 - 5, 900)
 
 
-def load_settings(path: str | Path, problems: list[str] | None = None) -> DeploymentSettings:
+def load_settings(path: str | Path, problems: list[str] | None = None, region: str | None = None,
+                  account: str | None = None) -> DeploymentSettings:
     """The exporter config and its `deployment` section, validated. Without `problems` the first problem
     raises `ConfigError` (synth stops there); with a list, each problem is appended as its own line and a
-    default stands in for the bad value, so `connect-exporter validate` reports every one at once."""
+    default stands in for the bad value, so `connect-exporter validate` reports every one at once. `region`
+    and `account`, where known (synth with an environment), must be those of every ARN in the config."""
     exporter = load_config(path, problems)
     v = Validator(str(path), problems)
+    for problem in home_problems(exporter, str(path), region, account):
+        if problems is None:
+            raise ConfigError(problem)
+        problems.append(problem)
     d: dict[str, Any] = {}
     with v.section():
         d = v.object(
@@ -145,7 +153,7 @@ def load_settings(path: str | Path, problems: list[str] | None = None) -> Deploy
 
 
 def _schedule_minutes(v: Validator, schedule: Any) -> int:
-    match = RATE_RE.match(schedule) if isinstance(schedule, str) else None
+    match = RATE_RE.fullmatch(schedule) if isinstance(schedule, str) else None
     if not match or int(match["n"]) > 15:
         v.fail("deployment.schedule", "must be rate(N minute[s]) with N from 1 to 15", schedule)
     assert match is not None  # v.fail raised otherwise
@@ -153,7 +161,7 @@ def _schedule_minutes(v: Validator, schedule: Any) -> int:
 
 
 def _prefix(v: Validator, prefix: Any) -> str:
-    if not isinstance(prefix, str) or not re.match(r"^[a-z0-9][a-z0-9/_-]{0,100}$", prefix) or prefix.endswith("/"):
+    if not isinstance(prefix, str) or not re.fullmatch(r"[a-z0-9][a-z0-9/_-]{0,100}", prefix) or prefix.endswith("/"):
         v.fail("deployment.prefix", "must be a key prefix of a-z 0-9 / _ - without a trailing /", prefix)
     if prefix.split("/")[0] == DeploymentSettings.history_prefix:
         v.fail("deployment.prefix", f"must not be under {DeploymentSettings.history_prefix}/, where the history table lives", prefix)
@@ -161,7 +169,7 @@ def _prefix(v: Validator, prefix: Any) -> str:
 
 
 def _encryption(v: Validator, encryption: Any) -> str:
-    if encryption not in ENCRYPTION_MODES and not (isinstance(encryption, str) and KMS_KEY_ARN_RE.match(encryption)):
+    if encryption not in ENCRYPTION_MODES and not (isinstance(encryption, str) and KMS_KEY_ARN_RE.fullmatch(encryption)):
         v.fail("deployment.encryption", 'must be "s3-managed", "kms" or a KMS key ARN (arn:...:kms:REGION:ACCOUNT:key/ID)', encryption)
     return encryption
 
@@ -180,7 +188,7 @@ def _one_of(v: Validator, value: Any, allowed: tuple[Any, ...], path: str, probl
 
 def _matching(v: Validator, value: Any, pattern: re.Pattern[str], path: str, problem: str) -> str | None:
     """None, or a string matching `pattern`."""
-    if value is not None and (not isinstance(value, str) or not pattern.match(value)):
+    if value is not None and (not isinstance(value, str) or not pattern.fullmatch(value)):
         v.fail(path, problem, value)
     return value
 
@@ -193,8 +201,10 @@ def _alarm(v: Validator, raw: object, path: str, exporter: ExporterConfig, filte
         if len(exporter.instances) != 1:
             v.fail(f"{path}.instance_id", "is required when the config has several instances")
         instance_id = exporter.instances[0].instance_id
+    if not isinstance(instance_id, str) or instance_id not in {i.instance_id for i in exporter.instances}:
+        v.fail(f"{path}.instance_id", "must be the instance_id of one of the config's instances", instance_id)
     name = a["filter"]
-    if not isinstance(name, str) or not FILTER_NAME_RE.match(name) or (instance_id, name) not in filters:
+    if not isinstance(name, str) or not FILTER_NAME_RE.fullmatch(name) or (instance_id, name) not in filters:
         v.fail(f"{path}.filter", f"must name a filter of instance {instance_id}", name)
     filt = next(f for i in exporter.instances if i.instance_id == instance_id for f in i.filters if f.name == name)
     if "slots" not in exporter.families(filt):
@@ -207,7 +217,7 @@ def _alarm(v: Validator, raw: object, path: str, exporter: ExporterConfig, filte
     if metric not in SLOT_METRICS:
         v.fail(f"{path}.metric", f"must be one of {', '.join(SLOT_METRICS)}", metric)
     comparison = a.get("comparison", "<")
-    if comparison not in COMPARISONS:
+    if not isinstance(comparison, str) or comparison not in COMPARISONS:
         v.fail(f"{path}.comparison", f"must be one of {' '.join(COMPARISONS)}", comparison)
     periods = v.integer(a.get("evaluation_periods", 5), f"{path}.evaluation_periods", 1, 60)
     datapoints = v.integer(a.get("datapoints_to_alarm", min(3, periods)), f"{path}.datapoints_to_alarm", 1, periods)

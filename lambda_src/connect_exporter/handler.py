@@ -1,4 +1,10 @@
-"""Lambda entry point: parse the scheduled event, run one snapshot, and fail loudly after saving."""
+"""Lambda entry point: parse the scheduled event, run one snapshot, and fail loudly after saving.
+
+Whatever the event, the handler answers before Lambda's timeout: a run it cannot make (no usable time, a time
+in the future, ARNs of another account or Region) is refused in one log line with EMF that says so
+(`RunsRefused`, and every filter counted in `FailedFilters`); a run it makes stops paging before the reserve,
+reports each filter it could not write, and raises after saving the rest.
+"""
 
 from __future__ import annotations
 
@@ -14,13 +20,13 @@ from aws_lambda_powertools import Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from .clients import connect_client, s3_client
-from .config import DEFAULT_CONFIG_PATH, ExporterConfig, load_config
-from .directory import Directory
-from .metrics import late_run_document
-from .observability import SERVICE, emit_emf, logger
+from .config import DEFAULT_CONFIG_PATH, ConfigError, ExporterConfig, home_problems, load_config
 from .connect import ConnectApi, Deadline
+from .directory import Directory
+from .metrics import late_run_document, refused_run_document
+from .observability import SERVICE, emit_emf, logger
 from .sinks import S3Sink, parse_destination
-from .snapshot import SnapshotFailed, run_snapshot, snapshot_time
+from .snapshot import BadSnapshotTime, SnapshotFailed, run_snapshot, snapshot_time
 
 # X-Ray through Powertools, in Lambda only (the CLI never imports this module): it patches botocore, so every
 # Connect and S3 call is a subsegment; filters get their own. Names, ids and counts only: never a record.
@@ -51,12 +57,28 @@ class Settings:
         destination = os.environ.get("EXPORTER_DESTINATION", "")
         if not destination.startswith("s3://"):
             raise ValueError(f"EXPORTER_DESTINATION must be s3://bucket/prefix (got {destination!r})")
+        parse_destination(destination)  # a bucket name that is not one fails here, not at the first write
         return cls(
             config_path=os.environ.get("EXPORTER_CONFIG_PATH", DEFAULT_CONFIG_PATH),
             destination=destination,
-            deadline_reserve_seconds=float(os.environ.get("EXPORTER_DEADLINE_RESERVE_SECONDS", "5")),
-            schedule_seconds=float(os.environ["EXPORTER_SCHEDULE_SECONDS"]) if os.environ.get("EXPORTER_SCHEDULE_SECONDS") else None,
+            deadline_reserve_seconds=_seconds("EXPORTER_DEADLINE_RESERVE_SECONDS", "5"),
+            schedule_seconds=_seconds("EXPORTER_SCHEDULE_SECONDS", "") or None,
         )
+
+
+def _seconds(name: str, default: str) -> float:
+    text = os.environ.get(name, default)
+    try:
+        value = float(text) if text else 0.0
+    except ValueError:
+        raise ValueError(f"{name} must be a number of seconds (got {text!r})") from None
+    if not 0 <= value <= 900:
+        raise ValueError(f"{name} must be from 0 to 900 seconds (got {text!r})")
+    return value
+
+
+class StartupFailed(Exception):
+    """The function's environment or config cannot run: one line, and Lambda's error metric counts it."""
 
 
 @dataclass(frozen=True)
@@ -78,9 +100,21 @@ def runtime() -> Runtime:
     return Runtime(settings, config, connect_client(), S3Sink(s3_client(), bucket, prefix), Directory(config.names_ttl_seconds))
 
 
-def scheduled_time(event: dict[str, Any]) -> str | None:
-    """The time the schedule fired: Scheduler input `scheduled_time`, or an EventBridge rule's `time`."""
-    return event.get("scheduled_time") or event.get("time")
+def scheduled_time(event: Any) -> str | None:
+    """The time the schedule fired: Scheduler input `scheduled_time`, or an EventBridge rule's `time`; None
+    for an event that names none (a console test), which runs now. A key present with no usable value, or
+    an event that is not an object, raises BadSnapshotTime."""
+    if event is None:
+        return None
+    if not isinstance(event, dict):
+        raise BadSnapshotTime(f"the event is a JSON {type(event).__name__}, not an object with scheduled_time")
+    for key in ("scheduled_time", "time"):
+        if key in event:
+            value = event[key]
+            if not isinstance(value, str) or not value.strip():
+                raise BadSnapshotTime(f"the event's {key} {value!r} is not an ISO-8601 date and time")
+            return value
+    return None
 
 
 def is_late(at: dt.datetime, now: dt.datetime, schedule_seconds: float | None) -> bool:
@@ -89,12 +123,33 @@ def is_late(at: dt.datetime, now: dt.datetime, schedule_seconds: float | None) -
     return schedule_seconds is not None and (now - at).total_seconds() >= schedule_seconds
 
 
+def refuse(rt: Runtime, reason: str, now: dt.datetime) -> dict[str, Any]:
+    """No run: one error line, and per instance every filter failed (timestamped now, not the bad time)."""
+    logger.error("run refused", extra={"reason": reason})
+    emit_emf(refused_run_document(rt.config.metrics.namespace, now, i.instance_id, len(i.filters)) for i in rt.config.instances)
+    return {"refused": reason, "filters": 0, "written": 0, "already_written": 0}
+
+
 @logger.inject_lambda_context(log_event=False)
 @tracer.capture_lambda_handler(capture_response=False)
-def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    rt = runtime()
-    at = snapshot_time(scheduled_time(event or {}))
-    if is_late(at, dt.datetime.now(dt.timezone.utc), rt.settings.schedule_seconds):
+def lambda_handler(event: Any, context: LambdaContext) -> dict[str, Any]:
+    try:
+        rt = runtime()
+    except (ConfigError, ValueError, OSError) as exc:
+        logger.error("cannot start: the function's environment or config is unusable", extra={"error": str(exc)})
+        raise StartupFailed(" ".join(str(exc).split())) from None
+    now = dt.datetime.now(dt.timezone.utc)
+    # The function's own Region and account: the config's ARNs must name them (synth checks when it knows them).
+    arn = str(getattr(context, "invoked_function_arn", "")).split(":")
+    home = home_problems(rt.config, rt.settings.config_path, os.environ.get("AWS_REGION"), arn[4] if len(arn) > 4 else None)
+    if home:
+        return refuse(rt, home[0], now)
+    try:
+        period = rt.settings.schedule_seconds or 60.0
+        at = snapshot_time(scheduled_time(event), now=now, ahead_seconds=period)
+    except BadSnapshotTime as exc:
+        return refuse(rt, str(exc), now)
+    if is_late(at, now, rt.settings.schedule_seconds):
         logger.warning("late run skipped: the next scheduled run has begun", extra={"snapshot_time": at.isoformat()})
         emit_emf(late_run_document(rt.config.metrics.namespace, at, i.instance_id) for i in rt.config.instances)
         return {"snapshot_time": at.isoformat(), "skipped": "late", "filters": 0, "written": 0, "already_written": 0}

@@ -100,17 +100,43 @@ class SnapshotFailed(Exception):
         super().__init__(f"{len(lines)} filter(s) failed: " + "; ".join(lines))
 
 
-def snapshot_time(value: str | dt.datetime | None = None) -> dt.datetime:
-    """The snapshot time in UTC: an ISO-8601 string or datetime as given, or now truncated to the minute."""
+# Amazon Connect opened in March 2017: no snapshot is older.
+EARLIEST_SNAPSHOT = dt.datetime(2017, 1, 1, tzinfo=dt.timezone.utc)
+
+
+class BadSnapshotTime(ValueError):
+    """A snapshot time that cannot be right, described in one line."""
+
+
+def snapshot_time(value: str | dt.datetime | None = None, now: dt.datetime | None = None, ahead_seconds: float = 60.0) -> dt.datetime:
+    """The snapshot time in UTC, truncated to the minute (one object per minute, whatever the seconds): an
+    ISO-8601 string or datetime as given, or now. A time before 2017 or more than `ahead_seconds` after
+    `now` is refused: writing it would label today's agents with another minute, and write-once would then
+    refuse the real run of that minute."""
+    now = now or dt.datetime.now(dt.timezone.utc)
     if value is None:
-        return dt.datetime.now(dt.timezone.utc).replace(second=0, microsecond=0)
-    if isinstance(value, str):
-        parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-    else:
+        parsed = now
+    elif isinstance(value, dt.datetime):
         parsed = value
+    elif isinstance(value, str) and value.strip():
+        try:
+            parsed = dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        except ValueError:
+            raise BadSnapshotTime(f"snapshot time {value!r} is not an ISO-8601 date and time") from None
+    else:
+        raise BadSnapshotTime(f"snapshot time {value!r} is not an ISO-8601 date and time")
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=dt.timezone.utc)
-    return parsed.astimezone(dt.timezone.utc)
+    try:
+        parsed = parsed.astimezone(dt.timezone.utc).replace(second=0, microsecond=0)
+    except (OverflowError, ValueError):
+        raise BadSnapshotTime(f"snapshot time {value!r} is outside the calendar once in UTC") from None
+    if parsed < EARLIEST_SNAPSHOT:
+        raise BadSnapshotTime(f"snapshot time {parsed:%Y-%m-%dT%H:%M}Z is before {EARLIEST_SNAPSHOT:%Y}: not a time Connect has data for")
+    if (parsed - now).total_seconds() > ahead_seconds:
+        raise BadSnapshotTime(f"snapshot time {parsed:%Y-%m-%dT%H:%M}Z is more than {ahead_seconds:g} s in the future "
+                              f"(now {now:%Y-%m-%dT%H:%M:%S}Z): refused, it would take that minute's place")
+    return parsed
 
 
 def run_snapshot(
