@@ -78,8 +78,10 @@ class Exporter(Construct):
         self.role.add_to_policy(iam.PolicyStatement(
             sid="ReadConfiguredConnectInstances", actions=CONNECT_ACTIONS, resources=connect_resources(instance_ids),
         ))
+        # GetObject for the HeadObject that follows a 412: a retried PUT must tell its own object (run id in its
+        # metadata) from an earlier run's. The exporter's own prefix only; it reads no body.
         self.role.add_to_policy(iam.PolicyStatement(
-            sid="WriteSnapshots", actions=["s3:PutObject"], resources=[bucket.arn_for_objects(f"{settings.prefix}/*")],
+            sid="WriteSnapshots", actions=["s3:PutObject", "s3:GetObject"], resources=[bucket.arn_for_objects(f"{settings.prefix}/*")],
         ))
         self.role.add_to_policy(iam.PolicyStatement(
             sid="WriteOwnLogs", actions=["logs:CreateLogStream", "logs:PutLogEvents"],
@@ -89,7 +91,7 @@ class Exporter(Construct):
         encryption.grant(self.role, READ_WRITE, "UseStackKeyForSnapshotsAndFailedRuns")
         policy = self.role.node.find_child("DefaultPolicy")
         for finding, reason in [
-            (f"Resource::<{logical_id(bucket)}.Arn>/{settings.prefix}/*", "PutObject on the snapshot prefix only; keys are per minute."),
+            (f"Resource::<{logical_id(bucket)}.Arn>/{settings.prefix}/*", "PutObject (and GetObject for write-once's HeadObject) on the snapshot prefix only; keys are per minute."),
             *(("Resource::arn:<AWS::Partition>:connect:<AWS::Region>:<AWS::AccountId>:instance/" + i + "/*",
                "Connect reads need the instance's child ARNs (users, queues, profiles); scoped to configured instances.")
               for i in instance_ids),

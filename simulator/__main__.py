@@ -8,6 +8,7 @@ import json
 import sys
 import time
 
+from .hostile import MODES
 from .scenario import build_instances, exporter_config
 from .server import ConnectSimulator, Faults
 
@@ -26,6 +27,7 @@ def main(argv: list[str] | None = None) -> int:
             sub.add_argument("--burst", type=int, default=5)
             sub.add_argument("--error-rate", type=float, default=0.0)
             sub.add_argument("--latency", type=float, default=0.0)
+            sub.add_argument("--hostile", choices=sorted(MODES), help="answer one way Connect must never answer (see simulator/hostile.py)")
         if name in ("demo", "plan"):
             sub.add_argument("--out", default=f"out/{name}")
     commands.add_parser("bench", help="measure the exporter at the default quota; writes docs/benchmarks.md")
@@ -62,7 +64,8 @@ def main(argv: list[str] | None = None) -> int:
         from .demo import run_plan
 
         return run_plan(instances, args.out)
-    sim = ConnectSimulator(instances, args.rate, args.burst, Faults(error_rate=args.error_rate, latency=args.latency))
+    rewrite = MODES[args.hostile]() if args.hostile else None
+    sim = ConnectSimulator(instances, args.rate, args.burst, Faults(error_rate=args.error_rate, latency=args.latency, rewrite=rewrite))
     url = sim.serve(port=args.port)
     print(f"Connect simulator on {url} ({args.instances} instance(s), {args.agents} agents each); Ctrl-C stops it", file=sys.stderr)
     try:

@@ -248,9 +248,13 @@ def _fingerprint(filters: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(filters, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def page_token(offset: int, filters: dict[str, Any]) -> str:
-    """The NextToken the simulator hands out for `offset` into a filter's (or List operation's) items."""
-    return base64.urlsafe_b64encode(json.dumps({"o": offset, "f": _fingerprint(filters)}).encode()).decode()
+def page_token(offset: int, filters: dict[str, Any], salt: int | None = None) -> str:
+    """The NextToken the simulator hands out for `offset` into a filter's (or List operation's) items; a
+    `salt` makes a token that reads the same but is spelled anew (hostile modes)."""
+    data: dict[str, Any] = {"o": offset, "f": _fingerprint(filters)}
+    if salt is not None:
+        data["n"] = salt
+    return base64.urlsafe_b64encode(json.dumps(data).encode()).decode()
 
 
 def _read_token(token: str | None, filters: dict[str, Any]) -> int:

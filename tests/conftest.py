@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import hashlib
 import os
 
 import pytest
@@ -64,6 +65,8 @@ def s3(moto_endpoint, monkeypatch, request):
 
     monkeypatch.setenv("AWS_ENDPOINT_URL_S3", moto_endpoint)
     client = boto3.client("s3")
-    bucket = "snapshots-" + request.node.name.lower().replace("_", "-").replace("[", "-").replace("]", "")[:40].strip("-")
+    # The test's name, shortened, and a hash of its whole id: parametrized cases never share a bucket.
+    digest = hashlib.sha1(request.node.nodeid.encode()).hexdigest()[:8]
+    bucket = "snapshots-" + request.node.name.lower().replace("_", "-").replace("[", "-").replace("]", "")[:32].strip("-") + "-" + digest
     client.create_bucket(Bucket=bucket)
     return client, bucket

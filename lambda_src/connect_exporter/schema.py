@@ -15,6 +15,8 @@ from typing import Any
 
 # Timestamp format of every timestamp value in a record (Java SimpleDateFormat, for the Hive SerDe).
 TIMESTAMP_FORMAT_JAVA = "yyyy-MM-dd'T'HH:mm:ss.SSS'Z'"
+_YEAR_10000 = 253402300800  # epoch seconds of 10000-01-01T00:00:00Z
+_INT_MAX = 2**31 - 1
 _LEVELS = ("LevelOne", "LevelTwo", "LevelThree", "LevelFour", "LevelFive")
 
 
@@ -32,9 +34,13 @@ def iso_utc(value: dt.datetime | float | str | None) -> str | None:
         if value.tzinfo is None:
             value = value.replace(tzinfo=dt.timezone.utc)
         value = value.astimezone(dt.timezone.utc)
+        if value.year < 1970:
+            raise ValueError(f"timestamp before 1970: {value!r}")
         return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
     # Milliseconds truncated, as for a datetime; the microsecond added keeps 0.123 (stored as 0.12299…) at 123.
     seconds, millis = divmod(int(float(value) * 1000 + 0.001), 1000)
+    if not 0 <= seconds < _YEAR_10000:  # outside four-digit years the text is no timestamp Athena reads
+        raise ValueError(f"epoch seconds out of range: {value!r}")
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{millis:03d}Z"
 
 
@@ -50,7 +56,10 @@ def epoch_seconds(value: dt.datetime | float | str) -> float:
         value = _parse_time(value)
     if isinstance(value, dt.datetime):
         return (value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)).timestamp()
-    return float(value)
+    seconds = float(value)
+    if not 0 <= seconds < _YEAR_10000:  # also NaN and infinity, which JSON cannot carry
+        raise ValueError(f"epoch seconds out of range: {value!r}")
+    return seconds
 
 
 def _slots(value: Mapping[str, int] | None) -> dict[str, int] | None:
@@ -60,7 +69,7 @@ def _slots(value: Mapping[str, int] | None) -> dict[str, int] | None:
         return None
     slots = {}
     for channel, count in value.items():
-        if type(count) is not int:
+        if type(count) is not int or not 0 <= count <= _INT_MAX:  # the Glue column is a 32-bit int
             raise TypeError(f"slot count {count!r}")
         slots[str(channel)] = count
     return slots

@@ -103,6 +103,7 @@ def test_with_kms_every_write_and_read_path_is_allowed_by_role_resource_and_key_
     role = {name: one(name, "AWS::IAM::Role") for name in ("ExporterRole", "ExporterScheduleRole", "HistoryRole", "HistoryScheduleRole")}
     paths = [
         ("ExporterRole", "s3:PutObject", snapshots, "/snapshots/x.json.gz"),  # a snapshot, SSE-KMS
+        ("ExporterRole", "s3:GetObject", snapshots, "/snapshots/x.json.gz"),  # HeadObject after a 412: is it this run's?
         ("ExporterRole", "sqs:SendMessage", queue, ""),  # a failed run, by the on-failure destination
         ("ExporterScheduleRole", "lambda:InvokeFunction", function, ""),
         ("ExporterScheduleRole", "sqs:SendMessage", queue, ""),  # a run Scheduler could not deliver
@@ -116,6 +117,7 @@ def test_with_kms_every_write_and_read_path_is_allowed_by_role_resource_and_key_
         for key_action in ("kms:GenerateDataKey", "kms:Decrypt"):  # what S3 and SQS ask KMS for, as the caller
             assert role_may(kms_template, role[name], key_action, key), (name, key_action)
     assert not role_may(kms_template, role["ExporterRole"], "s3:PutObject", snapshots, "/history/x")
+    assert not role_may(kms_template, role["ExporterRole"], "s3:GetObject", snapshots, "/history/x")
     assert not any(role_may(kms_template, r, "kms:Encrypt", key) for r in role.values())
     # A role the key does not serve (CDK's bucket-emptying handler) gets nothing from the account statement alone.
     bystander = next(k for k, v in kms_template["Resources"].items() if v["Type"] == "AWS::IAM::Role" and k not in role.values())

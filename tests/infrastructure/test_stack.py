@@ -116,7 +116,7 @@ def test_exporter_role_has_exactly_the_least_privilege_statements(synthesized):
          "Action": ["connect:GetCurrentUserData", "connect:ListQueues", "connect:ListRoutingProfiles",
                     "connect:ListUserHierarchyGroups", "connect:ListUsers"],
          "Resource": [instance_arn, children]},
-        {"Sid": "WriteSnapshots", "Effect": "Allow", "Action": "s3:PutObject",
+        {"Sid": "WriteSnapshots", "Effect": "Allow", "Action": ["s3:PutObject", "s3:GetObject"],
          "Resource": {"Fn::Join": ["", [{"Fn::GetAtt": [snapshot_bucket_id(template), "Arn"]}, "/snapshots/*"]]}},
         {"Sid": "WriteOwnLogs", "Effect": "Allow", "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
          "Resource": {"Fn::GetAtt": [log_group_key, "Arn"]}},

@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -84,3 +85,48 @@ def run_cli():
         )
 
     return run
+
+
+PREFIX = "snapshots"
+
+
+class Context:
+    """The parts of LambdaContext the handler and Powertools read."""
+
+    function_name = "exporter"
+    memory_limit_in_mb = 512
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:exporter"
+    aws_request_id = "req-1"
+
+    def __init__(self, budget_seconds: float = 55.0) -> None:
+        self.ends = time.monotonic() + budget_seconds
+
+    def get_remaining_time_in_millis(self) -> int:
+        return int((self.ends - time.monotonic()) * 1000)
+
+
+@pytest.fixture
+def deploy(tmp_path, s3, monkeypatch):
+    """Configure the function's environment as the stack does; returns a reader of the bucket."""
+    from connect_exporter import handler  # imports Powertools' Tracer: only for the tests that deploy
+
+    client, bucket = s3
+
+    def configure(config: dict):
+        path = tmp_path / "config.json"
+        path.write_text(json.dumps(config))
+        monkeypatch.setenv("EXPORTER_CONFIG_PATH", str(path))
+        monkeypatch.setenv("EXPORTER_DESTINATION", f"s3://{bucket}/{PREFIX}")
+        handler.runtime.cache_clear()
+
+        def objects() -> dict[str, list[dict]]:
+            keys = [o["Key"] for o in client.list_objects_v2(Bucket=bucket).get("Contents", [])]
+            return {
+                k: [json.loads(x) for x in gzip.decompress(client.get_object(Bucket=bucket, Key=k)["Body"].read()).splitlines()]
+                for k in keys
+            }
+
+        return objects
+
+    yield configure
+    handler.runtime.cache_clear()

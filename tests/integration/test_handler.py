@@ -15,50 +15,9 @@ from simulator.scenario import build_instances
 from simulator.server import Faults
 
 from ..conftest import world
-from .conftest import emf_lines, emf_value, expected_ids
+from .conftest import PREFIX, Context, emf_lines, emf_value, expected_ids
 
 SCHEDULED = {"scheduled_time": "2026-11-24T03:46:00Z"}
-PREFIX = "snapshots"
-
-
-class Context:
-    """The parts of LambdaContext the handler and Powertools read."""
-
-    function_name = "exporter"
-    memory_limit_in_mb = 512
-    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:exporter"
-    aws_request_id = "req-1"
-
-    def __init__(self, budget_seconds: float = 55.0) -> None:
-        self.ends = time.monotonic() + budget_seconds
-
-    def get_remaining_time_in_millis(self) -> int:
-        return int((self.ends - time.monotonic()) * 1000)
-
-
-@pytest.fixture
-def deploy(tmp_path, s3, monkeypatch):
-    """Configure the function's environment as the stack does; returns a reader of the bucket."""
-    client, bucket = s3
-
-    def configure(config: dict):
-        path = tmp_path / "config.json"
-        path.write_text(json.dumps(config))
-        monkeypatch.setenv("EXPORTER_CONFIG_PATH", str(path))
-        monkeypatch.setenv("EXPORTER_DESTINATION", f"s3://{bucket}/{PREFIX}")
-        handler.runtime.cache_clear()
-
-        def objects() -> dict[str, list[dict]]:
-            keys = [o["Key"] for o in client.list_objects_v2(Bucket=bucket).get("Contents", [])]
-            return {
-                k: [json.loads(x) for x in gzip.decompress(client.get_object(Bucket=bucket, Key=k)["Body"].read()).splitlines()]
-                for k in keys
-            }
-
-        return objects
-
-    yield configure
-    handler.runtime.cache_clear()
 
 
 def test_scheduled_run_writes_every_filter_to_s3_and_prints_emf(deploy, connect_sim, capsys):
