@@ -353,7 +353,8 @@ BAD_FILES = {
 
 @pytest.mark.parametrize("command", ["validate", "plan", "snapshot"])
 @pytest.mark.parametrize("name", sorted(BAD_FILES))
-def test_every_bad_file_is_one_line_naming_it_for_every_command(tmp_path, run_cli, command, name):
+def test_every_bad_file_is_one_line_naming_it_for_every_command(tmp_path, connect_sim, run_cli, center, command, name):
+    sim = connect_sim([center])  # a regression that calls Connect anyway calls this, never AWS
     path = tmp_path / f"{name}.json"
     path.write_bytes(BAD_FILES[name])
     extra = ["--out", str(tmp_path / "out")] if command == "snapshot" else []
@@ -364,6 +365,7 @@ def test_every_bad_file_is_one_line_naming_it_for_every_command(tmp_path, run_cl
     assert lines and all(line.startswith(f"error: {path}") for line in lines), result.stderr
     if command != "validate":
         assert len(lines) == 1
+    assert sum(sim.calls.values()) == 0
 
 
 # --- the handler: every event shape -------------------------------------------------------------------------
