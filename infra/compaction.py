@@ -78,8 +78,11 @@ class Compaction(Construct):
         vacuum = query("VacuumHistory", history.vacuum_sql(database))
         done = sfn.Succeed(self, "Done")
 
+        # A console start with `{}` has no $.maintenance: a Choice rule on an absent path fails the execution
+        # (States.Runtime), so the test is paired with IsPresent and `{}` runs compaction only.
         maintenance = sfn.Choice(self, "Maintenance?").when(
-            sfn.Condition.boolean_equals("$.maintenance", True), retention.next(optimize).next(vacuum).next(done),
+            sfn.Condition.and_(sfn.Condition.is_present("$.maintenance"), sfn.Condition.boolean_equals("$.maintenance", True)),
+            retention.next(optimize).next(vacuum).next(done),
         ).otherwise(done)
         more = sfn.Choice(self, "MoreClosedHours?").when(sfn.Condition.string_equals("$.plan.more", "yes"), plan).otherwise(maintenance)
         view.next(more)
@@ -154,6 +157,10 @@ class Compaction(Construct):
                 sid="TheGlueDataCatalog", actions=["athena:GetDataCatalog"],
                 resources=[f"arn:{Aws.PARTITION}:athena:{Aws.REGION}:{Aws.ACCOUNT_ID}:datacatalog/AwsDataCatalog"],
             ),
+            # Athena reads the catalog's `default` database on every query besides the one it runs in (Athena
+            # user guide, "Configure access to databases and tables in the AWS Glue Data Catalog"): read only.
+            iam.PolicyStatement(sid="TheDefaultDatabase", actions=["glue:GetDatabase"],
+                                resources=[f"{glue}:catalog", f"{glue}:database/default"]),
             iam.PolicyStatement(
                 sid="ThisDatabasesTables",
                 actions=["glue:GetDatabase", "glue:GetTable", "glue:GetTables", "glue:CreateTable", "glue:UpdateTable",
@@ -169,9 +176,12 @@ class Compaction(Construct):
                 resources=[bucket.arn_for_objects(f"{hist}/*")],
             ),
             iam.PolicyStatement(
-                sid="ListTheTwoPrefixes", actions=["s3:ListBucket", "s3:GetBucketLocation"], resources=[bucket.bucket_arn],
+                sid="ListTheTwoPrefixes", actions=["s3:ListBucket"], resources=[bucket.bucket_arn],
                 conditions={"StringLike": {"s3:prefix": [f"{raw}/*", f"{hist}/*", raw, hist]}},
             ),
+            # Athena asks every bucket it reads or writes for its Region ("Identity and access management in Athena").
+            # s3:prefix is a key of ListBucket only: under the condition above this request would never be allowed.
+            iam.PolicyStatement(sid="LocateTheBucket", actions=["s3:GetBucketLocation"], resources=[bucket.bucket_arn]),
             iam.PolicyStatement(
                 sid="QueryResults", actions=["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"],
                 resources=[results.arn_for_objects("results/*")],

@@ -82,6 +82,24 @@ OPERATORS = {
 }
 
 
+# The S3 condition keys a request of each S3 action carries (Service Authorization Reference, "Actions defined
+# by Amazon S3"): s3:prefix, s3:delimiter and s3:max-keys come with ListBucket only, so a statement that puts
+# GetBucketLocation under an s3:prefix condition never matches it. An S3 action not named here carries no s3:
+# key; global keys (aws:*) and other services' keys are left as the request has them.
+ACTION_KEYS: dict[str, frozenset[str]] = {
+    "s3:listbucket": frozenset({"s3:prefix", "s3:delimiter", "s3:max-keys"}),
+    "s3:listbucketversions": frozenset({"s3:prefix", "s3:delimiter", "s3:max-keys"}),
+}
+
+
+def carried(action: str, context: dict[str, str]) -> dict[str, str]:
+    """The request context as AWS builds it for `action`: s3: keys an S3 action does not carry are absent."""
+    if not action.lower().startswith("s3:"):
+        return context
+    keys = ACTION_KEYS.get(action.lower(), frozenset())
+    return {k: v for k, v in context.items() if not k.startswith("s3:") or k in keys}
+
+
 def _conditions_hold(conditions: dict, context: dict[str, str]) -> bool:
     for operator, tests in conditions.items():
         if operator not in OPERATORS:
@@ -101,7 +119,7 @@ def _applies(statement: dict, request: Request, identity: bool = False) -> bool:
         (identity or _principal_matches(statement.get("Principal"), request))
         and any(_like(a.lower(), request.action.lower()) for a in actions)
         and any(_like(r, request.resource) for r in resources)
-        and _conditions_hold(statement.get("Condition", {}), request.context)
+        and _conditions_hold(statement.get("Condition", {}), carried(request.action, request.context))
     )
 
 
@@ -127,21 +145,25 @@ def resource_policies(template: dict, logical_id: str) -> list[dict]:
             if r["Type"] == kind and {"Ref": logical_id} in _as_list(r["Properties"][key])]
 
 
-def role_may(template: dict, role_id: str, action: str, resource_id: str, suffix: str = "") -> bool:
+def role_may(template: dict, role_id: str, action: str, resource_id: str, suffix: str = "",
+             context: dict[str, str] | None = None) -> bool:
     """Whether the stack's role `role_id` may do `action` on resource `resource_id` (plus `suffix`, e.g. an
-    object key) over TLS, after deploy: its identity policies, and the resource's own policy."""
-    resource = arn_of(template, resource_id) + suffix
-    request = Request("", action, resource, {"aws:SecureTransport": "true"}, principal=arn_of(template, role_id))
+    object key; or a whole ARN for `resource_id` that is not the template's) over TLS, after deploy: its
+    identity policies, and the resource's own policy. `context` adds request keys (e.g. s3:prefix); only
+    those the action carries are seen."""
+    resource = (arn_of(template, resource_id) if resource_id in template["Resources"] else resource_id) + suffix
+    request = Request("", action, resource, {"aws:SecureTransport": "true", **(context or {})}, principal=arn_of(template, role_id))
     documents = [r["Properties"]["PolicyDocument"] for r in template["Resources"].values()
                  if r["Type"] == "AWS::IAM::Policy" and {"Ref": role_id} in r["Properties"]["Roles"]]
     documents += [p["PolicyDocument"] for p in template["Resources"][role_id]["Properties"].get("Policies", [])]
     identity = [s for doc in documents for s in resolve(template, doc)["Statement"]]
-    on_resource = [s for doc in resource_policies(template, resource_id) for s in resolve(template, doc)["Statement"]]
+    mine = resource_id in template["Resources"]
+    on_resource = [s for doc in resource_policies(template, resource_id) for s in resolve(template, doc)["Statement"]] if mine else []
     if any(s["Effect"] == "Deny" and _applies(s, request, identity=True) for s in identity) or any(
             s["Effect"] == "Deny" and _applies(s, request) for s in on_resource):
         return False
     by_identity = any(s["Effect"] == "Allow" and _applies(s, request, identity=True) for s in identity)
     by_resource = any(s["Effect"] == "Allow" and _applies(s, request) for s in on_resource)
-    if template["Resources"][resource_id]["Type"] == "AWS::KMS::Key":
+    if mine and template["Resources"][resource_id]["Type"] == "AWS::KMS::Key":
         return by_identity and by_resource  # a key trusts IAM only where its policy says so
     return by_identity or by_resource

@@ -19,12 +19,26 @@ def definition(template: dict) -> dict:
     return json.loads("".join(p if isinstance(p, str) else "REF" for p in parts))
 
 
+class StatesRuntime(AssertionError):
+    """What Step Functions fails an execution with when a path is absent from the state's input."""
+
+
 def path_get(data: Any, path: str) -> Any:
     for key, index in re.findall(r"\.(\w+)(?:\[(\d+)\])?", path.removeprefix("$")):
+        if not isinstance(data, dict) or key not in data:
+            raise StatesRuntime(f"States.Runtime: the JSONPath {path} could not be found in the input")
         data = data[key]
         if index:
             data = data[int(index)]
     return data
+
+
+def is_present(data: Any, path: str) -> bool:
+    try:
+        path_get(data, path)
+    except StatesRuntime:
+        return False
+    return True
 
 
 def path_set(data: dict, path: str, value: Any) -> dict:
@@ -91,6 +105,10 @@ def run(definition: dict, data: dict, athena: Callable[[str], list[dict]], max_s
 
 
 def _holds(choice: dict, data: dict) -> bool:
+    if "And" in choice:
+        return all(_holds(c, data) for c in choice["And"])
+    if "IsPresent" in choice:
+        return is_present(data, choice["Variable"]) is choice["IsPresent"]
     value = path_get(data, choice["Variable"])
     if "StringEquals" in choice:
         return value == choice["StringEquals"]

@@ -16,6 +16,7 @@ from simulator.history import export_history, history_filters
 from simulator.world import build_instance
 
 from . import statemachine
+from .policies import ACCOUNT, PARTITION, REGION, role_may
 from .test_stack import one, resources
 
 UTC = dt.timezone.utc
@@ -73,6 +74,10 @@ def test_the_deployed_state_machine_compacts_closed_hours_and_rebuilds_the_view(
     (again,) = run_query(con, f"SELECT count(*) AS n FROM {history.ref(history.HISTORY)}")
     assert again["n"] == counts["n"]
     assert run_query(con, f"SELECT count(*) AS n FROM {VIEW_REF}") == raw
+    # A manual start from the console with `{}`: compaction, no maintenance (before: States.Runtime at Maintenance?).
+    data, statements = statemachine.run(machine, {}, athena_on(con, now))
+    assert statements[-1].startswith("CREATE OR REPLACE VIEW") and not any(s.startswith("DELETE FROM") for s in statements)
+    assert run_query(con, f"SELECT count(*) AS n FROM {VIEW_REF}") == raw
     con.close()
 
 
@@ -129,3 +134,28 @@ def test_raw_snapshots_expire_history_does_not_and_the_scan_cutoff_is_20_gb(synt
     assert "ExpirationInDays" not in rules["history/"]  # Iceberg removes its own files (DELETE, then VACUUM)
     wg = one(template, "AWS::Athena::WorkGroup")["Properties"]["WorkGroupConfiguration"]
     assert wg["BytesScannedCutoffPerQuery"] == 20 * 1024**3
+
+
+def test_the_compaction_role_may_make_every_request_athena_makes_for_it_as_s3_and_glue_evaluate_them(synthesized):
+    """Athena, running a statement as this role, asks S3 where each bucket is (GetBucketLocation: a request
+    that carries no s3:prefix), lists the prefixes it reads (ListBucket with s3:prefix), and reads the catalog's
+    `default` database besides the stack's own. Walked as AWS evaluates each request, condition keys included."""
+    template, _ = synthesized
+    machine = one(template, "AWS::StepFunctions::StateMachine")
+    role = machine["Properties"]["RoleArn"]["Fn::GetAtt"][0]
+    bucket = next(k for k in resources(template, "AWS::S3::Bucket") if k.startswith("StorageSnapshots"))
+    results = next(k for k in resources(template, "AWS::S3::Bucket") if k.startswith("StorageAthenaResults"))
+    glue = f"arn:{PARTITION}:glue:{REGION}:{ACCOUNT}"
+    for action, resource, context in [
+        ("s3:GetBucketLocation", bucket, {}),
+        ("s3:GetBucketLocation", results, {}),
+        ("s3:ListBucket", bucket, {"s3:prefix": "snapshots/instance_id=x/"}),
+        ("s3:ListBucket", bucket, {"s3:prefix": "history/data/"}),
+        ("glue:GetDatabase", f"{glue}:database/default", {}),
+        ("glue:GetDatabase", f"{glue}:database/connect_user_data", {}),
+        ("glue:GetTable", f"{glue}:table/connect_user_data/user_data", {}),
+    ]:
+        assert role_may(template, role, action, resource, context=context), (action, resource, context)
+    assert not role_may(template, role, "s3:ListBucket", bucket, context={"s3:prefix": "elsewhere/"})
+    assert not role_may(template, role, "glue:GetTable", f"{glue}:table/default/other")
+    assert not role_may(template, role, "glue:CreateTable", f"{glue}:table/default/other")

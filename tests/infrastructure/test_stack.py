@@ -417,3 +417,23 @@ def test_a_bad_database_name_is_one_line(tmp_path):
     path.write_text(json.dumps(config))
     with pytest.raises(ConfigError, match=r"deployment.database: must be a Glue database name.*\(got 'Connect-Data'\)"):
         load_settings(path)
+
+
+def test_synth_refuses_arns_outside_the_account_and_region_the_cdk_cli_deploys_to(tmp_path):
+    """`cdk synth`/`deploy` set CDK_DEFAULT_ACCOUNT and CDK_DEFAULT_REGION from the profile: an ARN elsewhere
+    names agents the function can never read, so synth stops with one line, before any template."""
+    config = json.loads(EXAMPLE.read_text())
+    instance = config["instances"][0]["instance_id"]
+    config["instances"][0]["filters"].append(
+        {"name": "arns", "agents": [f"arn:aws:connect:eu-west-1:123456789012:instance/{instance}/agent/a1"]})
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(config))
+    base = {"CDK_CONTEXT_JSON": json.dumps({"config": str(path)}), "CDK_OUTDIR": str(tmp_path / "out"),
+            "PATH": "/usr/bin:/bin", "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20"}
+    there = subprocess.run([sys.executable, str(REPO / "app.py")], capture_output=True, text=True, timeout=120,
+                           env={**base, "CDK_DEFAULT_ACCOUNT": "123456789012", "CDK_DEFAULT_REGION": "us-east-1"})
+    assert there.returncode == 1 and not list(tmp_path.glob("out/*.template.json"))
+    assert there.stderr.strip() == (f"error: {path}: instances[0].filters[5].agents[0]: is in region eu-west-1 "
+                                    f"(the deployment's is us-east-1) (got 'arn:aws:connect:eu-west-1:123456789012:instance/{instance}/agent/a1')")
+    anywhere = subprocess.run([sys.executable, str(REPO / "app.py")], env=base, capture_output=True, text=True, timeout=120)
+    assert anywhere.returncode == 0, anywhere.stderr  # an environment-agnostic synth cannot know, and does not guess
