@@ -21,7 +21,12 @@ Why these steps hold under retries, overlaps and crashes:
 
 from __future__ import annotations
 
-from connect_exporter.schema import COLUMNS
+import base64
+import json
+import re
+
+import sqlglot.expressions as exp
+from connect_exporter.schema import COLUMNS, PARTITION_COLUMNS
 
 from .queries import DATABASE, TABLE
 
@@ -121,12 +126,40 @@ def watermark_sql(database: str = DATABASE) -> str:
     return f"INSERT INTO {ref(WATERMARK, database)} (compacted_until) VALUES (TIMESTAMP '{{until}}')"
 
 
+def raw_rows_sql(database: str = DATABASE) -> str:
+    """Every raw snapshot row in the view's columns: the view's raw side, and the whole view until the first
+    compaction (the stack creates it so at deploy: named queries answer from the first minute)."""
+    return f"SELECT {ROW} FROM {ref(TABLE, database)}"
+
+
 def view_sql(database: str = DATABASE) -> str:
     """History before the watermark, raw snapshots from it on; literal bounds so both sides prune partitions."""
     return f"""CREATE OR REPLACE VIEW {ref(VIEW, database)} AS
 SELECT {ROW} FROM {ref(HISTORY, database)} WHERE snapshot_time < TIMESTAMP '{{until}}'
 UNION ALL
-SELECT {ROW} FROM {ref(TABLE, database)} WHERE dt >= substr('{{until}}', 1, 10) AND snapshot_time >= TIMESTAMP '{{until}}'"""
+{raw_rows_sql(database)} WHERE dt >= substr('{{until}}', 1, 10) AND snapshot_time >= TIMESTAMP '{{until}}'"""
+
+
+def trino_type(hive_type: str) -> str:
+    """The type Athena (Trino) gives a Hive DDL column type of the raw table: its timestamps are millisecond
+    precision (timestamp(3)), nested ones included."""
+    text = exp.DataType.build(hive_type, dialect="hive").sql("trino").lower()
+    return re.sub(r"\btimestamp\b(?!\()", "timestamp(3)", text)
+
+
+def presto_view_text(database: str = DATABASE) -> str:
+    """`raw_rows_sql` as Athena stores a view in Glue (`ViewOriginalText`): Trino's Hive view codec,
+    "/* Presto View: " + base64(JSON of the view definition) + " */", columns typed as Trino reads the raw
+    table (a declared type the query cannot produce makes the view stale). SECURITY INVOKER: a reader needs
+    the raw table's grants, as for the views compaction writes."""
+    definition = {
+        "originalSql": raw_rows_sql(database),
+        "catalog": "awsdatacatalog",
+        "schema": database,
+        "columns": [{"name": c.name, "type": trino_type(c.type)} for c in (*COLUMNS, *PARTITION_COLUMNS)],
+        "runAsInvoker": True,
+    }
+    return "/* Presto View: " + base64.b64encode(json.dumps(definition).encode()).decode() + " */"
 
 
 def retention_sql(database: str = DATABASE) -> str:

@@ -10,6 +10,7 @@ from aws_cdk import aws_s3 as s3
 from connect_exporter.schema import COLUMNS, PARTITION_COLUMNS, TIMESTAMP_FORMAT_JAVA
 from constructs import Construct
 
+from . import history
 from .nag import acknowledge, skip_checkov
 from .queries import QUERIES, TABLE, VIEW
 from connect_exporter.deployment import DeploymentSettings
@@ -141,6 +142,21 @@ class SnapshotStorage(Construct):
             ),
         )
         self.table.add_resource_dependency(glue_database)
+        # The view from the first minute: raw snapshots only, as Athena stores a view; the first compaction
+        # replaces it (CREATE OR REPLACE VIEW) with history before the watermark and raw after it.
+        self.view = glue.CfnTable(
+            self, "View", catalog_id=Aws.ACCOUNT_ID, database_name=self.database_name,
+            table_input=glue.CfnTable.TableInputProperty(
+                name=history.VIEW, description="Every snapshot row: history before the watermark, raw snapshots after it",
+                table_type="VIRTUAL_VIEW", parameters={"presto_view": "true", "comment": "Presto View"}, partition_keys=[],
+                storage_descriptor=glue.CfnTable.StorageDescriptorProperty(
+                    columns=[glue.CfnTable.ColumnProperty(name=c.name, type=c.type) for c in (*COLUMNS, *PARTITION_COLUMNS)],
+                    serde_info=glue.CfnTable.SerdeInfoProperty(),
+                ),
+                view_original_text=history.presto_view_text(self.database_name), view_expanded_text="/* Presto View */",
+            ),
+        )
+        self.view.add_dependency(self.table)
 
         self.workgroup = athena.CfnWorkGroup(
             self, "WorkGroup", name=f"{Aws.STACK_NAME}-connect-user-data",

@@ -103,7 +103,8 @@ def test_scheduled_input_through_the_synthesized_handler_lands_under_the_table_l
     traces = "\n".join(datagrams)
     assert not [a.username for a in inst.agents.values() if a.username in traces]
 
-    table = next(v for v in template["Resources"].values() if v["Type"] == "AWS::Glue::Table")["Properties"]["TableInput"]
+    table = next(v for v in template["Resources"].values() if v["Type"] == "AWS::Glue::Table"
+                 and v["Properties"]["TableInput"]["TableType"] == "EXTERNAL_TABLE")["Properties"]["TableInput"]
     params = table["Parameters"]
     location = "".join(p if isinstance(p, str) else bucket for p in params["storage.location.template"]["Fn::Join"][1])
     pattern = re.escape(location.removeprefix(f"s3://{bucket}/"))

@@ -3,6 +3,7 @@ alarms, retention and a role limited to the workgroup, this database's tables an
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import json
 
@@ -159,3 +160,28 @@ def test_the_compaction_role_may_make_every_request_athena_makes_for_it_as_s3_an
     assert not role_may(template, role, "s3:ListBucket", bucket, context={"s3:prefix": "elsewhere/"})
     assert not role_may(template, role, "glue:GetTable", f"{glue}:table/default/other")
     assert not role_may(template, role, "glue:CreateTable", f"{glue}:table/default/other")
+
+
+def test_the_view_exists_from_deploy_as_athena_stores_one_and_reads_every_raw_row(synthesized, lake):
+    """Before: nothing created `user_data` until the first compaction reached RebuildView, so every named query
+    answered TABLE_NOT_FOUND after `cdk deploy` (and for good if that run failed)."""
+    template, _ = synthesized
+    (view,) = [r["Properties"]["TableInput"] for r in resources(template, "AWS::Glue::Table").values()
+               if r["Properties"]["TableInput"]["Name"] == history.VIEW]
+    assert (view["TableType"], view["Parameters"]["presto_view"], view["PartitionKeys"]) == ("VIRTUAL_VIEW", "true", [])
+    text = view["ViewOriginalText"]
+    assert text.startswith("/* Presto View: ") and text.endswith(" */") and view["ViewExpandedText"] == "/* Presto View */"
+    definition = json.loads(base64.b64decode(text.removeprefix("/* Presto View: ").removesuffix(" */")))
+    assert (definition["catalog"], definition["schema"], definition["runAsInvoker"]) == ("awsdatacatalog", "connect_user_data", True)
+    names = history.ROW.split(", ")
+    assert [c["name"] for c in definition["columns"]] == names == [c["Name"] for c in view["StorageDescriptor"]["Columns"]]
+    types = {c["name"]: c["type"] for c in definition["columns"]}  # as Athena engine v3 reads the raw (Hive JSON) table
+    assert (types["snapshot_time"], types["hour"], types["dt"], types["available_slots"]) == (
+        "timestamp(3)", "integer", "varchar", "map(varchar, integer)")
+    assert types["contacts"].startswith("array(row(contact_id varchar, ") and "state_start_time timestamp(3)" in types["contacts"]
+    con = lake.connect()
+    (raw,) = run_query(con, f"SELECT count(*) AS n FROM {TABLE_REF}")
+    (seen,) = run_query(con, f"SELECT count(*) AS n, count(DISTINCT (filter_name, snapshot_time, user_id)) AS k "
+                             f"FROM ({definition['originalSql']}) AS v")
+    assert seen["n"] == seen["k"] == raw["n"] > 0
+    con.close()

@@ -100,11 +100,16 @@ def _resources(template: dict, kind: str) -> list[dict]:
     return [r["Properties"] for r in template["Resources"].values() if r["Type"] == kind]
 
 
+def _raw_table(template: dict) -> dict:
+    (table,) = [t for t in _resources(template, "AWS::Glue::Table") if t["TableInput"]["TableType"] == "EXTERNAL_TABLE"]
+    return table
+
+
 @pytest.fixture(scope="module")
 def athena(hour: Hour) -> duckdb.DuckDBPyConnection:
     """DuckDB reading the tree as the Glue table declares it (its columns, partition keys, SerDe format),
     under the stack's view: nothing is compacted, so the view reads the raw snapshots."""
-    (table,) = _resources(hour.template, "AWS::Glue::Table")
+    table = _raw_table(hour.template)
     descriptor = table["TableInput"]["StorageDescriptor"]
     return open_table(
         hour.root,
@@ -151,7 +156,7 @@ def test_every_query_in_the_template_is_checked_here(hour: Hour):
 
 
 def test_every_record_matches_the_glue_columns(hour: Hour):
-    (table,) = _resources(hour.template, "AWS::Glue::Table")
+    table = _raw_table(hour.template)
     columns = [(c["Name"], hive_type(c["Type"])) for c in table["TableInput"]["StorageDescriptor"]["Columns"]]
     tree = read_tree(hour.root)
     assert len(tree) == MINUTES * 6
