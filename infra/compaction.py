@@ -43,6 +43,8 @@ class Compaction(Construct):
         encryption: Encryption,
     ) -> None:
         super().__init__(scope, id)
+        # Named, so the role may list this machine's executions without a reference cycle (role -> machine -> role).
+        self.state_machine_name = f"{Aws.STACK_NAME}-compaction"  # at most 80 characters: stack names up to 69
         location = f"s3://{bucket.bucket_name}/{settings.history_prefix}/"
         self.role = iam.Role(self, "Role", assumed_by=iam.ServicePrincipal("states.amazonaws.com"),
                              description="History compaction: runs Athena on this workgroup, this database, two prefixes")
@@ -86,7 +88,7 @@ class Compaction(Construct):
         ).otherwise(done)
         more = sfn.Choice(self, "MoreClosedHours?").when(sfn.Condition.string_equals("$.plan.more", "yes"), plan).otherwise(maintenance)
         view.next(more)
-        definition = (
+        compact = (
             query("CreateHistory", history.history_ddl(location, database))
             .next(query("CreateWatermark", history.watermark_ddl(location, database)))
             .next(plan)
@@ -95,6 +97,7 @@ class Compaction(Construct):
                   .when(sfn.Condition.string_equals("$.plan.work", "yes"), merge.next(watermark).next(view))
                   .otherwise(view))
         )
+        definition = self._one_at_a_time(compact)
         log_group = logs.LogGroup(self, "Logs", removal_policy=RemovalPolicy.DESTROY, encryption_key=encryption.key)
         if encryption.key is None:
             reason = "CloudWatch Logs' own encryption is chosen by deployment.encryption: s3-managed; \"kms\" uses a KMS key."
@@ -104,7 +107,8 @@ class Compaction(Construct):
         self.state_machine = sfn.StateMachine(
             # The tasks would add Athena's, S3's and Glue's broad defaults to a mutable role (s3:* on *,
             # glue:Delete* …): they get an immutable view of it, and `_grant` states exactly what runs need.
-            self, "StateMachine", definition_body=sfn.DefinitionBody.from_chainable(definition),
+            self, "StateMachine", state_machine_name=self.state_machine_name,
+            definition_body=sfn.DefinitionBody.from_chainable(definition),
             role=self.role.without_policy_updates(), timeout=Duration.hours(2), tracing_enabled=True,
             logs=sfn.LogOptions(destination=log_group, level=sfn.LogLevel.ALL, include_execution_data=False),
             comment="Merges closed hours of raw snapshots into the Iceberg history table and rebuilds the user_data view",
@@ -142,6 +146,32 @@ class Compaction(Construct):
             alarm.add_alarm_action(alarm_action)
             alarm.add_ok_action(alarm_action)
 
+    def _one_at_a_time(self, compact: sfn.IChainable) -> sfn.IChainable:
+        """Standard workflows run executions side by side (a slow backlog, a manual start, the daily run beside
+        the hourly one), and Athena's Iceberg writes are snapshot-isolated: two MERGEs may both commit the same
+        rows. So only the oldest running execution compacts; a newer one ends at once (the next hour catches up).
+        ListExecutions lists newest first and is eventually consistent: a list without this execution's elders
+        (or empty) proceeds, and two started together still let one through (Step Functions API reference)."""
+        me = sfn.Pass(self, "WhoAmI", parameters={"me.$": "$$.Execution.Id"}, result_path="$.guard")
+        running = tasks.CallAwsService(
+            self, "RunningExecutions", service="sfn", action="listExecutions",
+            parameters={"StateMachineArn.$": "$$.StateMachine.Id", "StatusFilter": "RUNNING", "MaxResults": 1000},
+            iam_resources=[self._machine_arn()],  # the role is immutable here: `_grant` states the permission
+            result_selector={"oldest.$": "$.Executions[-1:].ExecutionArn"}, result_path="$.guard.running",
+        )
+        running.add_retry(errors=["Sfn.SfnException", "States.TaskFailed"], interval=Duration.seconds(5), max_attempts=3, backoff_rate=2)
+        alone = sfn.Choice(self, "OldestRunning?").when(
+            sfn.Condition.or_(
+                sfn.Condition.not_(sfn.Condition.is_present("$.guard.running.oldest[0]")),
+                sfn.Condition.string_equals_json_path("$.guard.running.oldest[0]", "$.guard.me"),
+            ),
+            compact,
+        ).otherwise(sfn.Succeed(self, "AnotherRunCompacts", comment="An older execution is compacting; this one adds nothing"))
+        return me.next(running).next(alone)
+
+    def _machine_arn(self) -> str:
+        return f"arn:{Aws.PARTITION}:states:{Aws.REGION}:{Aws.ACCOUNT_ID}:stateMachine:{self.state_machine_name}"
+
     def _grant(
         self, settings: DeploymentSettings, bucket: s3.IBucket, results: s3.IBucket, workgroup: athena.CfnWorkGroup, database: str
     ) -> None:
@@ -153,6 +183,7 @@ class Compaction(Construct):
                 actions=["athena:StartQueryExecution", "athena:GetQueryExecution", "athena:GetQueryResults", "athena:StopQueryExecution"],
                 resources=[f"arn:{Aws.PARTITION}:athena:{Aws.REGION}:{Aws.ACCOUNT_ID}:workgroup/{workgroup.ref}"],
             ),
+            iam.PolicyStatement(sid="SeeOwnExecutions", actions=["states:ListExecutions"], resources=[self._machine_arn()]),
             iam.PolicyStatement(
                 sid="TheGlueDataCatalog", actions=["athena:GetDataCatalog"],
                 resources=[f"arn:{Aws.PARTITION}:athena:{Aws.REGION}:{Aws.ACCOUNT_ID}:datacatalog/AwsDataCatalog"],

@@ -156,7 +156,7 @@ class SnapshotStorage(Construct):
                 view_original_text=history.presto_view_text(self.database_name), view_expanded_text="/* Presto View */",
             ),
         )
-        self.view.add_dependency(self.table)
+        self.view.add_resource_dependency(self.table)
 
         self.workgroup = athena.CfnWorkGroup(
             self, "WorkGroup", name=f"{Aws.STACK_NAME}-connect-user-data",

@@ -13,8 +13,9 @@ import fnmatch
 from dataclasses import dataclass, field
 from typing import Any
 
-ACCOUNT, REGION, PARTITION = "111122223333", "us-east-1", "aws"
-PSEUDO = {"AWS::AccountId": ACCOUNT, "AWS::Region": REGION, "AWS::Partition": PARTITION, "AWS::URLSuffix": "amazonaws.com"}
+ACCOUNT, REGION, PARTITION, STACK = "111122223333", "us-east-1", "aws", "ConnectUserDataExporter"
+PSEUDO = {"AWS::AccountId": ACCOUNT, "AWS::Region": REGION, "AWS::Partition": PARTITION, "AWS::URLSuffix": "amazonaws.com",
+          "AWS::StackName": STACK}
 
 
 def arn_of(template: dict, logical_id: str) -> str:

@@ -1,8 +1,10 @@
 """Runs a synthesized Step Functions definition (the subset the compaction uses) against a local lake.
 
 Task states that start an Athena query run their statement, `States.Format` resolved exactly as Step
-Functions does, on DuckDB; `getQueryResults` hands back those rows as Athena's ResultSet; Choice states
-are evaluated. So a test can prove that what the deployed state machine would run compacts correctly.
+Functions does, on DuckDB; `getQueryResults` hands back those rows as Athena's ResultSet; `listExecutions`
+asks the test which executions run (newest first, as Step Functions lists them); Pass and Choice states
+are evaluated, `$$` (the context object) included. So a test can prove that what the deployed state machine
+would run compacts correctly, and what two executions at once do.
 """
 
 from __future__ import annotations
@@ -23,12 +25,24 @@ class StatesRuntime(AssertionError):
     """What Step Functions fails an execution with when a path is absent from the state's input."""
 
 
-def path_get(data: Any, path: str) -> Any:
-    for key, index in re.findall(r"\.(\w+)(?:\[(\d+)\])?", path.removeprefix("$")):
+def path_get(data: Any, path: str, context: dict | None = None) -> Any:
+    """A reference path: `.key`, `[n]`, and Jayway's slice `[-1:]` (a list of the last item, empty for an empty
+    list; the keys after it map over that list). `$$.` reads the context object."""
+    if path.startswith("$$."):
+        data, path = context or {}, path[1:]
+    listed = False
+    for key, index in re.findall(r"\.(\w+)(?:\[(-1:|\d+)\])?", path.removeprefix("$")):
+        if listed:
+            data = [item[key] for item in data]
+            continue
         if not isinstance(data, dict) or key not in data:
             raise StatesRuntime(f"States.Runtime: the JSONPath {path} could not be found in the input")
         data = data[key]
-        if index:
+        if index == "-1:":
+            data, listed = data[-1:], True
+        elif index:
+            if int(index) >= len(data):
+                raise StatesRuntime(f"States.Runtime: the JSONPath {path} could not be found in the input")
             data = data[int(index)]
     return data
 
@@ -70,8 +84,13 @@ def states_format(expression: str, data: dict) -> str:
     return "".join(out)
 
 
-def run(definition: dict, data: dict, athena: Callable[[str], list[dict]], max_steps: int = 500) -> tuple[dict, list[str]]:
-    """Execute from StartAt; returns the final state data and every statement run, in order."""
+def run(definition: dict, data: dict, athena: Callable[[str], list[dict]], max_steps: int = 500,
+        execution: str = "arn:aws:states:us-east-1:111122223333:execution:compaction:one",
+        running: Callable[[], list[str]] | None = None) -> tuple[dict, list[str]]:
+    """Execute from StartAt as `execution`; returns the final state data and every statement run, in order.
+    `running()` answers listExecutions (newest first); by default only this execution runs."""
+    context = {"Execution": {"Id": execution}, "StateMachine": {"Id": execution.rsplit(":", 1)[0].replace(":execution:", ":stateMachine:")}}
+    running = running or (lambda: [execution])
     results: dict[str, list[dict]] = {}
     statements: list[str] = []
     name = definition["StartAt"]
@@ -82,9 +101,19 @@ def run(definition: dict, data: dict, athena: Callable[[str], list[dict]], max_s
         if state["Type"] == "Choice":
             name = next((c["Next"] for c in state["Choices"] if _holds(c, data)), state.get("Default"))
             continue
+        if state["Type"] == "Pass":
+            result = {k.removesuffix(".$"): path_get(data, v, context) if k.endswith(".$") else v
+                      for k, v in state.get("Parameters", {}).items()}
+            data = path_set(data, state["ResultPath"], result) if state.get("ResultPath") else result
+            name = state["Next"]
+            continue
         assert state["Type"] == "Task", state["Type"]
         params = state["Parameters"]
-        if state["Resource"].endswith(":athena:startQueryExecution.sync"):
+        if state["Resource"].endswith(":aws-sdk:sfn:listExecutions"):
+            assert path_get(data, params["StateMachineArn.$"], context) == context["StateMachine"]["Id"]
+            assert params["StatusFilter"] == "RUNNING"
+            result = {"Executions": [{"ExecutionArn": arn, "Status": "RUNNING"} for arn in running()]}
+        elif state["Resource"].endswith(":athena:startQueryExecution.sync"):
             sql = states_format(params["QueryString.$"], data) if "QueryString.$" in params else params["QueryString"]
             statements.append(sql)
             results[str(len(results))] = athena(sql)
@@ -107,6 +136,10 @@ def run(definition: dict, data: dict, athena: Callable[[str], list[dict]], max_s
 def _holds(choice: dict, data: dict) -> bool:
     if "And" in choice:
         return all(_holds(c, data) for c in choice["And"])
+    if "Or" in choice:
+        return any(_holds(c, data) for c in choice["Or"])
+    if "Not" in choice:
+        return not _holds(choice["Not"], data)
     if "IsPresent" in choice:
         return is_present(data, choice["Variable"]) is choice["IsPresent"]
     value = path_get(data, choice["Variable"])
@@ -114,4 +147,6 @@ def _holds(choice: dict, data: dict) -> bool:
         return value == choice["StringEquals"]
     if "BooleanEquals" in choice:
         return value is choice["BooleanEquals"]
+    if "StringEqualsPath" in choice:
+        return value == path_get(data, choice["StringEqualsPath"])
     raise AssertionError(f"choice rule not simulated: {choice}")

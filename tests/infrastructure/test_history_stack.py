@@ -17,7 +17,7 @@ from simulator.history import export_history, history_filters
 from simulator.world import build_instance
 
 from . import statemachine
-from .policies import ACCOUNT, PARTITION, REGION, role_may
+from .policies import ACCOUNT, PARTITION, REGION, resolve, role_may
 from .test_stack import one, resources
 
 UTC = dt.timezone.utc
@@ -185,3 +185,33 @@ def test_the_view_exists_from_deploy_as_athena_stores_one_and_reads_every_raw_ro
                              f"FROM ({definition['originalSql']}) AS v")
     assert seen["n"] == seen["k"] == raw["n"] > 0
     con.close()
+
+
+def test_of_two_executions_running_at_once_only_the_oldest_compacts(synthesized, lake):
+    """Athena's Iceberg writes are snapshot-isolated: two MERGEs at once may both commit the same rows. The
+    hourly run beside a manual start, or a slow backlog beside the next hour: the newer execution ends at once."""
+    template, _ = synthesized
+    machine = statemachine.definition(template)
+    con = lake.connect()
+    now = dt.datetime(2026, 11, 24, 0, 55, tzinfo=UTC)
+    older, newer = (f"arn:aws:states:us-east-1:111122223333:execution:compaction:{n}" for n in ("hourly", "manual"))
+    both = lambda: [newer, older]  # noqa: E731 (newest first, as ListExecutions answers)
+    _, by_newer = statemachine.run(machine, {}, athena_on(con, now), execution=newer, running=both)
+    assert by_newer == []  # not one statement: no second MERGE beside the first
+    _, by_older = statemachine.run(machine, {}, athena_on(con, now), execution=older, running=both)
+    assert by_older[0].startswith("CREATE TABLE IF NOT EXISTS") and by_older[-1].startswith("CREATE OR REPLACE VIEW")
+    # ListExecutions is eventually consistent: an execution that sees no elder (or nothing at all) compacts.
+    for seen in ([newer], []):
+        _, statements = statemachine.run(machine, {}, athena_on(con, now), execution=newer, running=lambda seen=seen: seen)
+        assert statements and statements[-1].startswith("CREATE OR REPLACE VIEW")
+    con.close()
+
+
+def test_the_compaction_role_may_list_its_own_executions_only(synthesized):
+    template, _ = synthesized
+    machine = one(template, "AWS::StepFunctions::StateMachine")
+    role = machine["Properties"]["RoleArn"]["Fn::GetAtt"][0]
+    own = f"arn:{PARTITION}:states:{REGION}:{ACCOUNT}:stateMachine:{resolve(template, machine['Properties']['StateMachineName'])}"
+    assert role_may(template, role, "states:ListExecutions", own)
+    assert not role_may(template, role, "states:ListExecutions", f"arn:{PARTITION}:states:{REGION}:{ACCOUNT}:stateMachine:other")
+    assert not role_may(template, role, "states:StartExecution", own)
