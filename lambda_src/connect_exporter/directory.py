@@ -32,6 +32,9 @@ SOURCES: dict[str, tuple[str, str, str, dict[str, Any]]] = {
 }
 # Users change often; when an unknown user id shows up, re-read users if the cache is older than this.
 USER_REFRESH_SECONDS = 60.0
+# A lookup that failed is tried again after this long, not on every page: a denied or looping List API must not
+# spend the account's shared List quota once per page and filter.
+FAILED_RETRY_SECONDS = 60.0
 
 
 class LookupFailed(ExportError):
@@ -42,6 +45,7 @@ class LookupFailed(ExportError):
 class _Entry:
     fetched_at: float
     names: dict[str, str | None]  # a resource without a name keeps its id
+    failed: bool = False  # the last read failed: `names` are the last good ones (or none), kept FAILED_RETRY_SECONDS
 
 
 class Directory:
@@ -83,11 +87,11 @@ class Directory:
 
     def _fresh(self, instance_id: str, kind: str) -> bool:
         entry = self._cache.get((instance_id, kind))
-        return entry is not None and self._clock() - entry.fetched_at < self.ttl
+        return entry is not None and self._clock() - entry.fetched_at < (FAILED_RETRY_SECONDS if entry.failed else self.ttl)
 
     def _cached(self, api: ConnectApi, instance_id: str, kind: str, failed: set[str], force: bool = False) -> dict:
         entry = self._cache.get((instance_id, kind))
-        if entry and not force and self._clock() - entry.fetched_at < self.ttl:
+        if entry and self._fresh(instance_id, kind) and not (force and not entry.failed):
             return entry.names
         try:
             return self._fetch(api, instance_id, kind)
@@ -97,7 +101,9 @@ class Directory:
             logger.warning(
                 f"{operation} failed; {kind} names stay null", extra={"instance_id": instance_id, "error": describe_error(exc)}
             )
-            return entry.names if entry else {}
+            names = entry.names if entry else {}
+            self._cache[(instance_id, kind)] = _Entry(self._clock(), names, failed=True)
+            return names
 
     def _fetch(self, api: ConnectApi, instance_id: str, kind: str) -> dict[str, str | None]:
         operation, list_key, name_key, params = SOURCES[kind]

@@ -156,7 +156,7 @@ def run_snapshot(
     started = clock()
     run_api = api.counted()
     report = SnapshotReport(snapshot_time=at, api_stats=run_api.stats, run_id=uuid.uuid4().hex)
-    run = _Run(config, at, run_api, directory, sink, emit, report, clock, progress, span)
+    run = _Run(config, at, directory, sink, emit, report, clock, progress, span)
     for instance in config.instances:
         instance_started = clock()
         instance_api = run_api.counted()
@@ -181,7 +181,6 @@ class _Run:
 
     config: ExporterConfig
     at: dt.datetime
-    api: ConnectApi
     directory: Directory
     sink: Sink
     emit: Callable[[Iterable[dict[str, Any]]], int]
