@@ -29,11 +29,11 @@ from .encryption import READ_WRITE, Encryption, schedule_role
 ATHENA_RETRYABLE = ["Athena.TooManyRequestsException", "States.TaskFailed"]  # throttles, Iceberg commit conflicts
 
 
-def formatted(template: str) -> str:
-    """The statement with the plan's answer filled in when the state runs (States.Format over $.plan)."""
+def formatted(template: str, source: str = "$.plan") -> str:
+    """The statement with an earlier answer filled in when the state runs (States.Format over `source`)."""
     names = re.findall(r"\{(\w+)\}", template)
     positional = re.sub(r"\{\w+\}", "{}", template)
-    return sfn.JsonPath.format(positional, *(sfn.JsonPath.string_at(f"$.plan.{name}") for name in names))
+    return sfn.JsonPath.format(positional, *(sfn.JsonPath.string_at(f"{source}.{name}") for name in names))
 
 
 class Compaction(Construct):
@@ -88,14 +88,26 @@ class Compaction(Construct):
         ).otherwise(done)
         more = sfn.Choice(self, "MoreClosedHours?").when(sfn.Condition.string_equals("$.plan.more", "yes"), plan).otherwise(maintenance)
         view.next(more)
+        plan.next(plan_results).next(
+            sfn.Choice(self, "Work?")
+            .when(sfn.Condition.string_equals("$.plan.work", "yes"), merge.next(watermark).next(view))
+            .otherwise(view)
+        )
+        # History made by an older version gets the columns added to schema.py since, before anything merges.
+        find_new = query("FindNewColumns", history.missing_columns_sql(database), result_path="$.found")
+        read_new = tasks.AthenaGetQueryResults(
+            self, "ReadNewColumns", query_execution_id=sfn.JsonPath.string_at("$.found.QueryExecution.QueryExecutionId"),
+            result_path="$.schema", result_selector={"missing.$": "$.ResultSet.Rows[1].Data[0].VarCharValue"},
+        )
+        add_new = query("AddNewColumns", formatted(history.add_columns_sql(database), "$.schema"))
         compact = (
             query("CreateHistory", history.history_ddl(location, database))
             .next(query("CreateWatermark", history.watermark_ddl(location, database)))
-            .next(plan)
-            .next(plan_results)
-            .next(sfn.Choice(self, "Work?")
-                  .when(sfn.Condition.string_equals("$.plan.work", "yes"), merge.next(watermark).next(view))
-                  .otherwise(view))
+            .next(find_new)
+            .next(read_new)
+            .next(sfn.Choice(self, "NewColumns?")
+                  .when(sfn.Condition.string_equals("$.schema.missing", "none"), plan)
+                  .otherwise(add_new.next(plan)))
         )
         definition = self._one_at_a_time(compact)
         log_group = logs.LogGroup(self, "Logs", removal_policy=RemovalPolicy.DESTROY, encryption_key=encryption.key)
@@ -194,7 +206,7 @@ class Compaction(Construct):
                                 resources=[f"{glue}:catalog", f"{glue}:database/default"]),
             iam.PolicyStatement(
                 sid="ThisDatabasesTables",
-                actions=["glue:GetDatabase", "glue:GetTable", "glue:GetTables", "glue:CreateTable", "glue:UpdateTable",
+                actions=["glue:GetDatabase", "glue:GetDatabases", "glue:GetTable", "glue:GetTables", "glue:CreateTable", "glue:UpdateTable",
                          "glue:GetPartitions", "glue:BatchGetPartition"],
                 resources=[f"{glue}:catalog", f"{glue}:database/{database}", f"{glue}:table/{database}/*"],
             ),

@@ -26,7 +26,7 @@ import json
 import re
 
 import sqlglot.expressions as exp
-from connect_exporter.schema import COLUMNS, PARTITION_COLUMNS
+from connect_exporter.schema import COLUMNS, PARTITION_COLUMNS, Column
 
 from .queries import DATABASE, TABLE
 
@@ -53,10 +53,11 @@ def ddl_ref(name: str, database: str = DATABASE) -> str:
     return f"{database}.{name}"
 
 
-def history_ddl(location: str, database: str = DATABASE) -> str:
+def history_ddl(location: str, database: str = DATABASE, record: tuple[Column, ...] = COLUMNS) -> str:
     """The Iceberg history table and its watermark table; Parquet with ZSTD, partitioned like the raw tree
-    (a day a partition), so a date range, an instance or a filter reads only its files."""
-    columns = ",\n  ".join(f"{c.name} {c.type}" for c in COLUMNS)
+    (a day a partition), so a date range, an instance or a filter reads only its files. `record`: the columns
+    it is created with (a test makes an older table with fewer)."""
+    columns = ",\n  ".join(f"{c.name} {c.type}" for c in record)
     return (
         f"CREATE TABLE IF NOT EXISTS {ddl_ref(HISTORY, database)} (\n  {columns},\n"
         "  instance_id string, filter_name string, dt string, hour int\n)\n"
@@ -64,6 +65,25 @@ def history_ddl(location: str, database: str = DATABASE) -> str:
         f"LOCATION '{location}{HISTORY}/'\n"
         "TBLPROPERTIES ('table_type'='ICEBERG', 'format'='parquet', 'write_compression'='zstd')"
     )
+
+
+def missing_columns_sql(database: str = DATABASE) -> str:
+    """One row, `missing`: the record columns history lacks, as ALTER TABLE ADD COLUMNS takes them, or 'none'.
+    CREATE TABLE IF NOT EXISTS never changes a table made by an older version: without this, a column added to
+    `schema.py` would make every MERGE name a column history does not have, and compaction stop for good."""
+    wanted = ",\n  ".join(f"({i}, '{c.name}', '{c.type}')" for i, c in enumerate(COLUMNS))
+    return f"""SELECT coalesce(array_join(array_agg(wanted.name || ' ' || wanted.type ORDER BY wanted.pos), ', '), 'none') AS missing
+FROM (VALUES
+  {wanted}
+) AS wanted (pos, name, type)
+WHERE wanted.name NOT IN (
+  SELECT column_name FROM information_schema.columns WHERE table_schema = '{database}' AND table_name = '{HISTORY}'
+)"""
+
+
+def add_columns_sql(database: str = DATABASE) -> str:
+    """Iceberg adds columns as metadata only (no file is rewritten); rows merged before read them as null."""
+    return f"ALTER TABLE {ddl_ref(HISTORY, database)} ADD COLUMNS ({{missing}})"
 
 
 def watermark_ddl(location: str, database: str = DATABASE) -> str:

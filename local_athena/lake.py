@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -56,6 +57,10 @@ class Lake:
         location = f"{self.root.resolve()}/"
         for ddl in (history.history_ddl(location), history.watermark_ddl(location)):
             con.execute(ddl_to_duckdb(ddl))
+        # As the state machine does before it plans: a history made by an older version gets the new columns.
+        (found,) = run_query(con, history.missing_columns_sql())
+        if found["missing"] != "none":
+            con.execute(ddl_to_duckdb(history.render(history.add_columns_sql(), found)))
         until = _scalar(con, f"SELECT max(compacted_until) FROM {history.ref(history.WATERMARK)}")
         con.execute(to_duckdb(history.render(history.view_sql(), {"until": f"{until:%Y-%m-%d %H:%M:%S}" if until else EPOCH})))
         return con
@@ -66,6 +71,10 @@ def ddl_to_duckdb(ddl: str) -> str:
     import sqlglot
 
     logging.getLogger("sqlglot").setLevel(logging.ERROR)
+    added = re.fullmatch(r"ALTER TABLE (\S+) ADD COLUMNS \((.*)\)", ddl.strip(), re.S)
+    if added:  # Hive's ADD COLUMNS (a t, b u): DuckDB adds one column a statement
+        columns = sqlglot.parse_one(f"CREATE TABLE t ({added[2]})", read="athena").this.expressions
+        return "; ".join(f"ALTER TABLE {added[1]} ADD COLUMN {column.sql('duckdb')}" for column in columns)
     return sqlglot.transpile(ddl, read="athena", write="duckdb", unsupported_level=sqlglot.ErrorLevel.IGNORE)[0]
 
 

@@ -24,12 +24,15 @@ UTC = dt.timezone.utc
 START = dt.datetime(2026, 11, 23, 23, 0, tzinfo=UTC)
 
 
-@pytest.fixture(scope="module")
-def lake(tmp_path_factory) -> Lake:
-    root = tmp_path_factory.mktemp("lake")
+def new_lake(root) -> Lake:
     instance = build_instance(seed=3, agents=40, routing_profiles=6, queues=10, epoch=START)
     export_history(instance, history_filters(instance)[:2], START, 90, root / "snapshots", lambda docs: 0)
     return Lake(root)
+
+
+@pytest.fixture(scope="module")
+def lake(tmp_path_factory) -> Lake:
+    return new_lake(tmp_path_factory.mktemp("lake"))
 
 
 def athena_on(con, now: dt.datetime):
@@ -39,7 +42,7 @@ def athena_on(con, now: dt.datetime):
         verb = sql.split(None, 1)[0].upper()
         if verb in ("OPTIMIZE", "VACUUM"):
             return []
-        if sql.startswith("CREATE TABLE"):
+        if sql.startswith(("CREATE TABLE", "ALTER TABLE")):
             con.execute(ddl_to_duckdb(sql))
             return []
         cursor = con.execute(to_duckdb(sql, now=now))
@@ -215,3 +218,24 @@ def test_the_compaction_role_may_list_its_own_executions_only(synthesized):
     assert role_may(template, role, "states:ListExecutions", own)
     assert not role_may(template, role, "states:ListExecutions", f"arn:{PARTITION}:states:{REGION}:{ACCOUNT}:stateMachine:other")
     assert not role_may(template, role, "states:StartExecution", own)
+
+
+def test_a_history_made_by_an_older_version_gets_the_new_columns_before_the_merge(synthesized, tmp_path):
+    """Before: CREATE TABLE IF NOT EXISTS left an older history as it was, and every MERGE named a column it
+    lacked: compaction failed every hour and the watermark froze."""
+    template, _ = synthesized
+    machine = statemachine.definition(template)
+    con = new_lake(tmp_path).connect()
+    con.execute(f"ALTER TABLE {history.ref(history.HISTORY)} DROP COLUMN next_status")  # as an older version made it
+    now = dt.datetime(2026, 11, 24, 0, 55, tzinfo=UTC)
+    data, statements = statemachine.run(machine, {}, athena_on(con, now))
+    (added,) = [s for s in statements if s.startswith("ALTER TABLE")]
+    assert added == "ALTER TABLE connect_user_data.history ADD COLUMNS (next_status string)" and data["schema"]["missing"] == "next_status string"
+    assert any(s.startswith("MERGE") for s in statements)
+    (raw,) = run_query(con, f"SELECT count(next_status) AS n FROM {TABLE_REF} WHERE snapshot_time < TIMESTAMP '2026-11-24 00:00:00'")
+    (kept,) = run_query(con, f"SELECT count(next_status) AS n FROM {history.ref(history.HISTORY)}")
+    assert kept["n"] == raw["n"] > 0  # the new column's values arrive with the rows merged after it was added
+    # Run again: nothing is missing any more, nothing is altered twice.
+    data, statements = statemachine.run(machine, {}, athena_on(con, now))
+    assert data["schema"]["missing"] == "none" and not [s for s in statements if s.startswith("ALTER TABLE")]
+    con.close()

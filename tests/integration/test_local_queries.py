@@ -52,3 +52,34 @@ def test_bad_lake_input_is_one_line(tmp_path):
     assert broken.returncode == 2 and len(broken.stderr.strip().splitlines()) == 1 and broken.stderr.startswith("error: query failed:")
     when = run("local_athena", "compact", "--lake", str(tmp_path), "--until", "yesterday")
     assert when.returncode == 2 and when.stderr.strip() == "error: --until: not an ISO-8601 time: 'yesterday'"
+
+
+def test_compact_brings_a_history_made_by_an_older_version_up_to_the_schema(tmp_path):
+    """A lake whose history was made without a column (`status_name` here), compacted by this version: the
+    column is added, the rows merged after carry its values, and the view answers as raw does."""
+    import duckdb
+
+    from infra import history
+
+    assert run("simulator", "history", "--minutes", "3", "--agents", "30", "--out", str(tmp_path)).returncode == 0
+    import datetime as dt
+
+    now = dt.datetime.now(dt.timezone.utc)
+    until = (now.replace(minute=0, second=0, microsecond=0) + dt.timedelta(hours=1)).isoformat()  # the span's hours are closed
+    assert run("local_athena", "compact", "--lake", str(tmp_path), "--until", until).returncode == 0
+    con = duckdb.connect(str(tmp_path / "history" / "lake.duckdb"))
+    con.execute(f"DROP VIEW IF EXISTS {history.ref(history.VIEW)}")
+    con.execute(f"ALTER TABLE {history.ref(history.HISTORY)} DROP COLUMN status_name")
+    con.execute(f"DELETE FROM {history.ref(history.HISTORY)}")  # and nothing compacted yet: the merge has work
+    con.execute(f"DELETE FROM {history.ref(history.WATERMARK)}")
+    con.close()
+    again = run("local_athena", "compact", "--lake", str(tmp_path), "--until", until)
+    assert again.returncode == 0, again.stderr
+
+    def one(sql: str) -> dict:
+        (row,) = [json.loads(line) for line in run("local_athena", "query", "--lake", str(tmp_path), "--format", "json", "--sql", sql).stdout.splitlines()]
+        return row
+
+    kept = one(f"SELECT count(*) AS n, count(status_name) AS named FROM {history.ref(history.HISTORY)}")
+    assert kept["n"] == kept["named"] > 0
+    assert one(f"SELECT count(*) AS n FROM {history.ref(history.VIEW)}") == one('SELECT count(*) AS n FROM "connect_user_data"."snapshots"')
