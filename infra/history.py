@@ -82,7 +82,9 @@ WHERE wanted.name NOT IN (
 
 
 def add_columns_sql(database: str = DATABASE) -> str:
-    """Iceberg adds columns as metadata only (no file is rewritten); rows merged before read them as null."""
+    """Iceberg adds columns as metadata only (no file is rewritten); rows merged before read them as null.
+    Athena takes Hive types here, complex ones included (Athena user guide, "ALTER TABLE ADD COLUMNS" and
+    "Evolve Iceberg table schema")."""
     return f"ALTER TABLE {ddl_ref(HISTORY, database)} ADD COLUMNS ({{missing}})"
 
 
@@ -168,7 +170,8 @@ def trino_type(hive_type: str) -> str:
 
 
 def presto_view_text(database: str = DATABASE) -> str:
-    """`raw_rows_sql` as Athena stores a view in Glue (`ViewOriginalText`): Trino's Hive view codec,
+    """`raw_rows_sql` as Athena stores a view in Glue (`ViewOriginalText`): the form Trino's Hive connector
+    decodes (its `ViewReader`: a `ConnectorViewDefinition` JSON where the table has `presto_view`),
     "/* Presto View: " + base64(JSON of the view definition) + " */", columns typed as Trino reads the raw
     table (a declared type the query cannot produce makes the view stale). SECURITY INVOKER: a reader needs
     the raw table's grants, as for the views compaction writes."""

@@ -220,7 +220,9 @@ class ConnectApi:
             seconds = shared.deadline.check(0.0, f"paging ({operation})")
             self._count(operation)
             try:
-                late = f"{operation} did not answer within {seconds or 0:.1f} s: stopped before the Lambda deadline"
+                if seconds is None:  # no deadline (the CLI): the client's own timeouts bound the call
+                    return method(**params)
+                late = f"{operation} did not answer within {seconds:.1f} s: stopped before the Lambda deadline"
                 return bounded(lambda: method(**params), seconds, late)
             except ClientError as exc:
                 code = exc.response.get("Error", {}).get("Code", "")

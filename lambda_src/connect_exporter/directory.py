@@ -91,7 +91,8 @@ class Directory:
 
     def _cached(self, api: ConnectApi, instance_id: str, kind: str, failed: set[str], force: bool = False) -> dict:
         entry = self._cache.get((instance_id, kind))
-        if entry and self._fresh(instance_id, kind) and not (force and not entry.failed):
+        # Fresh entries answer; a forced re-read (unknown users) waits for a failed one's retry time.
+        if entry and self._fresh(instance_id, kind) and (entry.failed or not force):
             return entry.names
         try:
             return self._fetch(api, instance_id, kind)

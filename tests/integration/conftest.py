@@ -78,10 +78,10 @@ def emf_value(docs: list[dict], name: str, **dims: str) -> float | None:
 def run_cli():
     """Run the CLI as a user would: a subprocess, env pointing boto3 at the fakes."""
 
-    def run(*args: str) -> subprocess.CompletedProcess:
+    def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
         env = {**os.environ, "PYTHONPATH": f"{REPO / 'lambda_src'}{os.pathsep}{REPO}"}
         return subprocess.run(
-            [sys.executable, "-m", "connect_exporter", *args], env=env, capture_output=True, text=True, timeout=300
+            [sys.executable, "-m", "connect_exporter", *args], env=env, capture_output=True, text=True, timeout=300, cwd=cwd
         )
 
     return run

@@ -273,25 +273,13 @@ def test_one_agents_unreadable_values_cost_those_fields_only(tmp_path, connect_s
 @pytest.mark.parametrize("dest", ["S3://bucket/x", "s3:/bucket/x", "s3//bucket/x", "s3:bucket", "", "s3://B_ad/x"])
 def test_a_mistyped_destination_is_refused_before_any_call(tmp_path, connect_sim, run_cli, center, dest):
     sim = connect_sim([center])
-    result = subprocess_in(tmp_path, run_cli, "snapshot", "--config", write_config(tmp_path, center, [{"name": "all-agents"}]),
-                           "--out", dest, "--at", AT)
+    cwd = tmp_path / "cwd"  # an empty working directory, so a stray local write would show
+    cwd.mkdir()
+    result = run_cli("snapshot", "--config", write_config(tmp_path, center, [{"name": "all-agents"}]), "--out", dest, "--at", AT, cwd=cwd)
     assert result.returncode == 2
     (line,) = errors(result.stderr)
     assert repr(dest) in line or "destination is empty" in line
-    assert sum(sim.calls.values()) == 0 and list((tmp_path / "cwd").iterdir()) == []  # before: ./S3:/bucket/x/... with rc 0
-
-
-def subprocess_in(tmp_path, run_cli, *args):
-    """The CLI run from an empty working directory, so a stray local write would show."""
-    import os
-
-    (tmp_path / "cwd").mkdir(exist_ok=True)
-    here = os.getcwd()
-    os.chdir(tmp_path / "cwd")
-    try:
-        return run_cli(*args)
-    finally:
-        os.chdir(here)
+    assert sum(sim.calls.values()) == 0 and list(cwd.iterdir()) == []  # before: ./S3:/bucket/x/... with rc 0
 
 
 def test_a_destination_that_cannot_be_written_fails_before_any_call(tmp_path, connect_sim, run_cli, center):

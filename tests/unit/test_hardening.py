@@ -8,7 +8,6 @@ import copy
 import datetime as dt
 import json
 import re
-import tempfile
 from pathlib import Path
 
 import pytest
@@ -36,17 +35,21 @@ def with_changes(**deployment) -> dict:
     return config
 
 
-def load(config: dict, **home) -> object:
-    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as handle:
-        json.dump(config, handle)
-    return load_settings(handle.name, **home)
+def write(config: dict, folder: Path) -> Path:
+    path = folder / "config.json"
+    path.write_text(json.dumps(config))
+    return path
+
+
+def load(config: dict, folder: Path, **home) -> object:
+    return load_settings(write(config, folder), **home)
 
 
 # --- full-string matching: a trailing newline is not a name -------------------------------------------------
 
 
 @pytest.mark.parametrize("where", ["filter", "instance_id", "prefix", "database", "alarm_email"])
-def test_a_trailing_newline_is_refused_wherever_a_name_is_checked(where):
+def test_a_trailing_newline_is_refused_wherever_a_name_is_checked(where, tmp_path):
     config = copy.deepcopy(EXAMPLE)
     if where == "filter":
         config["instances"][0]["filters"][0]["name"] += "\n"
@@ -56,17 +59,17 @@ def test_a_trailing_newline_is_refused_wherever_a_name_is_checked(where):
         config["deployment"][where] = {"prefix": "snapshots", "database": "connect_user_data", "alarm_email": "ops@example.com"}[where] + "\n"
     field = {"filter": "filters[0].name", "instance_id": "instance_id"}.get(where, f"deployment.{where}")
     with pytest.raises(ConfigError, match=re.escape(field) + r": .*\\n"):
-        load(config)
+        load(config, tmp_path)
 
 
 @pytest.mark.parametrize("ttl, ok", [(0, False), (59, False), (60, True), (900, True)])
-def test_the_names_cache_lives_at_least_a_minute(ttl, ok):
+def test_the_names_cache_lives_at_least_a_minute(ttl, ok, tmp_path):
     config = {**copy.deepcopy(EXAMPLE), "names": {"ttl_seconds": ttl}}
     if ok:
-        assert load(config).exporter.names_ttl_seconds == ttl
+        assert load(config, tmp_path).exporter.names_ttl_seconds == ttl
     else:
         with pytest.raises(ConfigError, match=r"names.ttl_seconds: must be a whole number from 60 to 86400"):
-            load(config)
+            load(config, tmp_path)
 
 
 # --- ARNs: of the filter's instance, of one account and Region, the deployment's where known -------------------
@@ -88,18 +91,18 @@ def agents_config(*values: str) -> dict:
     (arn(region="eu-west-1", rid="a2"), "Region eu-west-1"),
     (arn(partition="aws-cn", region="us-east-1", rid="a2"), "partition aws-cn"),
 ])
-def test_arns_of_two_accounts_regions_or_partitions_are_refused(other, word):
+def test_arns_of_two_accounts_regions_or_partitions_are_refused(other, word, tmp_path):
     with pytest.raises(ConfigError, match=rf"agents\[1\]: is in .*{word}.* but .*agents\[0\] is in .*the exporter reads one account and Region"):
-        load(agents_config(arn(), other))
+        load(agents_config(arn(), other), tmp_path)
 
 
-def test_arns_outside_the_deployments_account_or_region_are_refused_when_it_is_known():
+def test_arns_outside_the_deployments_account_or_region_are_refused_when_it_is_known(tmp_path):
     config = agents_config(arn(), arn(rid="a2"))
-    assert load(config).exporter.instances[0].filters[0].values  # no environment known: consistent is enough
-    assert load(config, region="us-east-1", account="123456789012")
+    assert load(config, tmp_path).exporter.instances[0].filters[0].values  # no environment known: consistent is enough
+    assert load(config, tmp_path, region="us-east-1", account="123456789012")
     with pytest.raises(ConfigError, match=r"agents\[0\]: is in account 123456789012 \(the deployment's is 999999999999\)"):
-        load(config, region="us-east-1", account="999999999999")
-    problems = home_problems(load(config).exporter, "c.json", "cn-north-1", None)
+        load(config, tmp_path, region="us-east-1", account="999999999999")
+    problems = home_problems(load(config, tmp_path).exporter, "c.json", "cn-north-1", None)
     assert len(problems) == 2 and "partition aws (the deployment's is aws-cn), region us-east-1 (the deployment's is cn-north-1)" in problems[0]
 
 
@@ -107,13 +110,13 @@ def test_arns_outside_the_deployments_account_or_region_are_refused_when_it_is_k
 
 
 @pytest.mark.parametrize("field", ["comparison", "instance_id", "channel", "metric", "filter"])
-def test_an_alarm_field_that_is_a_list_is_one_line(field):
+def test_an_alarm_field_that_is_a_list_is_one_line(field, tmp_path):
     alarm = {"filter": "all-agents", "channel": "VOICE", "threshold": 1, field: ["x"]}
     with pytest.raises(ConfigError, match=rf"deployment.alarms\[0\].{field}: .*\(got \[\"x\"\]\)"):
-        load(with_changes(alarms=[alarm]))
+        load(with_changes(alarms=[alarm]), tmp_path)
 
 
-def test_a_config_is_never_anything_but_config_errors_whatever_is_put_anywhere():
+def test_a_config_is_never_anything_but_config_errors_whatever_is_put_anywhere(tmp_path):
     """Every value of the example replaced by each of a set of hostile values, one at a time, in both modes."""
     hostile = [None, [], {}, ["x"], {"a": 1}, "", "x\n", -1, 10**40, 1.5, True]
     places: list[tuple] = []
@@ -133,15 +136,13 @@ def test_a_config_is_never_anything_but_config_errors_whatever_is_put_anywhere()
             for key in place[:-1]:
                 node = node[key]
             node[place[-1]] = value
-            problems: list[str] = []
+            path, problems = write(config, tmp_path), []
             try:
-                load(config)
+                load_settings(path)
             except ConfigError as error:
                 assert "\n" not in str(error).replace("\\n", "")
-            with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as handle:
-                json.dump(config, handle)
             try:
-                load_settings(handle.name, problems)
+                load_settings(path, problems)
             except ConfigError:
                 pass
             assert all(isinstance(p, str) for p in problems)
