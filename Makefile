@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 export PYTHONPATH := lambda_src:.
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: setup demo plan scan history test test-unit test-integration test-infra lint bench bench-history synth docs clean
+.PHONY: setup demo plan scan history test test-trino trino test-unit test-integration test-infra lint bench bench-history synth docs clean
 
 setup: $(VENV)/.installed
 
@@ -30,8 +30,29 @@ history: setup  ## three hours of a moving center in out/history, two of them co
 	$(BIN)/python -m local_athena query --lake out/history --name status-minutes-per-agent-per-day --rows 5
 	$(BIN)/python -m local_athena query --lake out/history --name zero-available-slot-minutes-per-day --rows 8
 
-test: setup  ## the whole suite: unit, integration, infrastructure
-	$(BIN)/python -m pytest -n 4 --dist loadfile --durations=10 tests
+test: setup  ## the offline suite, no Java: unit, integration, infrastructure
+	$(BIN)/python -m pytest -n 4 --dist loadfile --durations=10 tests/unit tests/integration tests/infrastructure
+
+# Athena engine v3 is Trino: the stack's catalog, state machine and named queries on a real one (Java 25).
+TRINO_VERSION := 476
+TRINO_HOME    := .trino/trino-server-$(TRINO_VERSION)
+TRINO_JAVA    ?= /usr/lib/jvm/temurin-25-jdk-amd64/bin/java
+
+trino: $(TRINO_HOME)/.installed  ## io.trino:trino-server from Maven Central into .trino/, Hive and Iceberg plugins only
+
+$(TRINO_HOME)/.installed:
+	command -v mvn >/dev/null || { apt-get update -qq && apt-get install -y -qq maven >/dev/null; }
+	test -x $(TRINO_JAVA) || { echo "error: Trino $(TRINO_VERSION) needs Java 24+ at $(TRINO_JAVA) (set TRINO_JAVA)"; exit 2; }
+	mkdir -p .trino
+	mvn -q -B dependency:copy -Dartifact=io.trino:trino-server:$(TRINO_VERSION):tar.gz -DoutputDirectory=.trino
+	rm -rf $(TRINO_HOME) && tar -xzf .trino/trino-server-$(TRINO_VERSION).tar.gz -C .trino
+	find $(TRINO_HOME)/plugin -mindepth 1 -maxdepth 1 ! -name hive ! -name iceberg -exec rm -rf {} +
+	rm .trino/trino-server-$(TRINO_VERSION).tar.gz
+	touch $@
+
+test-trino: setup trino  ## the Trino suite: every state-machine statement and named query on Trino, answers equal DuckDB's
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-trino.txt
+	TRINO_JAVA=$(TRINO_JAVA) $(BIN)/python -m pytest -p no:logging --durations=10 tests/trino
 
 test-unit: setup
 	$(BIN)/python -m pytest tests/unit
@@ -43,7 +64,7 @@ test-infra: setup
 	$(BIN)/python -m pytest tests/infrastructure
 
 lint: setup scan  ## ruff (errors and likely bugs) on everything, mypy on the packages (settings in pyproject.toml), the scanners
-	$(BIN)/ruff check lambda_src simulator local_athena infra tests docs app.py
+	$(BIN)/ruff check lambda_src simulator local_athena lake_sql infra tests docs app.py
 	$(BIN)/mypy
 
 SCAN := .venv-scan
@@ -73,7 +94,7 @@ bench-history: setup  ## ~15 minutes: a day of 1,000 agents, raw against history
 	$(BIN)/python -m simulator bench-history
 
 clean:
-	rm -rf $(VENV) $(SCAN) out cdk.out .pytest_cache .hypothesis .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(SCAN) .trino out cdk.out .pytest_cache .hypothesis .mypy_cache .ruff_cache
 
 synth: setup  ## synthesize the stack offline into cdk.out (CONFIG=path picks the config)
 	CDK_OUTDIR=cdk.out CDK_CONTEXT_JSON='{"config": "$(or $(CONFIG),config/example.json)"}' $(BIN)/python app.py

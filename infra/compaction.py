@@ -1,4 +1,4 @@
-"""The history tier on AWS: a Step Functions state machine that runs `infra.history`'s statements on
+"""The history tier on AWS: a Step Functions state machine that runs `lake_sql.history`'s statements on
 Athena (no code of ours runs), scheduled hourly, with a daily maintenance pass, and alarms on failure
 and lag. Its role may use this workgroup, this database's tables and the two S3 prefixes: nothing else."""
 
@@ -20,7 +20,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
-from . import history
+from lake_sql import history
 from .nag import acknowledge, logical_id, skip_checkov
 from connect_exporter.deployment import DeploymentSettings
 

@@ -13,7 +13,7 @@ from .encryption import Encryption
 from .nag import acknowledge, skip_checkov
 from .exporter import Exporter
 from .monitoring import Monitoring
-from .queries import DATABASE, VIEW
+from lake_sql.queries import DATABASE, VIEW
 from connect_exporter.deployment import DeploymentSettings
 from .storage import SnapshotStorage
 

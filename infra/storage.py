@@ -10,9 +10,9 @@ from aws_cdk import aws_s3 as s3
 from connect_exporter.schema import COLUMNS, PARTITION_COLUMNS, TIMESTAMP_FORMAT_JAVA
 from constructs import Construct
 
-from . import history
+from lake_sql import history
 from .nag import acknowledge, skip_checkov
-from .queries import QUERIES, TABLE, VIEW
+from lake_sql.queries import QUERIES, TABLE, VIEW
 from connect_exporter.deployment import DeploymentSettings
 
 JSON_SERDE = "org.apache.hive.hcatalog.data.JsonSerDe"
@@ -52,7 +52,6 @@ def table_parameters(settings: DeploymentSettings, bucket_name: str) -> dict[str
     """Partition projection over the configured instances and filters: queryable the minute a snapshot lands."""
     instances = [i.instance_id for i in settings.exporter.instances]
     filters = sorted({f.name for i in settings.exporter.instances for f in i.filters})
-    years = max(1, -(-settings.snapshot_retention_days // 365))
     return {
         "classification": "json",
         "compressionType": "gzip",
@@ -63,7 +62,9 @@ def table_parameters(settings: DeploymentSettings, bucket_name: str) -> dict[str
         "projection.filter_name.values": ",".join(filters),
         "projection.dt.type": "date",
         "projection.dt.format": "yyyy-MM-dd",
-        "projection.dt.range": f"NOW-{years}YEARS,NOW",
+        # Days, not YEARS: Athena takes both, Trino's projection (and so the Trino suite) only DAY|HOUR|MINUTE|SECOND.
+        # Raw snapshots live `snapshot_retention_days` (a day more for the lifecycle's lag): no older day is projected.
+        "projection.dt.range": f"NOW-{settings.snapshot_retention_days + 1}DAYS,NOW",
         "projection.dt.interval": "1",
         "projection.dt.interval.unit": "DAYS",
         "projection.hour.type": "integer",

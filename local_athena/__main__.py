@@ -11,7 +11,7 @@ from pathlib import Path
 import duckdb
 import sqlglot
 
-from infra.queries import QUERIES, VIEW_REF
+from lake_sql.queries import QUERIES, VIEW_REF
 
 from .engine import to_duckdb
 from .lake import Lake, LakeError, compact

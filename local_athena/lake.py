@@ -2,8 +2,8 @@
 
 `<lake>/snapshots/` holds raw snapshots (what `connect_exporter snapshot --out <lake>/snapshots`
 writes); `<lake>/history/` holds the history and watermark tables (a DuckDB file: Iceberg's local
-stand-in, transactional like it). Every statement is the stack's own SQL from `infra.history` and
-`infra.queries`, translated from Trino to DuckDB by sqlglot: nothing here is a second copy of a query.
+stand-in, transactional like it). Every statement is the stack's own SQL from `lake_sql.history` and
+`lake_sql.queries`, translated from Trino to DuckDB by sqlglot: nothing here is a second copy of a query.
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from typing import Any
 import duckdb
 from connect_exporter.schema import COLUMNS, PARTITION_COLUMNS, TIMESTAMP_FORMAT_JAVA
 
-from infra import history
-from infra.queries import DATABASE, TABLE
+from lake_sql import history
+from lake_sql.queries import DATABASE, TABLE
 
 from .engine import open_table, run_query, to_duckdb
 

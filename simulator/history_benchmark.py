@@ -23,8 +23,8 @@ from connect_exporter.observability import logger
 from connect_exporter.schema import COLUMNS
 from sqlglot import exp
 
-from infra.history import HISTORY, ref
-from infra.queries import QUERIES, TABLE_REF
+from lake_sql.history import HISTORY, ref
+from lake_sql.queries import QUERIES, TABLE_REF
 from local_athena.engine import to_duckdb
 from local_athena.lake import Lake, compact
 

@@ -9,8 +9,8 @@ import json
 
 import pytest
 
-from infra import history
-from infra.queries import TABLE_REF, VIEW_REF
+from lake_sql import history
+from lake_sql.queries import TABLE_REF, VIEW_REF
 from local_athena.engine import run_query, to_duckdb
 from local_athena.lake import Lake, ddl_to_duckdb
 from simulator.history import export_history, history_filters

@@ -15,7 +15,7 @@ from app import FEATURE_FLAGS
 from connect_exporter.config import ConfigError, load_config
 from connect_exporter.schema import COLUMNS, PARTITION_COLUMNS
 
-from infra.queries import QUERIES
+from lake_sql.queries import QUERIES
 from connect_exporter.deployment import alarm_count, load_settings
 from infra.stack import ExporterStack, database_name
 
@@ -139,7 +139,7 @@ def test_glue_columns_are_the_exporters_schema_with_projection_over_configured_p
     assert p["projection.enabled"] == "true"
     assert p["projection.instance_id.values"] == INSTANCE
     assert p["projection.filter_name.values"].split(",") == sorted(f.name for f in CONFIG.instances[0].filters)
-    assert (p["projection.dt.type"], p["projection.dt.format"]) == ("date", "yyyy-MM-dd")
+    assert (p["projection.dt.type"], p["projection.dt.format"], p["projection.dt.range"]) == ("date", "yyyy-MM-dd", "NOW-31DAYS,NOW")
     assert (p["projection.hour.type"], p["projection.hour.range"], p["projection.hour.digits"]) == ("integer", "0,23", "2")
     template_parts = json.dumps(p["storage.location.template"])
     assert "/snapshots/instance_id=${instance_id}/filter_name=${filter_name}/dt=${dt}/hour=${hour}/" in template_parts

@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from infra.history import HISTORY, ref
-from infra.queries import QUERIES, TABLE_REF, VIEW_REF
+from lake_sql.history import HISTORY, ref
+from lake_sql.queries import QUERIES, TABLE_REF, VIEW_REF
 from local_athena.engine import run_query
 from local_athena.lake import Lake, compact
 from simulator.history import export_history, history_filters

@@ -7,7 +7,7 @@ import os
 import subprocess
 import sys
 
-from infra.queries import QUERIES
+from lake_sql.queries import QUERIES
 
 from .conftest import REPO
 
@@ -59,7 +59,7 @@ def test_compact_brings_a_history_made_by_an_older_version_up_to_the_schema(tmp_
     column is added, the rows merged after carry its values, and the view answers as raw does."""
     import duckdb
 
-    from infra import history
+    from lake_sql import history
 
     assert run("simulator", "history", "--minutes", "3", "--agents", "30", "--out", str(tmp_path)).returncode == 0
     import datetime as dt
