@@ -64,50 +64,82 @@ class Compaction(Construct):
         def dynamic(name: str, template: str) -> tasks.AthenaStartQueryExecution:
             return query(name, formatted(template))
 
-        plan_sql = history.plan_sql(database, retention_days=settings.history_retention_days)
-        plan = query("Plan", plan_sql, result_path="$.planned")
-        fields = sqlglot.parse_one(plan_sql, read="trino").named_selects  # the plan's columns, in order (row 0 is the header)
-        plan_results = tasks.AthenaGetQueryResults(
-            self, "ReadPlan", query_execution_id=sfn.JsonPath.string_at("$.planned.QueryExecution.QueryExecutionId"),
-            result_path="$.plan",
-            result_selector={f"{name}.$": f"$.ResultSet.Rows[1].Data[{i}].VarCharValue" for i, name in enumerate(fields)},
-        )
-        merge = dynamic("MergeClosedHours", history.merge_sql(database))
-        watermark = dynamic("AdvanceWatermark", history.watermark_sql(database))
-        view = dynamic("RebuildView", history.view_sql(database))
-        retention = dynamic("DropExpiredHistory", history.retention_sql(database))
-        optimize = query("OptimizeHistory", history.optimize_sql(database))
-        vacuum = query("VacuumHistory", history.vacuum_sql(database))
-        done = sfn.Succeed(self, "Done")
+        def answer(name: str, source: str, result_path: str, fields: list[str], **static: str) -> tasks.AthenaGetQueryResults:
+            """Row 1 of a query's answer (row 0 is the header) as `result_path`'s fields, and these constants."""
+            return tasks.AthenaGetQueryResults(
+                self, name, query_execution_id=sfn.JsonPath.string_at(f"{source}.QueryExecution.QueryExecutionId"),
+                result_path=result_path,
+                result_selector={**{f"{f}.$": f"$.ResultSet.Rows[1].Data[{i}].VarCharValue" for i, f in enumerate(fields)}, **static},
+            )
+
+        def columns(sql: str) -> list[str]:
+            return sqlglot.parse_one(sql.replace("{", "").replace("}", ""), read="trino").named_selects  # in order
 
         # A console start with `{}` has no $.maintenance: a Choice rule on an absent path fails the execution
         # (States.Runtime), so the test is paired with IsPresent and `{}` runs compaction only.
-        maintenance = sfn.Choice(self, "Maintenance?").when(
-            sfn.Condition.and_(sfn.Condition.is_present("$.maintenance"), sfn.Condition.boolean_equals("$.maintenance", True)),
-            retention.next(optimize).next(vacuum).next(done),
-        ).otherwise(done)
-        more = sfn.Choice(self, "MoreClosedHours?").when(sfn.Condition.string_equals("$.plan.more", "yes"), plan).otherwise(maintenance)
-        view.next(more)
-        plan.next(plan_results).next(
+        daily = sfn.Condition.and_(sfn.Condition.is_present("$.maintenance"), sfn.Condition.boolean_equals("$.maintenance", True))
+
+        # Plan, merge, advance the watermark, rebuild the view; again from the period's stop while hours wait.
+        plan_sql = history.plan_sql(database)
+        plan = query("Plan", formatted(plan_sql, "$.resume"), result_path="$.planned")
+        read_plan = answer("ReadPlan", "$.planned", "$.plan", columns(plan_sql))
+        merge = dynamic("MergeClosedHours", history.merge_sql(database))
+        watermark = dynamic("AdvanceWatermark", history.watermark_sql(database))
+        view = dynamic("RebuildView", history.view_sql(database))
+        next_period = sfn.Pass(self, "NextPeriod", parameters={"from.$": "$.resume.from", "after.$": "$.plan.stop"},
+                               result_path="$.resume")
+        done = sfn.Succeed(self, "Done")
+
+        # The daily pass: a short watermark, expired days deleted and rewritten one a pass, yesterday bin-packed,
+        # watermark compacted, then VACUUM frees what no snapshot references.
+        find_expired = query("FindExpiredDay", history.expired_sql(database, settings.history_retention_days), result_path="$.found")
+        retention = (
+            dynamic("TrimWatermark", history.trim_watermark_sql(database))
+            .next(find_expired)
+            .next(answer("ReadExpiredDay", "$.found", "$.expired", ["dt"]))
+            .next(sfn.Choice(self, "ExpiredDay?")
+                  .when(sfn.Condition.string_equals("$.expired.dt", "none"),
+                        dynamic("OptimizeYesterday", history.optimize_yesterday_sql(database))
+                        .next(query("OptimizeWatermark", history.optimize_sql(database, history.WATERMARK)))
+                        .next(query("VacuumHistory", history.vacuum_sql(database)))
+                        .next(query("VacuumWatermark", history.vacuum_sql(database, history.WATERMARK)))
+                        .next(done))
+                  .otherwise(query("DropExpiredDay", formatted(history.retention_sql(database), "$.expired"))
+                             .next(query("RewriteExpiredDay", formatted(history.optimize_expired_sql(database), "$.expired")))
+                             .next(find_expired)))
+        )
+        view.next(sfn.Choice(self, "MoreClosedHours?")
+                  .when(sfn.Condition.string_equals("$.plan.more", "yes"), next_period.next(plan))
+                  .otherwise(sfn.Choice(self, "Maintenance?").when(daily, retention).otherwise(done)))
+        plan.next(read_plan).next(
             sfn.Choice(self, "Work?")
             .when(sfn.Condition.string_equals("$.plan.work", "yes"), merge.next(watermark).next(view))
             .otherwise(view)
         )
+        # Daily, first: the properties retention relies on (a table made by an older version lacks them), and
+        # the first hour raw holds more of than history (a minute written after its look-back): planned from there.
+        reconcile_sql = history.reconcile_sql(database, settings.snapshot_retention_days)
+        reconcile = (
+            query("HistoryProperties", history.properties_sql(history.HISTORY, database))
+            .next(query("WatermarkProperties", history.properties_sql(history.WATERMARK, database)))
+            .next(query("Reconcile", reconcile_sql, result_path="$.reconciled"))
+            .next(answer("ReadReconcile", "$.reconciled", "$.resume", columns(reconcile_sql), after=history.EPOCH))
+            .next(plan)
+        )
+        look_back = sfn.Pass(self, "FromTheLookBack", result=sfn.Result.from_object({"from": history.NEVER, "after": history.EPOCH}),
+                             result_path="$.resume").next(plan)
+        start_plan = sfn.Choice(self, "Reconcile?").when(daily, reconcile).otherwise(look_back)
         # History made by an older version gets the columns added to schema.py since, before anything merges.
         find_new = query("FindNewColumns", history.missing_columns_sql(database), result_path="$.found")
-        read_new = tasks.AthenaGetQueryResults(
-            self, "ReadNewColumns", query_execution_id=sfn.JsonPath.string_at("$.found.QueryExecution.QueryExecutionId"),
-            result_path="$.schema", result_selector={"missing.$": "$.ResultSet.Rows[1].Data[0].VarCharValue"},
-        )
         add_new = query("AddNewColumns", formatted(history.add_columns_sql(database), "$.schema"))
         compact = (
             query("CreateHistory", history.history_ddl(location, database))
             .next(query("CreateWatermark", history.watermark_ddl(location, database)))
             .next(find_new)
-            .next(read_new)
+            .next(answer("ReadNewColumns", "$.found", "$.schema", ["missing"]))
             .next(sfn.Choice(self, "NewColumns?")
-                  .when(sfn.Condition.string_equals("$.schema.missing", "none"), plan)
-                  .otherwise(add_new.next(plan)))
+                  .when(sfn.Condition.string_equals("$.schema.missing", "none"), start_plan)
+                  .otherwise(add_new.next(start_plan)))
         )
         definition = self._one_at_a_time(compact)
         log_group = logs.LogGroup(self, "Logs", removal_policy=RemovalPolicy.DESTROY, encryption_key=encryption.key)

@@ -14,9 +14,15 @@ Why these steps hold under retries, overlaps and crashes:
   then the view still reads those hours from the raw snapshots, which are kept longer than compaction
   may lag (the lag alarm fires first). No gap and no overlap at the boundary, whatever failed.
 - Each plan starts `LOOKBACK_HOURS` before the watermark: a minute that lands after its hour was
-  compacted (a retried write) is merged by a later run.
-- A plan covers at most a day and the state machine loops while `more`: a backlog of days is caught
-  up in order, and every write touches at most (instances x filters x 2) partitions.
+  compacted (a retried write) is merged by a later run. One landing later still (a backfill) is found by
+  the daily reconciliation, which compares rows per hour of raw and history over raw's whole retention and
+  starts the next plan at the first hour that differs: the view never hides a raw minute for good.
+- A plan never crosses midnight and the state machine loops while `more`: a backlog of days is caught
+  up in order, and every write touches one day: one partition per (instance, filter), at most
+  `MAX_WRITE_PARTITIONS` (Athena's limit on the partitions one query writes, HIVE_TOO_MANY_OPEN_PARTITIONS).
+  Retention deletes and compacts one expired day a statement, for the same reason.
+- Merges read raw by dt and hour partitions and history by dt (and hour's column statistics); the view's
+  raw side prunes by dt and hour: no statement reads a day it does not need.
 """
 
 from __future__ import annotations
@@ -32,6 +38,18 @@ from .queries import DATABASE, TABLE
 
 HISTORY, WATERMARK, VIEW = "history", "history_watermark", "user_data"
 LOOKBACK_HOURS = 2
+MAX_WRITE_PARTITIONS = 100  # Athena: partitions one INSERT/MERGE/CTAS writes (history's: one a filter a day)
+NEVER = "9999-12-31 00:00:00"  # `from` when nothing before the look-back needs merging again
+EPOCH = "1970-01-01 00:00:00"  # `after` on a run's first plan; then the previous period's stop
+# Athena's Iceberg DELETE writes position-delete files, and OPTIMIZE rewrites a file only past these thresholds
+# (defaults 2 delete files a file, 5 files a partition): at 1, the daily OPTIMIZE of an expired day rewrites
+# every file of it into nothing, and VACUUM then deletes files no snapshot younger than a day references
+# (default 5 days). Athena user guide, "Optimizing Iceberg tables" and "Iceberg table properties".
+ICEBERG_PROPERTIES = {
+    "optimize_rewrite_delete_file_threshold": "1",
+    "optimize_rewrite_data_file_threshold": "1",
+    "vacuum_max_snapshot_age_seconds": "86400",
+}
 # A minute is written within one schedule period (later runs are skipped) plus the function's timeout.
 SETTLE_MINUTES = 35
 FIRST_RUN_DAYS = 7  # how far back the first compaction looks: raw snapshots are kept at least this long
@@ -63,8 +81,18 @@ def history_ddl(location: str, database: str = DATABASE, record: tuple[Column, .
         "  instance_id string, filter_name string, dt string, hour int\n)\n"
         "PARTITIONED BY (instance_id, filter_name, dt)\n"
         f"LOCATION '{location}{HISTORY}/'\n"
-        "TBLPROPERTIES ('table_type'='ICEBERG', 'format'='parquet', 'write_compression'='zstd')"
+        f"TBLPROPERTIES ('table_type'='ICEBERG', 'format'='parquet', 'write_compression'='zstd', {_properties()})"
     )
+
+
+def _properties() -> str:
+    return ", ".join(f"'{k}'='{v}'" for k, v in ICEBERG_PROPERTIES.items())
+
+
+def properties_sql(table: str, database: str = DATABASE) -> str:
+    """`CREATE TABLE IF NOT EXISTS` leaves a table made by an older version as it was: the daily run sets the
+    properties retention depends on (idempotent)."""
+    return f"ALTER TABLE {ddl_ref(table, database)} SET TBLPROPERTIES ({_properties()})"
 
 
 def missing_columns_sql(database: str = DATABASE) -> str:
@@ -92,53 +120,60 @@ def watermark_ddl(location: str, database: str = DATABASE) -> str:
     return (
         f"CREATE TABLE IF NOT EXISTS {ddl_ref(WATERMARK, database)} (compacted_until timestamp)\n"
         f"LOCATION '{location}{WATERMARK}/'\n"
-        "TBLPROPERTIES ('table_type'='ICEBERG', 'format'='parquet')"
+        f"TBLPROPERTIES ('table_type'='ICEBERG', 'format'='parquet', {_properties()})"
     )
 
 
-def plan_sql(database: str = DATABASE, settle_minutes: int = SETTLE_MINUTES, retention_days: int = 400) -> str:
-    """One row: the next period to merge (`start` to `stop`, with their dt partitions), the watermark after
-    it (`until`), and whether more closed hours wait (`more`). Empty work when start >= stop. An hour is
-    closed `settle_minutes` after it ends (the stack's writes may still land until then; a local lake has none)."""
+def plan_sql(database: str = DATABASE, settle_minutes: int = SETTLE_MINUTES) -> str:
+    """One row: the next period to merge (`start` to `stop`, within one day `dt`, hours `start_hour` to
+    `stop_hour` exclusive), the watermark after it (`until`), and whether more closed hours wait (`more`).
+    Empty work when start >= stop. A run's first period starts at the look-back, or at `{from}` when that is
+    earlier (an hour the reconciliation found short); each next one at `{after}`, the stop before it, so a
+    catch-up always moves on. An hour is closed `settle_minutes` after it ends (the stack's writes may still
+    land until then; a local lake has none). `yesterday` is the day the daily pass bin-packs."""
     return f"""WITH mark AS (
   SELECT max(compacted_until) AS until FROM {ref(WATERMARK, database)}
 ),
 -- current_timestamp carries a zone (UTC in Athena); the tables' timestamps do not: compare like with like.
 bounds AS (
   SELECT
-    coalesce(mark.until - INTERVAL '{LOOKBACK_HOURS}' HOUR,
-             date_trunc('day', CAST(current_timestamp AS timestamp) - INTERVAL '{FIRST_RUN_DAYS}' DAY)) AS start,
+    greatest(least(coalesce(mark.until - INTERVAL '{LOOKBACK_HOURS}' HOUR,
+                            date_trunc('day', CAST(current_timestamp AS timestamp) - INTERVAL '{FIRST_RUN_DAYS}' DAY)),
+                   TIMESTAMP '{{from}}'),
+             TIMESTAMP '{{after}}') AS start,
     date_trunc('hour', CAST(current_timestamp AS timestamp) - INTERVAL '{settle_minutes}' MINUTE) AS target,
     mark.until AS previous
   FROM mark
 ),
 period AS (
-  SELECT start, least(start + INTERVAL '1' DAY, target) AS stop, target, previous FROM bounds
+  SELECT start, least(date_trunc('day', start) + INTERVAL '1' DAY, target) AS stop, target, previous FROM bounds
 )
 SELECT
   date_format(start, '{TS}') AS start,
   date_format(stop, '{TS}') AS stop,
-  date_format(start, '%Y-%m-%d') AS start_dt,
-  date_format(stop, '%Y-%m-%d') AS stop_dt,
+  date_format(start, '%Y-%m-%d') AS dt,
+  CAST(hour(start) AS varchar) AS start_hour,
+  CAST(CASE WHEN stop > start AND date_trunc('day', stop) > date_trunc('day', start) THEN 24 ELSE hour(stop) END AS varchar) AS stop_hour,
   date_format(greatest(coalesce(previous, stop), stop), '{TS}') AS until,
   CASE WHEN start < stop THEN 'yes' ELSE 'no' END AS work,
   CASE WHEN stop < target THEN 'yes' ELSE 'no' END AS more,
-  date_format(current_date - INTERVAL '{retention_days}' DAY, '%Y-%m-%d') AS retention_dt
+  date_format(current_date - INTERVAL '1' DAY, '%Y-%m-%d') AS yesterday
 FROM period"""
 
 
 def merge_sql(database: str = DATABASE) -> str:
-    """Rows of the raw snapshots in [start, stop) that history does not hold yet; both sides read only the
-    period's dt partitions."""
+    """Rows of the raw snapshots in [start, stop) that history does not hold yet. The raw side reads the
+    period's dt and hour partitions only; the history side its dt partitions, and within them the files
+    whose `hour` statistics overlap (each merge writes its own files)."""
     values = ", ".join(f"r.{c}" for c in ROW.split(", "))
     return f"""MERGE INTO {ref(HISTORY, database)} AS h
 USING (
   SELECT {ROW}
   FROM {ref(TABLE, database)}
-  WHERE dt BETWEEN '{{start_dt}}' AND '{{stop_dt}}'
+  WHERE dt = '{{dt}}' AND hour >= {{start_hour}} AND hour < {{stop_hour}}
     AND snapshot_time >= TIMESTAMP '{{start}}' AND snapshot_time < TIMESTAMP '{{stop}}'
 ) AS r
-ON h.dt BETWEEN '{{start_dt}}' AND '{{stop_dt}}'
+ON h.dt = '{{dt}}' AND h.hour >= {{start_hour}} AND h.hour < {{stop_hour}}
   AND h.instance_id = r.instance_id AND h.filter_name = r.filter_name
   AND h.snapshot_time = r.snapshot_time AND h.user_id = r.user_id
 WHEN NOT MATCHED THEN INSERT ({ROW}) VALUES ({values})"""
@@ -155,11 +190,14 @@ def raw_rows_sql(database: str = DATABASE) -> str:
 
 
 def view_sql(database: str = DATABASE) -> str:
-    """History before the watermark, raw snapshots from it on; literal bounds so both sides prune partitions."""
+    """History before the watermark, raw snapshots from it on; literal bounds so both sides prune partitions:
+    the raw side reads the watermark's day from its hour on, and later days (the bounds fold to constants)."""
     return f"""CREATE OR REPLACE VIEW {ref(VIEW, database)} AS
 SELECT {ROW} FROM {ref(HISTORY, database)} WHERE snapshot_time < TIMESTAMP '{{until}}'
 UNION ALL
-{raw_rows_sql(database)} WHERE dt >= substr('{{until}}', 1, 10) AND snapshot_time >= TIMESTAMP '{{until}}'"""
+{raw_rows_sql(database)} WHERE dt >= substr('{{until}}', 1, 10)
+  AND (dt > substr('{{until}}', 1, 10) OR hour >= CAST(substr('{{until}}', 12, 2) AS integer))
+  AND snapshot_time >= TIMESTAMP '{{until}}'"""
 
 
 def trino_type(hive_type: str) -> str:
@@ -185,19 +223,66 @@ def presto_view_text(database: str = DATABASE) -> str:
     return "/* Presto View: " + base64.b64encode(json.dumps(definition).encode()).decode() + " */"
 
 
+def reconcile_sql(database: str = DATABASE, raw_retention_days: int = 30) -> str:
+    """One row, `from`: the first compacted hour (before the watermark) in which raw holds more rows than
+    history, over raw's whole retention, or NEVER. A minute written after its hour's look-back (a backfill, a
+    late retry) is merged when the next plan starts there. Counts per partition: history answers from its
+    Parquet metadata; raw is read in full (its cost is in `plan`)."""
+    window = f"date_format(current_date - INTERVAL '{raw_retention_days}' DAY, '%Y-%m-%d')"
+    keys = "instance_id, filter_name, dt, hour"
+    return f"""WITH mark AS (
+  SELECT max(compacted_until) AS until FROM {ref(WATERMARK, database)}
+),
+raw AS (
+  SELECT {keys}, count(*) AS n FROM {ref(TABLE, database)}, mark
+  WHERE dt >= {window} AND snapshot_time < mark.until GROUP BY {keys}
+),
+kept AS (
+  SELECT {keys}, count(*) AS n FROM {ref(HISTORY, database)}, mark
+  WHERE dt >= {window} AND snapshot_time < mark.until GROUP BY {keys}
+)
+SELECT coalesce(date_format(min(date_parse(raw.dt, '%Y-%m-%d') + raw.hour * INTERVAL '1' HOUR), '{TS}'), '{NEVER}') AS "from"
+FROM raw LEFT JOIN kept ON raw.instance_id = kept.instance_id AND raw.filter_name = kept.filter_name
+  AND raw.dt = kept.dt AND raw.hour = kept.hour
+WHERE kept.n IS NULL OR kept.n < raw.n"""
+
+
+def expired_sql(database: str = DATABASE, retention_days: int = 400) -> str:
+    """One row, `dt`: the oldest history day past its retention, or 'none'. Retention takes one day a pass
+    (one partition per filter a statement), so a backlog of expired days is caught up day by day."""
+    return f"""SELECT coalesce(min(dt), 'none') AS dt FROM {ref(HISTORY, database)}
+WHERE dt < date_format(current_date - INTERVAL '{retention_days}' DAY, '%Y-%m-%d')"""
+
+
 def retention_sql(database: str = DATABASE) -> str:
-    """History days past their retention (whole dt partitions: Iceberg drops their files at the next VACUUM)."""
-    return f"DELETE FROM {ref(HISTORY, database)} WHERE dt < '{{retention_dt}}'"
+    """One expired history day (whole dt partitions); the OPTIMIZE that follows makes its files unreferenced."""
+    return f"DELETE FROM {ref(HISTORY, database)} WHERE dt = '{{dt}}'"
 
 
-def optimize_sql(database: str = DATABASE) -> str:
-    """Hourly merges leave small files; bin-packing rewrites them into few large ones per partition."""
-    return f"OPTIMIZE {ddl_ref(HISTORY, database)} REWRITE DATA USING BIN_PACK"
+def optimize_sql(database: str = DATABASE, table: str = HISTORY, where: str = "") -> str:
+    """Bin-packs small files (hourly merges leave many) and rewrites files with deletes; `where` on partition
+    columns only (Athena), so a daily pass reads the day it needs, not all of history."""
+    return f"OPTIMIZE {ddl_ref(table, database)} REWRITE DATA USING BIN_PACK" + (f" WHERE {where}" if where else "")
 
 
-def vacuum_sql(database: str = DATABASE) -> str:
+def optimize_expired_sql(database: str = DATABASE) -> str:
+    """The expired day just deleted: every file has a delete file, so each is rewritten into nothing."""
+    return optimize_sql(database, where="dt = '{dt}'")
+
+
+def optimize_yesterday_sql(database: str = DATABASE) -> str:
+    """Yesterday's partitions (the plan's `yesterday`), which a day of hourly merges filled with small files."""
+    return optimize_sql(database, where="dt = '{yesterday}'")
+
+
+def trim_watermark_sql(database: str = DATABASE) -> str:
+    """Every watermark row but the newest, the plan's `until` (else a row and a snapshot an hour, forever)."""
+    return f"DELETE FROM {ref(WATERMARK, database)} WHERE compacted_until < TIMESTAMP '{{until}}'"
+
+
+def vacuum_sql(database: str = DATABASE, table: str = HISTORY) -> str:
     """Expires old snapshots and removes files no snapshot references (a failed merge's orphans included)."""
-    return f"VACUUM {ddl_ref(HISTORY, database)}"
+    return f"VACUUM {ddl_ref(table, database)}"
 
 
 def render(template: str, values: dict[str, str]) -> str:

@@ -51,7 +51,10 @@ def open_table(
 
 
 def to_duckdb(trino_sql: str, today: dt.date | None = None, now: dt.datetime | None = None) -> str:
-    """The statement in DuckDB's dialect; `today` pins current_date and `now` current_timestamp (UTC)."""
+    """The statement in DuckDB's dialect; `now` pins current_timestamp (UTC) and current_date (its day, unless
+    `today` names another): a statement reads one clock, as on Athena."""
+    if now is not None and today is None:
+        today = now.astimezone(dt.UTC).date()
     tree = sqlglot.parse_one(trino_sql, read="trino")
     pins: dict[type, exp.Expression] = {}
     if today is not None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -22,9 +22,6 @@ from lake_sql import history
 from lake_sql.queries import DATABASE, TABLE
 
 from .engine import open_table, run_query, to_duckdb
-
-EPOCH = "1970-01-01 00:00:00"  # the watermark before the first compaction: the view reads raw only
-
 
 class LakeError(Exception):
     """A problem with the lake a user named, in one line."""
@@ -62,7 +59,7 @@ class Lake:
         if found["missing"] != "none":
             con.execute(ddl_to_duckdb(history.render(history.add_columns_sql(), found)))
         until = _scalar(con, f"SELECT max(compacted_until) FROM {history.ref(history.WATERMARK)}")
-        con.execute(to_duckdb(history.render(history.view_sql(), {"until": f"{until:%Y-%m-%d %H:%M:%S}" if until else EPOCH})))
+        con.execute(to_duckdb(history.render(history.view_sql(), {"until": f"{until:%Y-%m-%d %H:%M:%S}" if until else history.EPOCH})))
         return con
 
 
@@ -78,6 +75,21 @@ def ddl_to_duckdb(ddl: str) -> str:
     return sqlglot.transpile(ddl, read="athena", write="duckdb", unsupported_level=sqlglot.ErrorLevel.IGNORE)[0]
 
 
+def run_statement(con: duckdb.DuckDBPyConnection, sql: str, now: dt.datetime) -> list[dict[str, Any]]:
+    """What Athena does with one of the stack's statements at `now`, done by DuckDB: DDL translated, DML and
+    queries through sqlglot; Iceberg's file maintenance (OPTIMIZE, VACUUM, its table properties) has no local
+    meaning (one DuckDB file holds the tables: a DELETE frees its rows at the next checkpoint)."""
+    verb = sql.split(None, 1)[0].upper()
+    if verb in ("OPTIMIZE", "VACUUM") or re.match(r"ALTER TABLE \S+ SET TBLPROPERTIES", sql):
+        return []
+    if sql.startswith(("CREATE TABLE", "ALTER TABLE")):
+        con.execute(ddl_to_duckdb(sql))
+        return []
+    cursor = con.execute(to_duckdb(sql, now=now))
+    names = [d[0] for d in cursor.description or []]
+    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()] if verb in ("WITH", "SELECT") else []
+
+
 @dataclass(frozen=True)
 class Step:
     start: str
@@ -85,21 +97,51 @@ class Step:
     merged_rows: int
 
 
-def compact(lake: Lake, until: dt.datetime) -> list[Step]:
-    """What the stack's state machine does, as of `until`: plan, merge, advance the watermark, until no
-    hour closed before `until` is left. Each statement commits on its own, as on Athena."""
+@dataclass
+class Compaction:
+    steps: list[Step]
+    reconciled_from: str | None = None  # the first short hour the daily reconciliation found
+    expired_days: list[str] = field(default_factory=list)
+
+
+def compact(lake: Lake, until: dt.datetime, maintenance: bool = False, raw_retention_days: int = 30,
+            retention_days: int = 400) -> Compaction:
+    """What the stack's state machine does, as of `until`, statement for statement: plan, merge, advance the
+    watermark, rebuild the view, until no hour closed before `until` is left. `maintenance` adds the daily
+    run's: reconciliation first, then watermark trim, retention a day a pass, OPTIMIZE and VACUUM. Each
+    statement commits on its own, as on Athena."""
     con = lake.connect()
-    steps = []
+    run = lambda sql: run_statement(con, sql, until)  # noqa: E731
+    out = Compaction(steps=[])
     try:
+        resume = {"from": history.NEVER, "after": history.EPOCH}
+        if maintenance:
+            for table in (history.HISTORY, history.WATERMARK):
+                run(history.properties_sql(table))
+            (found,) = run(history.reconcile_sql(raw_retention_days=raw_retention_days))
+            resume["from"] = found["from"]
+            out.reconciled_from = None if found["from"] == history.NEVER else found["from"]
         while True:
-            (plan,) = run_query(con, history.plan_sql(settle_minutes=0), now=until)
+            (plan,) = run(history.render(history.plan_sql(settle_minutes=0), resume))
             if plan["work"] == "yes":
                 before = _count(con)
-                con.execute(to_duckdb(history.render(history.merge_sql(), plan)))
-                con.execute(to_duckdb(history.render(history.watermark_sql(), plan)))
-                steps.append(Step(plan["start"], plan["stop"], _count(con) - before))
+                run(history.render(history.merge_sql(), plan))
+                run(history.render(history.watermark_sql(), plan))
+                out.steps.append(Step(plan["start"], plan["stop"], _count(con) - before))
+            run(history.render(history.view_sql(), plan))
             if plan["more"] != "yes":
-                return steps
+                break
+            resume = {"from": resume["from"], "after": plan["stop"]}
+        if maintenance:
+            run(history.render(history.trim_watermark_sql(), plan))
+            while (expired := run(history.expired_sql(retention_days=retention_days))[0])["dt"] != "none":
+                run(history.render(history.retention_sql(), expired))
+                run(history.render(history.optimize_expired_sql(), expired))
+                out.expired_days.append(expired["dt"])
+            for sql in (history.render(history.optimize_yesterday_sql(), plan), history.optimize_sql(table=history.WATERMARK),
+                        history.vacuum_sql(), history.vacuum_sql(table=history.WATERMARK)):
+                run(sql)
+        return out
     finally:
         con.close()
 

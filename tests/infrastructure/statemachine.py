@@ -102,8 +102,8 @@ def run(definition: dict, data: dict, athena: Callable[[str], list[dict]], max_s
             name = next((c["Next"] for c in state["Choices"] if _holds(c, data)), state.get("Default"))
             continue
         if state["Type"] == "Pass":
-            result = {k.removesuffix(".$"): path_get(data, v, context) if k.endswith(".$") else v
-                      for k, v in state.get("Parameters", {}).items()}
+            result = state["Result"] if "Result" in state else {
+                k.removesuffix(".$"): path_get(data, v, context) if k.endswith(".$") else v for k, v in state.get("Parameters", {}).items()}
             data = path_set(data, state["ResultPath"], result) if state.get("ResultPath") else result
             name = state["Next"]
             continue
@@ -126,7 +126,7 @@ def run(definition: dict, data: dict, athena: Callable[[str], list[dict]], max_s
         else:
             raise AssertionError(f"task resource not simulated: {state['Resource']}")
         if "ResultSelector" in state:
-            result = {k.removesuffix(".$"): path_get(result, v) for k, v in state["ResultSelector"].items()}
+            result = {k.removesuffix(".$"): path_get(result, v) if k.endswith(".$") else v for k, v in state["ResultSelector"].items()}
         if state.get("ResultPath", "$") is not None:
             data = path_set(data, state["ResultPath"], result) if state.get("ResultPath", "$") != "$" else result
         name = state["Next"]

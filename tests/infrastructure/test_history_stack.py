@@ -12,7 +12,7 @@ import pytest
 from lake_sql import history
 from lake_sql.queries import TABLE_REF, VIEW_REF
 from local_athena.engine import run_query, to_duckdb
-from local_athena.lake import Lake, ddl_to_duckdb
+from local_athena.lake import Lake, run_statement
 from simulator.history import export_history, history_filters
 from simulator.world import build_instance
 
@@ -36,20 +36,8 @@ def lake(tmp_path_factory) -> Lake:
 
 
 def athena_on(con, now: dt.datetime):
-    """What Athena would do with each statement, done by DuckDB (Iceberg file maintenance has no local meaning)."""
-
-    def athena(sql: str) -> list[dict]:
-        verb = sql.split(None, 1)[0].upper()
-        if verb in ("OPTIMIZE", "VACUUM"):
-            return []
-        if sql.startswith(("CREATE TABLE", "ALTER TABLE")):
-            con.execute(ddl_to_duckdb(sql))
-            return []
-        cursor = con.execute(to_duckdb(sql, now=now))
-        names = [d[0] for d in cursor.description or []]
-        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()] if verb in ("WITH", "SELECT") else []
-
-    return athena
+    """What Athena would do with each statement, done by the local lake's DuckDB."""
+    return lambda sql: run_statement(con, sql, now)
 
 
 def test_the_deployed_state_machine_compacts_closed_hours_and_rebuilds_the_view(synthesized, lake):

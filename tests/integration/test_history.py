@@ -96,7 +96,7 @@ def truth(raw_lake, tmp_path_factory) -> dict[str, list[str]]:
 
 
 def test_the_view_answers_as_raw_does_with_part_of_the_span_compacted(lake, truth):
-    steps = compact(lake, PART)
+    steps = compact(lake, PART).steps
     assert steps and steps[-1].stop == "2026-11-24 00:00:00"
     total, keys = history_rows(lake)
     assert total == keys > 0  # hours 22 and 23 of the 23rd, once each
