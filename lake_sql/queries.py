@@ -98,7 +98,7 @@ ORDER BY longest_in_state_seconds DESC, instance_id, filter_name, channel, agent
 FROM {table}
 WHERE dt = date_format(current_date, '%Y-%m-%d')
 GROUP BY instance_id, user_id, status_name
-ORDER BY instance_id, user_id, snapshots DESC""",
+ORDER BY instance_id, user_id, snapshots DESC, status_name""",
     ),
     NamedQuery(
         "status-minutes-per-agent-per-day",

@@ -92,7 +92,7 @@ def pin_clock(sql: str, now: dt.datetime) -> str:
     return re.sub(r"\bcurrent_date\b", f"DATE '{now:%Y-%m-%d}'", sql, flags=re.I)
 
 
-_CREATE = re.compile(r"CREATE TABLE IF NOT EXISTS (\S+) \((.*)\)\s*(?:PARTITIONED BY \((.*?)\)\s*)?LOCATION '([^']*)'\s*TBLPROPERTIES \((.*)\)", re.S)
+_CREATE = re.compile(r"CREATE TABLE IF NOT EXISTS (\S+) \((.*?)\)\s*(?:PARTITIONED BY \(([^)]*)\)\s*)?LOCATION '([^']*)'\s*TBLPROPERTIES \((.*)\)", re.S)
 
 
 def to_trino(statement: str) -> list[str]:
@@ -128,12 +128,15 @@ class TrinoAthena:
         self.metastore = metastore
         self.connection = trino.dbapi.connect(host="127.0.0.1", port=port, user="athena", catalog="awsdatacatalog",
                                               schema="default", http_scheme="http")
+        self.read: list[tuple[str, int]] = []  # (statement, bytes read), in the order run
 
     def execute(self, sql: str) -> list[dict[str, Any]]:
         cursor = self.connection.cursor()
         cursor.execute(sql)
         rows = cursor.fetchall()
         names = [d[0] for d in cursor.description or []]
+        # What the statement read from storage: Trino's measure of what Athena bills as data scanned.
+        self.read.append((sql, int(cursor.stats.get("physicalInputBytes", 0))))
         return [dict(zip(names, row, strict=True)) for row in rows]
 
     def register(self, template: dict) -> None:

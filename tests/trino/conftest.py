@@ -50,6 +50,8 @@ def template(tmp_path_factory, instance_and_filters) -> dict:
     config = json.loads(EXAMPLE.read_text())
     config["instances"] = [{"instance_id": instance.id, "filters": filters}]
     config["deployment"]["alarms"] = []
+    # A day of history retention, so a daily run two days on has expired days to drop (the default is 400).
+    config["deployment"]["history_retention_days"] = 1
     folder = tmp_path_factory.mktemp("synth")
     (folder / "config.json").write_text(json.dumps(config))
     stack, assembly = synth(folder, folder / "config.json")
@@ -68,11 +70,15 @@ def snapshots(trino_server, instance_and_filters) -> Path:
     return root
 
 
-@pytest.fixture
-def athena(trino_server, template, snapshots) -> TrinoAthena:
+def deployed(trino_server: TrinoServer, template: dict) -> TrinoAthena:
     """A catalog as `cdk deploy` leaves it (the raw table and the bootstrap view), nothing compacted yet."""
     athena = TrinoAthena(trino_server.port, trino_server.lake / "metastore")
     athena.drop_all("connect_user_data")
     shutil.rmtree(trino_server.lake / "history", ignore_errors=True)  # the DuckDB lake's file beside Trino's tables
     athena.register(template)
     return athena
+
+
+@pytest.fixture
+def athena(trino_server, template, snapshots) -> TrinoAthena:
+    return deployed(trino_server, template)
