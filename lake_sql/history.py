@@ -32,13 +32,13 @@ import json
 import re
 
 import sqlglot.expressions as exp
+from connect_exporter.deployment import MAX_WRITE_PARTITIONS  # noqa: F401 (validate and synth refuse more filters)
 from connect_exporter.schema import COLUMNS, PARTITION_COLUMNS, Column
 
 from .queries import DATABASE, TABLE
 
 HISTORY, WATERMARK, VIEW = "history", "history_watermark", "user_data"
 LOOKBACK_HOURS = 2
-MAX_WRITE_PARTITIONS = 100  # Athena: partitions one INSERT/MERGE/CTAS writes (history's: one a filter a day)
 NEVER = "9999-12-31 00:00:00"  # `from` when nothing before the look-back needs merging again
 EPOCH = "1970-01-01 00:00:00"  # `after` on a run's first plan; then the previous period's stop
 # Athena's Iceberg DELETE writes position-delete files, and OPTIMIZE rewrites a file only past these thresholds

@@ -48,6 +48,9 @@ HISTORY_TO_RAW = 0.20
 # Each hourly compaction reads its hour plus a two-hour look-back of raw snapshots, and runs
 # two small queries (plan, watermark) billed at Athena's 10 MB minimum.
 COMPACTION_RAW_HOURS, COMPACTION_SMALL_QUERIES, ATHENA_MIN_BYTES = 3, 2, 10 * 1024**2
+# The daily run reads every raw snapshot still kept once (reconciliation: rows per hour, raw against history)
+# and runs about a dozen small statements (properties, retention, OPTIMIZE of a day, VACUUM).
+DAILY_SMALL_QUERIES = 12
 GB, TB = 1024**3, 1024**4
 
 
@@ -84,9 +87,11 @@ def monthly_cost(usage: Usage, prices: Mapping[str, float] = PRICES) -> dict[str
         "custom_metrics": usage.custom_metrics * p["custom_metric_month"],
         "alarms": usage.alarms * p["alarm_month"],
         "log_ingestion": runs * (usage.emf_bytes + PLATFORM_LOG_BYTES + FILTER_LOG_BYTES * usage.filters) / GB * p["logs_ingestion_gb"],
-        "athena_history": HOURS_PER_MONTH * (
+        "athena_history": (HOURS_PER_MONTH * (
             max(ATHENA_MIN_BYTES, COMPACTION_RAW_HOURS * raw_month_gb * GB / HOURS_PER_MONTH) + COMPACTION_SMALL_QUERIES * ATHENA_MIN_BYTES
-        ) / TB * p["athena_tb_scanned"] if usage.history else 0.0,
+        ) + DAYS_PER_MONTH * (
+            max(ATHENA_MIN_BYTES, raw_month_gb * GB * min(1.0, usage.snapshot_retention_days / DAYS_PER_MONTH)) + DAILY_SMALL_QUERIES * ATHENA_MIN_BYTES
+        )) / TB * p["athena_tb_scanned"] if usage.history else 0.0,
         "fixed": p["dashboard_month"] + p["kms_key_month"] if usage.fixed else 0.0,
     }
     cost["total"] = sum(cost.values())

@@ -32,6 +32,9 @@ EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653)
 COMPARISONS = {"<": "LESS_THAN_THRESHOLD", "<=": "LESS_THAN_OR_EQUAL_TO_THRESHOLD", ">": "GREATER_THAN_THRESHOLD", ">=": "GREATER_THAN_OR_EQUAL_TO_THRESHOLD"}
 SLOT_METRICS = ("AvailableSlots", "MaxSlots", "ActiveSlots")
+# Athena writes at most 100 partitions a query (HIVE_TOO_MANY_OPEN_PARTITIONS); every history write covers one
+# day, one partition per (instance, filter): more filters than this and compaction would fail every hour.
+MAX_WRITE_PARTITIONS = 100
 
 
 @dataclass(frozen=True)
@@ -119,6 +122,10 @@ def load_settings(path: str | Path, problems: list[str] | None = None, region: s
         return setting(key, default, lambda value: v.integer(value, f"deployment.{key}", low, high))
 
     filters = {(i.instance_id, f.name) for i in exporter.instances for f in i.filters}
+    if len(filters) > MAX_WRITE_PARTITIONS:
+        with v.section():
+            v.fail("instances", f"{len(filters)} filters in all: the history tier writes one partition per filter a query, "
+                                f"and Athena writes at most {MAX_WRITE_PARTITIONS}; split the instances across stacks")
     alarms = []
     for n, raw in enumerate(setting("alarms", [], lambda value: v.array(value, "deployment.alarms"))):
         with v.section():

@@ -156,3 +156,50 @@ def test_a_compaction_killed_half_way_loses_and_duplicates_nothing(lake, truth):
     finished = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
     assert finished.returncode == 0, finished.stderr
     assert answers(lake, VIEW_REF) == truth
+
+
+def test_no_compaction_write_crosses_midnight(lake):
+    """Before: a run after midnight merged 22:00-02:00 in one MERGE, writing both days' partitions (instances x
+    filters x 2): with enough filters past Athena's 100 partitions a query, for good. Now one day a write."""
+    compact(lake, PART)
+    steps = compact(lake, dt.datetime(2026, 11, 24, 2, 40, tzinfo=UTC)).steps
+    assert [(s.start, s.stop) for s in steps] == [
+        ("2026-11-23 22:00:00", "2026-11-24 00:00:00"), ("2026-11-24 00:00:00", "2026-11-24 02:00:00")]
+    total, keys = history_rows(lake)
+    assert total == keys
+
+
+def test_a_minute_written_after_its_look_back_reaches_history_at_the_daily_run(lake, truth):
+    """Before: a raw minute landing once its hour had left the 2-hour look-back never reached history, and the
+    view (history before the watermark) hid it for good while raw still held it."""
+    late = sorted(lake.snapshots.rglob("snapshot-20261123T224500Z.json.gz"))  # every filter's
+    aside = [lake.root / f"late-{n}.json.gz" for n in range(len(late))]
+    for path, away in zip(late, aside, strict=True):
+        shutil.move(path, away)
+    compact(lake, dt.datetime(2026, 11, 24, 2, 0, tzinfo=UTC))  # 22:00 merged without it
+    for path, away in zip(late, aside, strict=True):
+        shutil.move(away, path)  # a backfill
+    assert not compact(lake, dt.datetime(2026, 11, 24, 3, 0, tzinfo=UTC)).steps[0].merged_rows  # the look-back: 00:00 on
+    assert answers(lake, VIEW_REF) != truth
+    daily = compact(lake, dt.datetime(2026, 11, 24, 3, 50, tzinfo=UTC), maintenance=True)
+    assert daily.reconciled_from == "2026-11-23 22:00:00" and daily.steps[0].merged_rows > 0
+    total, keys = history_rows(lake)
+    assert total == keys
+    assert answers(lake, VIEW_REF) == truth
+    again = compact(lake, dt.datetime(2026, 11, 24, 4, 50, tzinfo=UTC), maintenance=True)
+    assert again.reconciled_from is None  # nothing differs any more
+
+
+def test_the_daily_run_keeps_one_watermark_row_and_drops_expired_days(lake):
+    compact(lake, dt.datetime(2026, 11, 24, 2, 0, tzinfo=UTC))
+    con = lake.connect()
+    (rows,), = con.execute(f"SELECT count(*) FROM {ref('history_watermark')}").fetchall()
+    con.close()
+    assert rows > 1  # a row an hourly period
+    daily = compact(lake, dt.datetime(2026, 11, 25, 3, 50, tzinfo=UTC), maintenance=True, retention_days=1)
+    assert daily.expired_days == ["2026-11-23"]  # the 24th is within a day of the 25th
+    con = lake.connect()
+    (rows,), = con.execute(f"SELECT count(*) FROM {ref('history_watermark')}").fetchall()
+    (days,), = con.execute(f"SELECT array_agg(DISTINCT dt ORDER BY dt) FROM {ref(HISTORY)}").fetchall()
+    con.close()
+    assert rows == 1 and days == ["2026-11-24"]

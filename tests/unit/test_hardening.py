@@ -239,3 +239,19 @@ def test_parse_config_refuses_text_no_json_reader_can_take():
     for text, words in [("9" * 5000, "not a usable JSON document"), ("[" * 100000 + "]" * 100000, "nested too deeply")]:
         with pytest.raises(ConfigError, match=words):
             parse_config(text, "c.json")
+
+
+# --- the history tier's writes stay within Athena's 100 partitions a query -----------------------------------
+
+
+@pytest.mark.parametrize("instances, per_instance, ok", [(1, 100, True), (10, 10, True), (10, 11, False), (2, 51, False)])
+def test_more_filters_than_one_history_write_may_cover_are_refused_in_one_line(instances, per_instance, ok, tmp_path):
+    config = copy.deepcopy(EXAMPLE)
+    config["deployment"]["alarms"] = []
+    config["instances"] = [{"instance_id": f"aaaaaaaa-bbbb-4ccc-8ddd-{n:012d}",
+                            "filters": [{"name": f"f{m}"} for m in range(per_instance)]} for n in range(instances)]
+    if ok:
+        assert len(load(config, tmp_path).exporter.instances) == instances
+        return
+    with pytest.raises(ConfigError, match=rf"instances: {instances * per_instance} filters in all: .* at most 100; split"):
+        load(config, tmp_path)
