@@ -90,8 +90,10 @@ bench: setup  ## minutes: the CLI at the default quota, 1k-10k agents; writes do
 docs: setup  ## the README's record-column table, rendered from lambda_src/connect_exporter/schema.py
 	$(BIN)/python docs/columns.py
 
-bench-history: setup  ## ~15 minutes: a day of 1,000 agents, raw against history; writes docs/benchmarks-history.md
+bench-history: setup trino  ## ~20 minutes: a day of 1,000 agents, raw against history; bytes on Trino; docs/benchmarks-history.md, -trino.md
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-trino.txt
 	$(BIN)/python -m simulator bench-history
+	TRINO_JAVA=$(TRINO_JAVA) $(BIN)/python -m tests.trino.bench
 
 clean:
 	rm -rf $(VENV) $(SCAN) .trino out cdk.out .pytest_cache .hypothesis .mypy_cache .ruff_cache

@@ -189,14 +189,17 @@ def raw_rows_sql(database: str = DATABASE) -> str:
     return f"SELECT {ROW} FROM {ref(TABLE, database)}"
 
 
+# The view's raw side from the watermark's hour on (not its whole day): what "now" queries read of raw.
+RAW_HOUR_BOUND = "\n  AND (dt > substr('{until}', 1, 10) OR hour >= CAST(substr('{until}', 12, 2) AS integer))"
+
+
 def view_sql(database: str = DATABASE) -> str:
     """History before the watermark, raw snapshots from it on; literal bounds so both sides prune partitions:
     the raw side reads the watermark's day from its hour on, and later days (the bounds fold to constants)."""
     return f"""CREATE OR REPLACE VIEW {ref(VIEW, database)} AS
 SELECT {ROW} FROM {ref(HISTORY, database)} WHERE snapshot_time < TIMESTAMP '{{until}}'
 UNION ALL
-{raw_rows_sql(database)} WHERE dt >= substr('{{until}}', 1, 10)
-  AND (dt > substr('{{until}}', 1, 10) OR hour >= CAST(substr('{{until}}', 12, 2) AS integer))
+{raw_rows_sql(database)} WHERE dt >= substr('{{until}}', 1, 10){RAW_HOUR_BOUND}
   AND snapshot_time >= TIMESTAMP '{{until}}'"""
 
 

@@ -11,7 +11,7 @@ import pytest
 
 from lake_sql import history
 from lake_sql.queries import TABLE_REF, VIEW_REF
-from local_athena.engine import run_query, to_duckdb
+from local_athena.engine import run_query
 from local_athena.lake import Lake, run_statement
 from simulator.history import export_history, history_filters
 from simulator.world import build_instance
