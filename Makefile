@@ -71,10 +71,12 @@ SCAN := .venv-scan
 $(SCAN)/.installed: requirements-scan.txt
 	$(PYTHON) -m venv $(SCAN)
 	$(SCAN)/bin/pip install --quiet --disable-pip-version-check -r requirements-scan.txt
+	npm install --silent --no-save --prefix $(SCAN)/node asl-validator@3.16.0
 	touch $@
 
 # The stack synthesized with the default config and with "encryption": "kms": cdk-nag's AwsSolutions and
-# Serverless packs fail synth on any unanswered finding, then checkov fails on any check not skipped with a reason.
+# Serverless packs fail synth on any unanswered finding, then checkov fails on any check not skipped with a reason,
+# and asl-validator (npm) checks the compaction state machine.
 scan: setup $(SCAN)/.installed  ## cdk-nag (AwsSolutions, Serverless) and checkov on both templates
 	rm -rf cdk.out/scan && mkdir -p cdk.out/scan
 	$(BIN)/python -c "import json; c = json.load(open('config/example.json')); c['deployment']['encryption'] = 'kms'; json.dump(c, open('cdk.out/scan/kms.json', 'w'))"
@@ -82,6 +84,11 @@ scan: setup $(SCAN)/.installed  ## cdk-nag (AwsSolutions, Serverless) and checko
 	CDK_OUTDIR=cdk.out/scan/kms CDK_CONTEXT_JSON='{"config": "cdk.out/scan/kms.json"}' $(BIN)/python app.py
 	$(SCAN)/bin/checkov --quiet --compact --skip-download --framework cloudformation \
 		-f cdk.out/scan/default/ConnectUserDataExporter.template.json -f cdk.out/scan/kms/ConnectUserDataExporter.template.json
+	# The compaction state machine as Step Functions' language defines it (intrinsics included); tokens read as aws.
+	$(BIN)/python -c "import json, sys; from tests.infrastructure.statemachine import definition; \
+		print(json.dumps(definition(json.load(open(sys.argv[1])))).replace('arn:REF:', 'arn:aws:'))" \
+		cdk.out/scan/default/ConnectUserDataExporter.template.json > cdk.out/scan/statemachine.json
+	$(SCAN)/node/node_modules/.bin/asl-validator --json-path cdk.out/scan/statemachine.json
 
 bench: setup  ## minutes: the CLI at the default quota, 1k-10k agents; writes docs/benchmarks.md and .png
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-bench.txt

@@ -227,3 +227,28 @@ def test_a_history_made_by_an_older_version_gets_the_new_columns_before_the_merg
     data, statements = statemachine.run(machine, {}, athena_on(con, now))
     assert data["schema"]["missing"] == "none" and not [s for s in statements if s.startswith("ALTER TABLE")]
     con.close()
+
+
+def test_the_daily_run_sets_properties_reconciles_first_then_trims_retains_optimizes_a_day_and_vacuums(synthesized, lake):
+    template, _ = synthesized
+    machine = statemachine.definition(template)
+    con = lake.connect()
+    now = dt.datetime(2026, 11, 24, 3, 50, tzinfo=UTC)
+    _, hourly = statemachine.run(machine, {}, athena_on(con, now))
+    assert not [s for s in hourly if "SET TBLPROPERTIES" in s or '"from"' in s or s.startswith(("DELETE", "OPTIMIZE", "VACUUM"))]
+    data, daily = statemachine.run(machine, {"maintenance": True}, athena_on(con, now))
+    con.close()
+    table, mark = history.ddl_ref(history.HISTORY), history.ddl_ref(history.WATERMARK)
+    properties = [s for s in daily if "SET TBLPROPERTIES" in s]
+    assert properties == [history.properties_sql(history.HISTORY), history.properties_sql(history.WATERMARK)]
+    assert "'optimize_rewrite_delete_file_threshold'='1'" in properties[0] and "'vacuum_max_snapshot_age_seconds'='86400'" in properties[0]
+    reconcile = daily.index(history.reconcile_sql(raw_retention_days=30))
+    assert daily.index(properties[-1]) < reconcile < min(i for i, s in enumerate(daily) if "bounds AS" in s)  # before the first plan
+    tail = daily[daily.index(history.render(history.trim_watermark_sql(), data["plan"])):]
+    assert tail == [
+        history.render(history.trim_watermark_sql(), data["plan"]),
+        history.expired_sql(retention_days=400),
+        f"OPTIMIZE {table} REWRITE DATA USING BIN_PACK WHERE dt = '2026-11-23'",
+        f"OPTIMIZE {mark} REWRITE DATA USING BIN_PACK",
+        f"VACUUM {table}", f"VACUUM {mark}",
+    ]

@@ -83,3 +83,24 @@ def test_compact_brings_a_history_made_by_an_older_version_up_to_the_schema(tmp_
     kept = one(f"SELECT count(*) AS n, count(status_name) AS named FROM {history.ref(history.HISTORY)}")
     assert kept["n"] == kept["named"] > 0
     assert one(f"SELECT count(*) AS n FROM {history.ref(history.VIEW)}") == one('SELECT count(*) AS n FROM "connect_user_data"."snapshots"')
+
+
+def test_compact_maintenance_runs_the_daily_execution_locally(tmp_path):
+    """`--maintenance` adds what the daily execution runs: reconciliation first (nothing short here), then the
+    watermark trim and retention; history past `--retention-days` is dropped, a day a line."""
+    import datetime as dt
+
+    assert run("simulator", "history", "--minutes", "3", "--agents", "20", "--out", str(tmp_path)).returncode == 0
+    now = dt.datetime.now(dt.timezone.utc)
+    closed = (now.replace(minute=0, second=0, microsecond=0) + dt.timedelta(hours=1)).isoformat()
+    assert run("local_athena", "compact", "--lake", str(tmp_path), "--until", closed).returncode == 0
+    daily = run("local_athena", "compact", "--lake", str(tmp_path), "--until", closed, "--maintenance")
+    assert daily.returncode == 0 and "retention" not in daily.stderr and "reconciled" not in daily.stderr, daily.stderr
+    later = (now + dt.timedelta(days=3)).isoformat()
+    expired = run("local_athena", "compact", "--lake", str(tmp_path), "--until", later, "--maintenance", "--retention-days", "1")
+    assert expired.returncode == 0, expired.stderr
+    days = {line.split()[-1] for line in expired.stderr.splitlines() if line.startswith("retention: dropped history of")}
+    assert days == {f"{now - dt.timedelta(minutes=m):%Y-%m-%d}" for m in range(3)}  # the span's day(s)
+    rows = run("local_athena", "query", "--lake", str(tmp_path), "--format", "json",
+               "--sql", 'SELECT count(*) AS n FROM "connect_user_data"."history"')
+    assert json.loads(rows.stdout) == {"n": 0}
