@@ -118,7 +118,7 @@ class Compaction(Construct):
         )
         # Daily, first: the properties retention relies on (a table made by an older version lacks them), and
         # the first hour raw holds more of than history (a minute written after its look-back): planned from there.
-        reconcile_sql = history.reconcile_sql(database, settings.snapshot_retention_days)
+        reconcile_sql = history.reconcile_sql(database, settings.history_reconcile_days)
         reconcile = (
             query("HistoryProperties", history.properties_sql(history.HISTORY, database))
             .next(query("WatermarkProperties", history.properties_sql(history.WATERMARK, database)))

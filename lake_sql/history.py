@@ -15,11 +15,12 @@ Why these steps hold under retries, overlaps and crashes:
   may lag (the lag alarm fires first). No gap and no overlap at the boundary, whatever failed.
 - Each plan starts `LOOKBACK_HOURS` before the watermark: a minute that lands after its hour was
   compacted (a retried write) is merged by a later run. One landing later still (a backfill) is found by
-  the daily reconciliation, which compares rows per hour of raw and history over raw's whole retention and
-  starts the next plan at the first hour that differs: the view never hides a raw minute for good.
+  the daily reconciliation, which compares rows per hour of raw and history over the last
+  `history_reconcile_days` and starts the next plan at the first hour that differs.
 - A plan never crosses midnight and the state machine loops while `more`: a backlog of days is caught
   up in order, and every write touches one day: one partition per (instance, filter), at most
-  `MAX_WRITE_PARTITIONS` (Athena's limit on the partitions one query writes, HIVE_TOO_MANY_OPEN_PARTITIONS).
+  `connect_exporter.deployment.MAX_WRITE_PARTITIONS` (validate and synth refuse more filters: Athena's limit
+  on the partitions one query writes, HIVE_TOO_MANY_OPEN_PARTITIONS).
   Retention deletes and compacts one expired day a statement, for the same reason.
 - Merges read raw by dt and hour partitions and history by dt (and hour's column statistics); the view's
   raw side prunes by dt and hour: no statement reads a day it does not need.
@@ -32,7 +33,6 @@ import json
 import re
 
 import sqlglot.expressions as exp
-from connect_exporter.deployment import MAX_WRITE_PARTITIONS  # noqa: F401 (validate and synth refuse more filters)
 from connect_exporter.schema import COLUMNS, PARTITION_COLUMNS, Column
 
 from .queries import DATABASE, TABLE
@@ -226,12 +226,13 @@ def presto_view_text(database: str = DATABASE) -> str:
     return "/* Presto View: " + base64.b64encode(json.dumps(definition).encode()).decode() + " */"
 
 
-def reconcile_sql(database: str = DATABASE, raw_retention_days: int = 30) -> str:
-    """One row, `from`: the first compacted hour (before the watermark) in which raw holds more rows than
-    history, over raw's whole retention, or NEVER. A minute written after its hour's look-back (a backfill, a
-    late retry) is merged when the next plan starts there. Counts per partition: history answers from its
-    Parquet metadata; raw is read in full (its cost is in `plan`)."""
-    window = f"date_format(current_date - INTERVAL '{raw_retention_days}' DAY, '%Y-%m-%d')"
+def reconcile_sql(database: str = DATABASE, days: int = 2) -> str:
+    """One row, `from`: the first compacted hour (before the watermark) of the last `days` in which raw holds
+    more rows than history, or NEVER. A minute written after its hour's look-back (a backfill, a late retry)
+    is merged when the next plan starts there. Counts per partition: history reads its small `dt`, `hour`
+    and key columns; raw JSON is read whole (one query: it must fit the workgroup's scan cutoff; its cost is
+    in `plan`)."""
+    window = f"date_format(current_date - INTERVAL '{days}' DAY, '%Y-%m-%d')"
     keys = "instance_id, filter_name, dt, hour"
     return f"""WITH mark AS (
   SELECT max(compacted_until) AS until FROM {ref(WATERMARK, database)}

@@ -25,7 +25,7 @@ def main(argv: list[str] | None = None) -> int:
     comp.add_argument("--until", help="ISO-8601 time to compact as of (default: now)")
     comp.add_argument("--maintenance", action="store_true",
                       help="the daily run's work too: reconcile raw against history first, then retention, OPTIMIZE, VACUUM")
-    comp.add_argument("--raw-retention-days", type=int, default=30, help="how far back reconciliation compares (raw's retention)")
+    comp.add_argument("--reconcile-days", type=int, default=2, help="days of raw the reconciliation compares (deployment.history_reconcile_days)")
     comp.add_argument("--retention-days", type=int, default=400, help="history's retention")
     query = commands.add_parser("query", help="run a named query or any Trino SQL over the lake's catalog")
     query.add_argument("--lake", required=True)
@@ -48,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _compact(lake: Lake, args: argparse.Namespace) -> int:
     until = _time(args.until) if args.until else dt.datetime.now(dt.UTC)
-    done = compact(lake, until, maintenance=args.maintenance, raw_retention_days=args.raw_retention_days,
+    done = compact(lake, until, maintenance=args.maintenance, reconcile_days=args.reconcile_days,
                    retention_days=args.retention_days)
     if done.reconciled_from:
         print(f"reconciled: raw holds rows history lacks from {done.reconciled_from}; merged again from there", file=sys.stderr)

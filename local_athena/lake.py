@@ -104,7 +104,7 @@ class Compaction:
     expired_days: list[str] = field(default_factory=list)
 
 
-def compact(lake: Lake, until: dt.datetime, maintenance: bool = False, raw_retention_days: int = 30,
+def compact(lake: Lake, until: dt.datetime, maintenance: bool = False, reconcile_days: int = 2,
             retention_days: int = 400) -> Compaction:
     """What the stack's state machine does, as of `until`, statement for statement: plan, merge, advance the
     watermark, rebuild the view, until no hour closed before `until` is left. `maintenance` adds the daily
@@ -118,7 +118,7 @@ def compact(lake: Lake, until: dt.datetime, maintenance: bool = False, raw_reten
         if maintenance:
             for table in (history.HISTORY, history.WATERMARK):
                 run(history.properties_sql(table))
-            (found,) = run(history.reconcile_sql(raw_retention_days=raw_retention_days))
+            (found,) = run(history.reconcile_sql(days=reconcile_days))
             resume["from"] = found["from"]
             out.reconciled_from = None if found["from"] == history.NEVER else found["from"]
         while True:

@@ -48,7 +48,7 @@ HISTORY_TO_RAW = 0.20
 # Each hourly compaction reads its hour plus a two-hour look-back of raw snapshots, and runs
 # two small queries (plan, watermark) billed at Athena's 10 MB minimum.
 COMPACTION_RAW_HOURS, COMPACTION_SMALL_QUERIES, ATHENA_MIN_BYTES = 3, 2, 10 * 1024**2
-# The daily run reads every raw snapshot still kept once (reconciliation: rows per hour, raw against history)
+# The daily run reads `history_reconcile_days` of raw whole (reconciliation: rows per hour, raw against history)
 # and runs about a dozen small statements (properties, retention, OPTIMIZE of a day, VACUUM).
 DAILY_SMALL_QUERIES = 12
 GB, TB = 1024**3, 1024**4
@@ -68,6 +68,7 @@ class Usage:
     schedule_minutes: int = 1
     snapshot_retention_days: int = 30
     history_retention_days: int = 400
+    history_reconcile_days: int = 2
     history: bool = True  # the stack's compaction into the history table
     alarms: int = 0
     fixed: bool = True  # the dashboard and the alarm topic's KMS key
@@ -90,7 +91,7 @@ def monthly_cost(usage: Usage, prices: Mapping[str, float] = PRICES) -> dict[str
         "athena_history": (HOURS_PER_MONTH * (
             max(ATHENA_MIN_BYTES, COMPACTION_RAW_HOURS * raw_month_gb * GB / HOURS_PER_MONTH) + COMPACTION_SMALL_QUERIES * ATHENA_MIN_BYTES
         ) + DAYS_PER_MONTH * (
-            max(ATHENA_MIN_BYTES, raw_month_gb * GB * min(1.0, usage.snapshot_retention_days / DAYS_PER_MONTH)) + DAILY_SMALL_QUERIES * ATHENA_MIN_BYTES
+            max(ATHENA_MIN_BYTES, raw_month_gb * GB * usage.history_reconcile_days / DAYS_PER_MONTH) + DAILY_SMALL_QUERIES * ATHENA_MIN_BYTES
         )) / TB * p["athena_tb_scanned"] if usage.history else 0.0,
         "fixed": p["dashboard_month"] + p["kms_key_month"] if usage.fixed else 0.0,
     }

@@ -69,6 +69,9 @@ class DeploymentSettings:
     database: str | None = None
     history_retention_days: int = 400
     history_max_lag_hours: int = 3
+    # Days of raw the daily run compares with history (a late minute in them reaches history): it reads them
+    # whole, once a day, and one query must stay under the workgroup's 20 GB scan cutoff.
+    history_reconcile_days: int = 2
     # None: no reservation (accounts whose concurrency quota is 10 cannot reserve any).
     reserved_concurrency: int | None = 1
     # None: the public layer of the Powertools version the project pins, resolved from its SSM parameter.
@@ -110,7 +113,7 @@ def load_settings(path: str | Path, problems: list[str] | None = None, region: s
             "deployment",
             optional={"schedule", "prefix", "snapshot_retention_days", "log_retention_days", "memory_mb", "retain_data",
                       "stale_after_minutes", "alarm_email", "alarms", "reserved_concurrency", "powertools_layer_arn",
-                      "history_retention_days", "history_max_lag_hours", "database", "encryption", "tracing"},
+                      "history_retention_days", "history_max_lag_hours", "history_reconcile_days", "database", "encryption", "tracing"},
         )
 
     def setting(key: str, default: Any, check: Callable[[Any], Any]) -> Any:
@@ -130,15 +133,17 @@ def load_settings(path: str | Path, problems: list[str] | None = None, region: s
     for n, raw in enumerate(setting("alarms", [], lambda value: v.array(value, "deployment.alarms"))):
         with v.section():
             alarms.append(_alarm(v, raw, f"deployment.alarms[{n}]", exporter, filters))
+    # Raw snapshots only need to outlive compaction (and serve debugging): history keeps the long record.
+    raw_days = integer("snapshot_retention_days", 30, 8, 3650)
     return DeploymentSettings(
         exporter=exporter,
         source=str(path),
         schedule_minutes=setting("schedule", "rate(1 minute)", lambda value: _schedule_minutes(v, value)),
         prefix=setting("prefix", "snapshots", lambda value: _prefix(v, value)),
-        # Raw snapshots only need to outlive compaction (and serve debugging): history keeps the long record.
-        snapshot_retention_days=integer("snapshot_retention_days", 30, 8, 3650),
+        snapshot_retention_days=raw_days,
         history_retention_days=integer("history_retention_days", 400, 1, 3650),
         history_max_lag_hours=integer("history_max_lag_hours", 3, 2, 72),
+        history_reconcile_days=integer("history_reconcile_days", 2, 1, min(30, raw_days)),  # raw must still hold them
         log_retention_days=setting("log_retention_days", 30, lambda value: _one_of(
             v, value, LOG_RETENTION_DAYS, "deployment.log_retention_days", f"must be one of CloudWatch's values {LOG_RETENTION_DAYS}")),
         memory_mb=integer("memory_mb", 512, 128, 10240),

@@ -95,6 +95,7 @@ def make_plan(settings: DeploymentSettings, report: SnapshotReport, emf: Iterabl
         schedule_minutes=settings.schedule_minutes,
         snapshot_retention_days=settings.snapshot_retention_days,
         history_retention_days=settings.history_retention_days,
+        history_reconcile_days=settings.history_reconcile_days,
         alarms=alarm_count(settings),
     )
     cost = {k: round(v, 2) for k, v in monthly_cost(usage, prices).items()}

@@ -242,7 +242,7 @@ def test_the_daily_run_sets_properties_reconciles_first_then_trims_retains_optim
     properties = [s for s in daily if "SET TBLPROPERTIES" in s]
     assert properties == [history.properties_sql(history.HISTORY), history.properties_sql(history.WATERMARK)]
     assert "'optimize_rewrite_delete_file_threshold'='1'" in properties[0] and "'vacuum_max_snapshot_age_seconds'='86400'" in properties[0]
-    reconcile = daily.index(history.reconcile_sql(raw_retention_days=30))
+    reconcile = daily.index(history.reconcile_sql(days=2))
     assert daily.index(properties[-1]) < reconcile < min(i for i, s in enumerate(daily) if "bounds AS" in s)  # before the first plan
     tail = daily[daily.index(history.render(history.trim_watermark_sql(), data["plan"])):]
     assert tail == [

@@ -255,3 +255,13 @@ def test_more_filters_than_one_history_write_may_cover_are_refused_in_one_line(i
         return
     with pytest.raises(ConfigError, match=rf"instances: {instances * per_instance} filters in all: .* at most 100; split"):
         load(config, tmp_path)
+
+
+@pytest.mark.parametrize("days, raw, ok", [(2, 30, True), (30, 30, True), (8, 8, True), (9, 8, False), (31, 60, False), (0, 30, False)])
+def test_the_reconciled_days_are_days_raw_still_holds(days, raw, ok, tmp_path):
+    config = with_changes(history_reconcile_days=days, snapshot_retention_days=raw)
+    if ok:
+        assert load(config, tmp_path).history_reconcile_days == days
+        return
+    with pytest.raises(ConfigError, match=rf"deployment.history_reconcile_days: .*\(got {days}\)"):
+        load(config, tmp_path)
