@@ -23,6 +23,7 @@ from lake_sql.queries import DATABASE, TABLE
 
 from .engine import open_table, run_query, to_duckdb
 
+
 class LakeError(Exception):
     """A problem with the lake a user named, in one line."""
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import time
 import urllib.request
@@ -98,11 +97,6 @@ class TrinoServer:
                 self.process.wait(30)
             except subprocess.TimeoutExpired:
                 self.process.kill()
-
-    def reset(self) -> None:
-        """An empty lake and catalog (a test's own), the server kept: a start costs half a minute."""
-        shutil.rmtree(self.lake)
-        (self.lake / "metastore").mkdir(parents=True)
 
 
 def _write(path: Path, properties: dict) -> None:
