@@ -238,14 +238,21 @@ class Compaction(Construct):
                                 resources=[f"{glue}:catalog", f"{glue}:database/default"]),
             iam.PolicyStatement(
                 sid="ThisDatabasesTables",
-                actions=["glue:GetDatabase", "glue:GetDatabases", "glue:GetTable", "glue:GetTables", "glue:CreateTable", "glue:UpdateTable",
-                         "glue:GetPartitions", "glue:BatchGetPartition"],
+                actions=["glue:GetDatabase", "glue:GetDatabases", "glue:GetTable", "glue:GetTables", "glue:GetPartitions", "glue:BatchGetPartition"],
                 resources=[f"{glue}:catalog", f"{glue}:database/{database}", f"{glue}:table/{database}/*"],
+            ),
+            # CREATE TABLE IF NOT EXISTS, ADD COLUMNS, SET TBLPROPERTIES and CREATE OR REPLACE VIEW write only the
+            # tables compaction owns: the raw table is CloudFormation's.
+            iam.PolicyStatement(
+                sid="WriteOwnTables", actions=["glue:CreateTable", "glue:UpdateTable"],
+                resources=[f"{glue}:catalog", f"{glue}:database/{database}",
+                           *(f"{glue}:table/{database}/{name}" for name in (history.HISTORY, history.WATERMARK, history.VIEW))],
             ),
             # CREATE OR REPLACE VIEW may drop and recreate the view's catalog entry: only the view's.
             iam.PolicyStatement(sid="ReplaceTheView", actions=["glue:DeleteTable"],
                                 resources=[f"{glue}:catalog", f"{glue}:database/{database}", f"{glue}:table/{database}/{history.VIEW}"]),
             iam.PolicyStatement(sid="ReadRawSnapshots", actions=["s3:GetObject"], resources=[bucket.arn_for_objects(f"{raw}/*")]),
+            # DeleteObject: without it Athena's VACUUM succeeds and deletes nothing (Athena user guide, "VACUUM").
             iam.PolicyStatement(
                 sid="WriteHistory", actions=["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"],
                 resources=[bucket.arn_for_objects(f"{hist}/*")],

@@ -252,3 +252,32 @@ def test_the_daily_run_sets_properties_reconciles_first_then_trims_retains_optim
         f"OPTIMIZE {mark} REWRITE DATA USING BIN_PACK",
         f"VACUUM {table}", f"VACUUM {mark}",
     ]
+
+
+def test_the_compaction_role_may_do_what_the_daily_run_asks_and_delete_nothing_raw(synthesized):
+    """The daily run sets table properties (Glue UpdateTable on both tables), deletes and rewrites history files
+    (DELETE, OPTIMIZE) and VACUUMs them away. Athena's VACUUM guide: without s3:DeleteObject on the table's
+    files VACUUM still succeeds, and deletes nothing: retention would silently free no storage. Raw snapshots
+    are S3 lifecycle's to expire, never the role's to delete."""
+    template, _ = synthesized
+    machine = one(template, "AWS::StepFunctions::StateMachine")
+    role = machine["Properties"]["RoleArn"]["Fn::GetAtt"][0]
+    bucket = next(k for k in resources(template, "AWS::S3::Bucket") if k.startswith("StorageSnapshots"))
+    glue = f"arn:{PARTITION}:glue:{REGION}:{ACCOUNT}"
+    data_file = "/history/history/data/instance_id=i/filter_name=f/dt=2026-11-23/00000-0.parquet"
+    for action, resource, suffix in [
+        ("glue:UpdateTable", f"{glue}:table/connect_user_data/history", ""),
+        ("glue:UpdateTable", f"{glue}:table/connect_user_data/history_watermark", ""),
+        ("glue:CreateTable", f"{glue}:table/connect_user_data/history", ""),
+        ("glue:UpdateTable", f"{glue}:table/connect_user_data/user_data", ""),
+        ("glue:DeleteTable", f"{glue}:table/connect_user_data/user_data", ""),
+        ("s3:DeleteObject", bucket, data_file),
+        ("s3:DeleteObject", bucket, "/history/history_watermark/metadata/00001.metadata.json"),
+        ("s3:PutObject", bucket, data_file),
+        ("s3:GetObject", bucket, "/snapshots/instance_id=i/filter_name=f/dt=2026-11-23/hour=00/snapshot-20261123T000000Z.json.gz"),
+    ]:
+        assert role_may(template, role, action, resource, suffix), (action, suffix)
+    assert not role_may(template, role, "s3:DeleteObject", bucket, "/snapshots/instance_id=i/filter_name=f/dt=2026-11-23/hour=00/x.json.gz")
+    assert not role_may(template, role, "s3:PutObject", bucket, "/snapshots/x.json.gz")
+    assert not role_may(template, role, "glue:UpdateTable", f"{glue}:table/connect_user_data/snapshots")  # CloudFormation's
+    assert not role_may(template, role, "glue:CreateTable", f"{glue}:table/connect_user_data/other")
