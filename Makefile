@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 export PYTHONPATH := lambda_src:.
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: setup demo plan scan history test test-trino trino test-unit test-integration test-infra lint bench bench-history synth docs clean
+.PHONY: setup demo plan scan history test test-trino trino test-unit test-integration test-infra lint bench bench-history synth diff deploy destroy docs schema clean
 
 setup: $(VENV)/.installed
 
@@ -106,4 +106,28 @@ clean:
 	rm -rf $(VENV) $(SCAN) .trino out cdk.out .pytest_cache .hypothesis .mypy_cache .ruff_cache
 
 synth: setup  ## synthesize the stack offline into cdk.out (CONFIG=path picks the config)
-	CDK_OUTDIR=cdk.out CDK_CONTEXT_JSON='{"config": "$(or $(CONFIG),config/example.json)"}' $(BIN)/python app.py
+	CDK_OUTDIR=cdk.out CDK_CONTEXT_JSON='{"config": "$(CONFIG)"}' $(BIN)/python app.py
+
+schema: setup  ## config/config.schema.json from the config models (a test holds the two equal)
+	$(BIN)/connect-exporter schema > config/config.schema.json
+
+# Deploy verbs: the CDK CLI pinned in package.json / package-lock.json (npm ci), the config validated first.
+# CONFIG=path picks the config, PROFILE=name the AWS profile (default: the environment's credentials).
+CONFIG  ?= config/example.json
+CDK     := node_modules/.bin/cdk
+CDK_ARGS = -c config=$(CONFIG) $(if $(PROFILE),--profile $(PROFILE))
+
+$(CDK): package.json package-lock.json
+	npm ci --no-audit --no-fund --silent
+	touch $@
+
+diff: setup $(CDK)  ## cdk diff of CONFIG's stack against the deployed one (offline it gets as far as synth)
+	$(BIN)/connect-exporter validate --config $(CONFIG)
+	$(CDK) diff $(CDK_ARGS)
+
+deploy: setup $(CDK)  ## cdk deploy of CONFIG's stack with PROFILE's credentials (asks before widening IAM)
+	$(BIN)/connect-exporter validate --config $(CONFIG)
+	$(CDK) deploy $(CDK_ARGS)
+
+destroy: setup $(CDK)  ## cdk destroy of CONFIG's stack (retain_data keeps the bucket and the Glue tables)
+	$(CDK) destroy $(CDK_ARGS)

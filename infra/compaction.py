@@ -22,7 +22,7 @@ from constructs import Construct
 
 from lake_sql import history
 from .nag import acknowledge, logical_id, skip_checkov
-from connect_exporter.deployment import DeploymentSettings
+from connect_exporter.tools.deployment import DeploymentSettings
 
 from .encryption import READ_WRITE, Encryption, schedule_role
 
@@ -45,7 +45,7 @@ class Compaction(Construct):
         super().__init__(scope, id)
         # Named, so the role may list this machine's executions without a reference cycle (role -> machine -> role).
         self.state_machine_name = f"{Aws.STACK_NAME}-compaction"  # at most 80 characters: stack names up to 69
-        location = f"s3://{bucket.bucket_name}/{settings.history_prefix}/"
+        location = f"s3://{bucket.bucket_name}/{settings.deployment.history_prefix}/"
         self.role = iam.Role(self, "Role", assumed_by=iam.ServicePrincipal("states.amazonaws.com"),
                              description="History compaction: runs Athena on this workgroup, this database, two prefixes")
         self._grant(settings, bucket, results, workgroup, database)
@@ -92,7 +92,7 @@ class Compaction(Construct):
 
         # The daily pass: a short watermark, expired days deleted and rewritten one a pass, yesterday bin-packed,
         # watermark compacted, then VACUUM frees what no snapshot references.
-        find_expired = query("FindExpiredDay", history.expired_sql(database, settings.history_retention_days), result_path="$.found")
+        find_expired = query("FindExpiredDay", history.expired_sql(database, settings.deployment.history_retention_days), result_path="$.found")
         retention = (
             dynamic("TrimWatermark", history.trim_watermark_sql(database))
             .next(find_expired)
@@ -118,7 +118,7 @@ class Compaction(Construct):
         )
         # Daily, first: the properties retention relies on (a table made by an older version lacks them), and
         # the first hour raw holds more of than history (a minute written after its look-back): planned from there.
-        reconcile_sql = history.reconcile_sql(database, settings.history_reconcile_days)
+        reconcile_sql = history.reconcile_sql(database, settings.deployment.history_reconcile_days)
         reconcile = (
             query("HistoryProperties", history.properties_sql(history.HISTORY, database))
             .next(query("WatermarkProperties", history.properties_sql(history.WATERMARK, database)))
@@ -147,7 +147,7 @@ class Compaction(Construct):
             reason = "CloudWatch Logs' own encryption is chosen by deployment.encryption: s3-managed; \"kms\" uses a KMS key."
             acknowledge(log_group, "NIST.800.53.R5-CloudWatchLogGroupEncrypted", reason)
             skip_checkov(log_group, "CKV_AWS_158", reason)
-        log_group.node.default_child.retention_in_days = settings.log_retention_days  # type: ignore[union-attr]
+        log_group.node.default_child.retention_in_days = settings.deployment.log_retention_days  # type: ignore[union-attr]
         self.state_machine = sfn.StateMachine(
             # The tasks would add Athena's, S3's and Glue's broad defaults to a mutable role (s3:* on *,
             # glue:Delete* …): they get an immutable view of it, and `_grant` states exactly what runs need.
@@ -179,11 +179,11 @@ class Compaction(Construct):
             ),
             cw.Alarm(
                 self, "Lagging",
-                alarm_description=f"No history compaction succeeded for {settings.history_max_lag_hours} hours: "
-                f"raw snapshots expire after {settings.snapshot_retention_days} days",
+                alarm_description=f"No history compaction succeeded for {settings.deployment.history_max_lag_hours} hours: "
+                f"raw snapshots expire after {settings.deployment.snapshot_retention_days} days",
                 metric=self.state_machine.metric_succeeded(period=Duration.hours(1), statistic="Sum"),
                 threshold=1, comparison_operator=cw.ComparisonOperator.LESS_THAN_THRESHOLD,
-                evaluation_periods=settings.history_max_lag_hours, treat_missing_data=cw.TreatMissingData.BREACHING,
+                evaluation_periods=settings.deployment.history_max_lag_hours, treat_missing_data=cw.TreatMissingData.BREACHING,
             ),
         ]
         for alarm in self.alarms:
@@ -220,7 +220,7 @@ class Compaction(Construct):
         self, settings: DeploymentSettings, bucket: s3.IBucket, results: s3.IBucket, workgroup: athena.CfnWorkGroup, database: str
     ) -> None:
         glue = f"arn:{Aws.PARTITION}:glue:{Aws.REGION}:{Aws.ACCOUNT_ID}"
-        raw, hist = settings.prefix, settings.history_prefix
+        raw, hist = settings.deployment.prefix, settings.deployment.history_prefix
         statements = [
             iam.PolicyStatement(
                 sid="RunQueriesInTheWorkGroup",

@@ -10,7 +10,7 @@ from __future__ import annotations
 from aws_cdk import Aws, Duration, RemovalPolicy
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
-from connect_exporter.deployment import DeploymentSettings
+from connect_exporter.tools.deployment import DeploymentSettings
 from constructs import Construct
 
 # S3 (SSE-KMS with a bucket key) and SQS need these to write and read; nothing more (no Encrypt, no ReEncrypt).
@@ -21,12 +21,12 @@ class Encryption(Construct):
     def __init__(self, scope: Construct, id: str, *, settings: DeploymentSettings) -> None:
         super().__init__(scope, id)
         self.key: kms.IKey | None = None
-        if settings.encryption == "kms":
+        if settings.deployment.encryption == "kms":
             key = kms.Key(
                 self, "Key", enable_key_rotation=True, pending_window=Duration.days(30),
                 description="Encrypts the Connect user data exporter's snapshots, history, logs, queue, topic and Athena results",
                 # A retained bucket whose key is deleted is unreadable: the key lives as long as the data.
-                removal_policy=RemovalPolicy.RETAIN if settings.retain_data else RemovalPolicy.DESTROY,
+                removal_policy=RemovalPolicy.RETAIN if settings.deployment.retain_data else RemovalPolicy.DESTROY,
             )
             # CloudWatch Logs encrypts log groups itself: it needs the key, limited to this account's log groups here.
             key.add_to_resource_policy(iam.PolicyStatement(
@@ -38,9 +38,9 @@ class Encryption(Construct):
                                         f"arn:{Aws.PARTITION}:logs:{Aws.REGION}:{Aws.ACCOUNT_ID}:log-group:*"}},
             ))
             self.key = key
-        elif settings.customer_key:
+        elif settings.deployment.customer_key:
             # The user's key: its policy is theirs (the README says what it must allow); roles still get grants.
-            self.key = kms.Key.from_key_arn(self, "Key", settings.encryption)
+            self.key = kms.Key.from_key_arn(self, "Key", settings.deployment.encryption)
 
     def grant(self, role: iam.IRole, actions: list[str], sid: str) -> None:
         """`actions` on the key in `role`'s own policy; nothing without a key."""

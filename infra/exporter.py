@@ -22,13 +22,16 @@ from constructs import Construct
 
 from .encryption import READ_WRITE, Encryption, schedule_role
 from .nag import acknowledge, logical_id, skip_checkov
-from connect_exporter.deployment import DeploymentSettings
+from connect_exporter.tools.deployment import DeploymentSettings
 
 ROOT = Path(__file__).resolve().parent.parent
 LAMBDA_SRC = ROOT / "lambda_src"
 RUNTIME = lambda_.Runtime.PYTHON_3_14  # the newest Python runtime with a published Powertools layer
 ARCHITECTURE = lambda_.Architecture.ARM_64
 CONNECT_ACTIONS = [f"connect:{op}" for op in sorted(OPERATIONS)]
+# The function's asset holds what runs in Lambda only: the operator's tools (CLI, plan, prices, deployment
+# settings) stay in the installable package.
+ASSET_EXCLUDE = ["**/__pycache__", "**/*.pyc", "*.egg-info", "connect_exporter/tools", "connect_exporter/__main__.py"]
 
 
 def connect_resources(instance_ids: list[str]) -> list[str]:
@@ -70,7 +73,7 @@ class Exporter(Construct):
         instance_ids = [i.instance_id for i in settings.exporter.instances]
         self.log_group = logs.LogGroup(self, "Logs", removal_policy=RemovalPolicy.DESTROY, encryption_key=encryption.key)
         # Any of CloudWatch's retention values (validated in settings), set on the L1 directly.
-        self.log_group.node.default_child.retention_in_days = settings.log_retention_days  # type: ignore[union-attr]
+        self.log_group.node.default_child.retention_in_days = settings.deployment.log_retention_days  # type: ignore[union-attr]
         self.role = iam.Role(
             self, "Role", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
             description="Connect user data exporter: read the configured instances, write snapshots, write its logs",
@@ -81,7 +84,7 @@ class Exporter(Construct):
         # GetObject for the HeadObject that follows a 412: a retried PUT must tell its own object (run id in its
         # metadata) from an earlier run's. The exporter's own prefix only; it reads no body.
         self.role.add_to_policy(iam.PolicyStatement(
-            sid="WriteSnapshots", actions=["s3:PutObject", "s3:GetObject"], resources=[bucket.arn_for_objects(f"{settings.prefix}/*")],
+            sid="WriteSnapshots", actions=["s3:PutObject", "s3:GetObject"], resources=[bucket.arn_for_objects(f"{settings.deployment.prefix}/*")],
         ))
         self.role.add_to_policy(iam.PolicyStatement(
             sid="WriteOwnLogs", actions=["logs:CreateLogStream", "logs:PutLogEvents"],
@@ -91,7 +94,7 @@ class Exporter(Construct):
         encryption.grant(self.role, READ_WRITE, "UseStackKeyForSnapshotsAndFailedRuns")
         policy = self.role.node.find_child("DefaultPolicy")
         for finding, reason in [
-            (f"Resource::<{logical_id(bucket)}.Arn>/{settings.prefix}/*", "PutObject (and GetObject for write-once's HeadObject) on the snapshot prefix only; keys are per minute."),
+            (f"Resource::<{logical_id(bucket)}.Arn>/{settings.deployment.prefix}/*", "PutObject (and GetObject for write-once's HeadObject) on the snapshot prefix only; keys are per minute."),
             *(("Resource::arn:<AWS::Partition>:connect:<AWS::Region>:<AWS::AccountId>:instance/" + i + "/*",
                "Connect reads need the instance's child ARNs (users, queues, profiles); scoped to configured instances.")
               for i in instance_ids),
@@ -100,7 +103,7 @@ class Exporter(Construct):
             acknowledge(policy, f"AwsSolutions-IAM5[{finding}]", reason)
 
         powertools = lambda_.LayerVersion.from_layer_version_arn(
-            self, "Powertools", settings.powertools_layer_arn
+            self, "Powertools", settings.deployment.powertools_layer_arn
             or ssm.StringParameter.value_for_string_parameter(self, powertools_parameter(pinned_powertools_version())),
         )
         with config_layer_dir(settings) as folder:  # the asset is copied into the assembly here
@@ -122,29 +125,29 @@ class Exporter(Construct):
             runtime=RUNTIME, architecture=ARCHITECTURE,
             handler="connect_exporter.handler.lambda_handler",
             # `pip install -e .` leaves the package's metadata beside it: not code the function runs.
-            code=lambda_.Code.from_asset(str(LAMBDA_SRC), exclude=["**/__pycache__", "**/*.pyc", "*.egg-info"]),
+            code=lambda_.Code.from_asset(str(LAMBDA_SRC), exclude=ASSET_EXCLUDE),
             layers=[powertools, config],
             role=self.role,
             log_group=self.log_group,
-            memory_size=settings.memory_mb,
-            timeout=Duration.seconds(settings.timeout_seconds),
+            memory_size=settings.deployment.memory_mb,
+            timeout=Duration.seconds(settings.deployment.timeout_seconds),
             # Reserving 1: runs never overlap and never double-draw the account's Connect quota. An account
             # whose concurrency quota is 10 cannot reserve any (deployment.reserved_concurrency: null).
-            reserved_concurrent_executions=settings.reserved_concurrency,
+            reserved_concurrent_executions=settings.deployment.reserved_concurrency,
             environment={
-                "EXPORTER_DESTINATION": f"s3://{bucket.bucket_name}/{settings.prefix}",
+                "EXPORTER_DESTINATION": f"s3://{bucket.bucket_name}/{settings.deployment.prefix}",
                 "EXPORTER_CONFIG_PATH": DEFAULT_CONFIG_PATH,
                 # A run that starts a whole period late writes nothing: its data would be labelled with an old minute.
-                "EXPORTER_SCHEDULE_SECONDS": str(settings.schedule_minutes * 60),
+                "EXPORTER_SCHEDULE_SECONDS": str(settings.deployment.schedule_minutes * 60),
                 "POWERTOOLS_SERVICE_NAME": "connect-user-data-exporter",
                 "POWERTOOLS_LOG_LEVEL": "INFO",
                 # Traces carry timings, names and counts, never a record (see observability).
                 "POWERTOOLS_TRACER_CAPTURE_RESPONSE": "false",
-                **({} if settings.tracing else {"POWERTOOLS_TRACE_DISABLED": "true"}),
+                **({} if settings.deployment.tracing else {"POWERTOOLS_TRACE_DISABLED": "true"}),
             },
-            tracing=lambda_.Tracing.ACTIVE if settings.tracing else lambda_.Tracing.DISABLED,
+            tracing=lambda_.Tracing.ACTIVE if settings.deployment.tracing else lambda_.Tracing.DISABLED,
         )
-        if settings.tracing:
+        if settings.deployment.tracing:
             acknowledge(policy, "AwsSolutions-IAM5[Resource::*]",
                         "X-Ray's PutTraceSegments and PutTelemetryRecords take no resource: Lambda's active tracing needs '*'.")
         else:
@@ -170,7 +173,7 @@ class Exporter(Construct):
         self.role.add_to_policy(iam.PolicyStatement(sid="SendFailedRuns", actions=["sqs:SendMessage"], resources=[self.dlq.queue_arn]))
         invoke_config = lambda_.CfnEventInvokeConfig(
             self, "AsyncInvoke", function_name=self.function.function_name, qualifier="$LATEST",
-            maximum_retry_attempts=1, maximum_event_age_in_seconds=max(60, settings.schedule_minutes * 120),
+            maximum_retry_attempts=1, maximum_event_age_in_seconds=max(60, settings.deployment.schedule_minutes * 120),
             destination_config=lambda_.CfnEventInvokeConfig.DestinationConfigProperty(
                 on_failure=lambda_.CfnEventInvokeConfig.OnFailureProperty(destination=self.dlq.queue_arn)),
         )
@@ -178,7 +181,7 @@ class Exporter(Construct):
         self.schedule = scheduler.Schedule(
             self, "Schedule",
             description="Snapshot of Amazon Connect current user data",
-            schedule=scheduler.ScheduleExpression.expression(settings.schedule_expression),
+            schedule=scheduler.ScheduleExpression.expression(settings.deployment.schedule_expression),
             time_window=scheduler.TimeWindow.off(),
             target=targets.LambdaInvoke(
                 self.function,
@@ -186,7 +189,7 @@ class Exporter(Construct):
                 dead_letter_queue=self.dlq,
                 role=schedule_role(self, "ScheduleRole", encryption, "Runs the exporter on its schedule; its failures go to FailedRuns"),
                 retry_attempts=2,
-                max_event_age=Duration.seconds(max(60, settings.schedule_minutes * 60)),
+                max_event_age=Duration.seconds(max(60, settings.deployment.schedule_minutes * 60)),
             ),
         )
         acknowledge(

@@ -11,10 +11,10 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
-from connect_exporter.metrics import CHANNELS
+from connect_exporter.config import CHANNELS
 from constructs import Construct
 
-from connect_exporter.deployment import COMPARISONS, DeploymentSettings
+from connect_exporter.tools.deployment import COMPARISONS, DeploymentSettings
 
 from .encryption import Encryption
 
@@ -26,7 +26,7 @@ class Monitoring(Construct):
     ) -> None:
         super().__init__(scope, id)
         namespace = settings.exporter.metrics.namespace
-        period = Duration.minutes(settings.schedule_minutes)
+        period = Duration.minutes(settings.deployment.schedule_minutes)
         # CloudWatch alarms publish as the service principal, which has no IAM policy of its own: the topic's
         # resource policy (which replaces SNS's default policy) and the key policy must both let it, limited to
         # alarms of this account and Region (no confused deputy).
@@ -46,8 +46,8 @@ class Monitoring(Construct):
             sid="CloudWatchAlarmsPublish", principals=[cloudwatch],
             actions=["sns:Publish"], resources=[self.topic.topic_arn], conditions=alarms_here,
         ))
-        if settings.alarm_email:
-            self.topic.add_subscription(subscriptions.EmailSubscription(settings.alarm_email))
+        if settings.deployment.alarm_email:
+            self.topic.add_subscription(subscriptions.EmailSubscription(settings.deployment.alarm_email))
         action = actions.SnsAction(self.topic)
         self.alarms: list[cw.Alarm] = []
 
@@ -79,12 +79,12 @@ class Monitoring(Construct):
                 alarm(
                     f"Stale-{filt.name}-{instance.instance_id}",
                     alarm_description=f"No FilterFailed datapoint for {filt.name} (instance {instance.instance_id}) "
-                    f"for {settings.stale_after_minutes} periods: the exporter is not running",
+                    f"for {settings.deployment.stale_after_minutes} periods: the exporter is not running",
                     # FilterFailed is the one metric every filter emits on every run, whatever its families.
                     metric=cw.Metric(namespace=namespace, metric_name="FilterFailed", statistic="SampleCount", period=period,
                                      dimensions_map={"InstanceId": instance.instance_id, "Filter": filt.name}),
                     threshold=1, comparison_operator=cw.ComparisonOperator.LESS_THAN_THRESHOLD,
-                    evaluation_periods=settings.stale_after_minutes,
+                    evaluation_periods=settings.deployment.stale_after_minutes,
                     treat_missing_data=cw.TreatMissingData.BREACHING,
                 )
             alarm(

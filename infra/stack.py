@@ -14,7 +14,7 @@ from .nag import acknowledge, skip_checkov
 from .exporter import Exporter
 from .monitoring import Monitoring
 from lake_sql.queries import DATABASE, VIEW
-from connect_exporter.deployment import DeploymentSettings
+from connect_exporter.tools.deployment import DeploymentSettings
 from .storage import SnapshotStorage
 
 
@@ -25,8 +25,8 @@ def database_name(stack_name: str, settings: DeploymentSettings) -> str:
     """`deployment.database`, or one per stack: `connect_user_data` for the default stack name, else the stack's
     name in snake case under that prefix (ConnectUserDataStaging: connect_user_data_staging), so staging and
     production deploy side by side in one account and Region."""
-    if settings.database:
-        return settings.database
+    if settings.deployment.database:
+        return settings.deployment.database
     if stack_name == DEFAULT_STACK_NAME:
         return DATABASE
     snake = re.sub(r"[^a-z0-9]+", "_", re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", stack_name).lower()).strip("_")
@@ -59,10 +59,10 @@ class ExporterStack(Stack):
                 skip_checkov(handler, check, reason)
         outputs = {
             "SnapshotBucket": storage.bucket.bucket_name,
-            "SnapshotLocation": f"s3://{storage.bucket.bucket_name}/{settings.prefix}/",
+            "SnapshotLocation": f"s3://{storage.bucket.bucket_name}/{settings.deployment.prefix}/",
             "AthenaTable": f"{storage.database_name}.{storage.table_name}",
             "AthenaView": f"{storage.database_name}.{VIEW}",
-            "HistoryLocation": f"s3://{storage.bucket.bucket_name}/{settings.history_prefix}/",
+            "HistoryLocation": f"s3://{storage.bucket.bucket_name}/{settings.deployment.history_prefix}/",
             "CompactionStateMachine": compaction.state_machine.state_machine_arn,
             "AthenaWorkGroup": storage.workgroup.ref,
             "AlarmTopic": monitoring.topic.topic_arn,

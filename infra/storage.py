@@ -13,7 +13,7 @@ from constructs import Construct
 from lake_sql import history
 from .nag import acknowledge, skip_checkov
 from lake_sql.queries import QUERIES, TABLE, VIEW
-from connect_exporter.deployment import DeploymentSettings
+from connect_exporter.tools.deployment import DeploymentSettings
 
 JSON_SERDE = "org.apache.hive.hcatalog.data.JsonSerDe"
 
@@ -64,14 +64,14 @@ def table_parameters(settings: DeploymentSettings, bucket_name: str) -> dict[str
         "projection.dt.format": "yyyy-MM-dd",
         # Days, not YEARS: Athena takes both, Trino's projection (and so the Trino suite) only DAY|HOUR|MINUTE|SECOND.
         # Raw snapshots live `snapshot_retention_days` (a day more for the lifecycle's lag): no older day is projected.
-        "projection.dt.range": f"NOW-{settings.snapshot_retention_days + 1}DAYS,NOW",
+        "projection.dt.range": f"NOW-{settings.deployment.snapshot_retention_days + 1}DAYS,NOW",
         "projection.dt.interval": "1",
         "projection.dt.interval.unit": "DAYS",
         "projection.hour.type": "integer",
         "projection.hour.range": "0,23",
         "projection.hour.digits": "2",
         "storage.location.template": (
-            f"s3://{bucket_name}/{settings.prefix}/instance_id=${{instance_id}}/filter_name=${{filter_name}}"
+            f"s3://{bucket_name}/{settings.deployment.prefix}/instance_id=${{instance_id}}/filter_name=${{filter_name}}"
             "/dt=${dt}/hour=${hour}/"
         ),
     }
@@ -82,7 +82,7 @@ class SnapshotStorage(Construct):
 
     def __init__(self, scope: Construct, id: str, *, settings: DeploymentSettings, database: str, key: kms.IKey | None) -> None:
         super().__init__(scope, id)
-        retain = settings.retain_data
+        retain = settings.deployment.retain_data
         # S3 server access logging delivers only to SSE-S3 buckets (not SSE-KMS): this one keeps S3's keys.
         self.access_logs = secure_bucket(
             self, "AccessLogs", logs=None, retain=retain,
@@ -95,15 +95,15 @@ class SnapshotStorage(Construct):
             self, "Snapshots", logs=self.access_logs, retain=retain, key=key,
             lifecycle_rules=[
                 s3.LifecycleRule(
-                    prefix=f"{settings.prefix}/",
-                    expiration=Duration.days(settings.snapshot_retention_days),
+                    prefix=f"{settings.deployment.prefix}/",
+                    expiration=Duration.days(settings.deployment.snapshot_retention_days),
                     noncurrent_version_expiration=Duration.days(7),
                     abort_incomplete_multipart_upload_after=Duration.days(1),
                 ),
                 # History files are removed by Iceberg (retention DELETE, then VACUUM), never by age: a lifecycle
                 # expiration would delete files a table snapshot still references. Only what VACUUM deleted goes.
                 s3.LifecycleRule(
-                    prefix=f"{settings.history_prefix}/",
+                    prefix=f"{settings.deployment.history_prefix}/",
                     noncurrent_version_expiration=Duration.days(7),
                     abort_incomplete_multipart_upload_after=Duration.days(1),
                 ),
@@ -131,7 +131,7 @@ class SnapshotStorage(Construct):
                 partition_keys=[glue.CfnTable.ColumnProperty(name=c.name, type=c.type, comment=c.comment) for c in PARTITION_COLUMNS],
                 storage_descriptor=glue.CfnTable.StorageDescriptorProperty(
                     columns=[glue.CfnTable.ColumnProperty(name=c.name, type=c.type, comment=c.comment) for c in COLUMNS],
-                    location=f"s3://{self.bucket.bucket_name}/{settings.prefix}/",
+                    location=f"s3://{self.bucket.bucket_name}/{settings.deployment.prefix}/",
                     input_format="org.apache.hadoop.mapred.TextInputFormat",
                     output_format="org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat",
                     compressed=True,

@@ -19,7 +19,7 @@ Why these steps hold under retries, overlaps and crashes:
   `history_reconcile_days` and starts the next plan at the first hour that differs.
 - A plan never crosses midnight and the state machine loops while `more`: a backlog of days is caught
   up in order, and every write touches one day: one partition per (instance, filter), at most
-  `connect_exporter.deployment.MAX_WRITE_PARTITIONS` (validate and synth refuse more filters: Athena's limit
+  `connect_exporter.tools.deployment.MAX_WRITE_PARTITIONS` (validate and synth refuse more filters: Athena's limit
   on the partitions one query writes, HIVE_TOO_MANY_OPEN_PARTITIONS).
   Retention deletes and compacts one expired day a statement, for the same reason.
 - Merges read raw by dt and hour partitions and history by dt (and hour's column statistics); the view's

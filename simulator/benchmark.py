@@ -22,9 +22,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from connect_exporter.costs import PRICE_NOTES, PRICES, Usage
-from connect_exporter.costs import monthly_cost as cost_model
-from connect_exporter.deployment import alarm_count, load_settings
+from connect_exporter.tools.costs import PRICE_NOTES, PRICES, Usage
+from connect_exporter.tools.costs import monthly_cost as cost_model
+from connect_exporter.tools.deployment import alarm_count, load_settings
 from connect_exporter.metrics import metric_keys
 
 from .demo import exporter_env

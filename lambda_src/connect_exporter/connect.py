@@ -292,10 +292,10 @@ def parallel_pages(pacing: PacingConfig) -> int:
     """Requests a filter keeps in flight: one at the default pace, more for a GetCurrentUserData quota raised
     in `pacing.operations` that outpaces one request's round trip (20/s against 30-100 ms a call needs
     several). One request in flight keeps pages, and so lines, in the API's order."""
-    raised = pacing.operations.get("GetCurrentUserData")
-    if raised is None:
+    if pacing.operations.GetCurrentUserData is None:
         return 1
-    return max(1, min(MAX_PARALLEL, int(raised.requests_per_second * ROUND_TRIP_SECONDS)))
+    rate = pacing.pace("GetCurrentUserData").requests_per_second
+    return max(1, min(MAX_PARALLEL, int(rate * ROUND_TRIP_SECONDS)))
 
 
 def describe_error(exc: BaseException) -> str:

@@ -14,10 +14,11 @@ import functools
 import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
 from aws_lambda_powertools import Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import ConfigDict, Field, field_validator
 
 from .clients import connect_client, s3_client
 from .config import DEFAULT_CONFIG_PATH, ConfigError, ExporterConfig, home_problems, load_config
@@ -27,6 +28,7 @@ from .metrics import late_run_document, refused_run_document
 from .observability import SERVICE, emit_emf, logger
 from .sinks import S3Sink, parse_destination
 from .snapshot import BadSnapshotTime, SnapshotFailed, run_snapshot, snapshot_time
+from .validation import Model, Rule, Say, validate
 
 # X-Ray through Powertools, in Lambda only (the CLI never imports this module): it patches botocore, so every
 # Connect and S3 call is a subsegment; filters get their own. Names, ids and counts only: never a record.
@@ -42,39 +44,35 @@ def traced(name: str, annotations: Mapping[str, str]) -> Iterator[None]:
         yield
 
 
-@dataclass(frozen=True)
-class Settings:
-    """The function's environment, read once per container."""
+class Settings(Model):
+    """The function's environment, read once per container (each variable named in its own problem line)."""
 
-    config_path: str
-    destination: str
-    deadline_reserve_seconds: float
+    model_config = ConfigDict(frozen=True, extra="ignore", strict=False)  # variables are text: "5" is 5 seconds
+
+    config_path: str = Field(DEFAULT_CONFIG_PATH, validation_alias="EXPORTER_CONFIG_PATH")
+    destination: Annotated[str, Field(pattern=r"^s3://", validation_alias="EXPORTER_DESTINATION"),
+                           Say("must be s3://bucket/prefix")]
+    deadline_reserve_seconds: float = Field(5.0, ge=0, le=900, validation_alias="EXPORTER_DEADLINE_RESERVE_SECONDS")
     # The schedule's period; a run that starts a whole period after its scheduled time writes nothing.
-    schedule_seconds: float | None = None
+    schedule_seconds: float | None = Field(None, ge=0, le=900, validation_alias="EXPORTER_SCHEDULE_SECONDS")
+
+    @field_validator("destination")
+    @classmethod
+    def _bucket(cls, destination: str) -> str:
+        try:
+            parse_destination(destination)  # a bucket name that is not one fails here, not at the first write
+        except ValueError as exc:
+            raise Rule((), str(exc)) from None  # the message quotes the destination
+        return destination
+
+    @field_validator("schedule_seconds", mode="before")
+    @classmethod
+    def _unset(cls, value: Any) -> Any:
+        return value or None  # an empty variable is no schedule
 
     @classmethod
-    def from_env(cls) -> Settings:
-        destination = os.environ.get("EXPORTER_DESTINATION", "")
-        if not destination.startswith("s3://"):
-            raise ValueError(f"EXPORTER_DESTINATION must be s3://bucket/prefix (got {destination!r})")
-        parse_destination(destination)  # a bucket name that is not one fails here, not at the first write
-        return cls(
-            config_path=os.environ.get("EXPORTER_CONFIG_PATH", DEFAULT_CONFIG_PATH),
-            destination=destination,
-            deadline_reserve_seconds=_seconds("EXPORTER_DEADLINE_RESERVE_SECONDS", "5"),
-            schedule_seconds=_seconds("EXPORTER_SCHEDULE_SECONDS", "") or None,
-        )
-
-
-def _seconds(name: str, default: str) -> float:
-    text = os.environ.get(name, default)
-    try:
-        value = float(text) if text else 0.0
-    except ValueError:
-        raise ValueError(f"{name} must be a number of seconds (got {text!r})") from None
-    if not 0 <= value <= 900:
-        raise ValueError(f"{name} must be from 0 to 900 seconds (got {text!r})")
-    return value
+    def from_env(cls, environ: Mapping[str, str] = os.environ) -> Settings:
+        return validate(cls, dict(environ), "")
 
 
 class StartupFailed(Exception):

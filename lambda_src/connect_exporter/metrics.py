@@ -17,10 +17,8 @@ from aws_lambda_powertools.metrics.provider.cloudwatch_emf.cloudwatch import (
     AmazonCloudWatchEMFProvider,
 )
 
-from .config import METRIC_FAMILIES
+from .config import CHANNELS, METRIC_FAMILIES
 
-# The API's Channel enum: every one gets a datapoint, zeros included, so an alarm sees 0 not "missing".
-CHANNELS: tuple[str, ...] = ("VOICE", "CHAT", "TASK", "EMAIL")
 UNKNOWN = "UNKNOWN"
 MAX_DIMENSION_VALUE = 1024  # CloudWatch's limit
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from simulator.scenario import exporter_config
 
 from ..conftest import world
-from .conftest import synth
+from .conftest import REPO, synth
 
 
 RUNNER = """
@@ -114,3 +114,26 @@ def test_scheduled_input_through_the_synthesized_handler_lands_under_the_table_l
     keys = [o["Key"] for o in client.list_objects_v2(Bucket=bucket)["Contents"]]
     assert len(keys) == 5
     assert all(re.fullmatch(pattern + f"snapshot-{scheduled:%Y%m%dT%H%M%SZ}\\.json\\.gz", key) for key in keys), (pattern, keys)
+
+
+# What runs in Lambda, and nothing else: the CLI, plan, prices and deployment settings are operator tools.
+RUNTIME_MODULES = ["__init__.py", "clients.py", "config.py", "connect.py", "directory.py", "handler.py", "metrics.py",
+                   "observability.py", "pacing.py", "pager.py", "records.py", "schema.py", "sinks.py", "snapshot.py",
+                   "validation.py"]
+
+
+def test_the_function_asset_holds_the_runtime_modules_only(synthesized):
+    template, outdir = synthesized
+    (function_id,) = [k for k, v in template["Resources"].items()
+                      if v["Type"] == "AWS::Lambda::Function" and v["Properties"].get("Handler", "").startswith("connect_exporter")]
+    root = asset_dir(outdir, template, function_id)
+    files = sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file())
+    assert files == [f"connect_exporter/{name}" for name in RUNTIME_MODULES]
+
+
+def test_synth_imports_no_powertools_metrics_provider():
+    """Synth reads the config models, not the function's EMF code (which loads Powertools' metrics provider)."""
+    probe = "import sys, app; print(sorted(m for m in sys.modules if m.startswith('aws_lambda_powertools')))"
+    env = {**os.environ, "PYTHONPATH": f"{REPO / 'lambda_src'}{os.pathsep}{REPO}"}
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=REPO, env=env, timeout=120)
+    assert (result.returncode, result.stdout.strip()) == (0, "[]"), result.stderr

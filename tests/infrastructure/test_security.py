@@ -9,7 +9,7 @@ from importlib import metadata
 import aws_cdk.aws_lambda as lambda_
 import pytest
 from connect_exporter.config import ConfigError
-from connect_exporter.deployment import load_settings
+from connect_exporter.tools.deployment import load_settings
 from infra.exporter import RUNTIME, powertools_parameter
 
 from . import test_stack as stack_checks

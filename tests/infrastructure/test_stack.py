@@ -16,7 +16,7 @@ from connect_exporter.config import ConfigError, load_config
 from connect_exporter.schema import COLUMNS, PARTITION_COLUMNS
 
 from lake_sql.queries import QUERIES
-from connect_exporter.deployment import alarm_count, load_settings
+from connect_exporter.tools.deployment import alarm_count, load_settings
 from infra.stack import ExporterStack, database_name
 
 from .conftest import EXAMPLE, REPO, synth

@@ -145,7 +145,7 @@ def test_an_eventbridge_rule_event_is_timed_by_its_time_field(deploy, connect_si
 def test_a_destination_that_is_not_s3_is_refused_by_name(deploy, monkeypatch):
     deploy({"instances": [{"instance_id": "i-1", "filters": [{"name": "all-agents"}]}]})
     monkeypatch.setenv("EXPORTER_DESTINATION", "/tmp/snapshots")
-    with pytest.raises(handler.StartupFailed, match=r"^EXPORTER_DESTINATION must be s3://bucket/prefix \(got '/tmp/snapshots'\)$"):
+    with pytest.raises(handler.StartupFailed, match=r"^EXPORTER_DESTINATION: must be s3://bucket/prefix \(got '/tmp/snapshots'\)$"):
         handler.lambda_handler(SCHEDULED, Context())
 
 

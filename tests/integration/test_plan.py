@@ -27,7 +27,7 @@ def run(*args: str, cwd: Path | None = None, **kwargs) -> subprocess.CompletedPr
 def test_the_console_script_offers_snapshot_validate_and_plan():
     result = run("--help")
     assert result.returncode == 0
-    assert "{snapshot,validate,plan}" in result.stdout
+    assert "{snapshot,validate,schema,plan}" in result.stdout
 
 
 def test_validate_accepts_the_example_and_names_the_first_problem_in_one_line(tmp_path):
@@ -41,7 +41,8 @@ def test_validate_accepts_the_example_and_names_the_first_problem_in_one_line(tm
     result = run("validate", "--config", str(bad))
     assert (result.returncode, result.stdout) == (2, "")
     assert result.stderr == f"error: {bad}: deployment.schedule: must be rate(N minute[s]) with N from 1 to 15 (got 'rate(90 seconds)')\n"
-    # Every problem at once, one line each, in the order synth would meet them (it stops at the first).
+    # Every problem at once, one line each, in the order synth would meet them (it stops at the first). The
+    # alarms' filters are checked against the filters once those are valid: here, after the name is fixed.
     config["instances"][0]["filters"][1]["name"] = "Support"
     config["pacing"] = {"burst": 0}
     config["deployment"]["encryption"] = "aes"
@@ -49,8 +50,13 @@ def test_validate_accepts_the_example_and_names_the_first_problem_in_one_line(tm
     result = run("validate", "--config", str(bad))
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert [line.split(": ")[2] for line in result.stderr.splitlines()] == [
-        "instances[0].filters[1].name", "pacing.burst", "deployment.alarms[0].filter", "deployment.alarms[1].filter",
-        "deployment.schedule", "deployment.encryption"]
+        "instances[0].filters[1].name", "pacing.burst", "deployment.schedule", "deployment.encryption"]
+    config["instances"][0]["filters"][1]["name"] = "support-voice"
+    config["pacing"] = {}
+    config["deployment"].update(schedule="rate(1 minute)", encryption="kms")
+    bad.write_text(json.dumps(config))
+    result = run("validate", "--config", str(bad))
+    assert [line.split(": ")[2] for line in result.stderr.splitlines()] == ["deployment.alarms[0].filter"]
 
 
 @pytest.fixture(scope="module")

@@ -24,11 +24,13 @@ def cfg(*filters, **top):
 
 
 def error_of(raw) -> str:
+    """Every problem of `raw`, one line each naming the file (the first is the error's own message)."""
     with pytest.raises(ConfigError) as info:
         validate_config(raw, source="cfg.json")
-    message = str(info.value)
-    assert "\n" not in message and message.startswith("cfg.json")
-    return message
+    lines = info.value.problems
+    assert lines[0] == str(info.value)
+    assert all("\n" not in line and line.startswith("cfg.json") for line in lines)
+    return "\n".join(lines)
 
 
 def test_full_example_parses_into_typed_filters():
@@ -61,9 +63,8 @@ def test_defaults_are_the_connect_quota_and_namespace():
     assert config.metrics.namespace == "ConnectUserData" and config.metrics.per_agent is False
 
 
-@pytest.mark.parametrize(
-    "raw, expected",
-    [
+# Each broken config and the words of its error (tests/unit/test_config_schema.py holds the JSON Schema to them too).
+BROKEN = [
         ([], "must be a JSON object"),
         ({}, "instances: is required"),
         ({"instances": [], "x": 1}, "x: unknown key"),
@@ -112,15 +113,17 @@ def test_defaults_are_the_connect_quota_and_namespace():
         (cfg(metrics={"families": "slots"}), "metrics.families: must be a JSON array (got 'slots')"),
         (cfg({"name": "x", "metrics": ["slots", "slots"]}), "instances[0].filters[0].metrics[1]: is a duplicate (got 'slots')"),
         (cfg({"name": "x", "metrics": ["Slots"]}), "instances[0].filters[0].metrics[0]: must be one of slots"),
-        (cfg(deployment=[1]), "deployment: must be an object"),
-    ],
-)
+        (cfg(deployment=[1]), "deployment: must be a JSON object"),
+]
+
+
+@pytest.mark.parametrize("raw, expected", BROKEN)
 def test_each_rule_rejects_with_a_one_line_error_naming_the_field(raw, expected):
     assert expected in error_of(raw)
 
 
 def test_metric_families_default_to_all_and_a_filter_overrides_the_config():
-    assert validate_config(cfg({"name": "a"})).families(FilterConfig("a")) == {"slots", "agents", "status", "contacts", "health"}
+    assert validate_config(cfg({"name": "a"})).families(FilterConfig(name="a")) == {"slots", "agents", "status", "contacts", "health"}
     config = validate_config(cfg({"name": "a"}, {"name": "b", "metrics": ["slots"]}, {"name": "c", "metrics": []},
                                  metrics={"families": ["slots", "health"]}))
     a, b, c = config.instances[0].filters

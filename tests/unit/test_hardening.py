@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from connect_exporter.config import ConfigError, home_problems, parse_config
-from connect_exporter.deployment import load_settings
+from connect_exporter.tools.deployment import load_settings
 from connect_exporter.metrics import agent_documents
 from connect_exporter.records import flatten
 from connect_exporter.schema import COLUMNS
@@ -261,7 +261,7 @@ def test_more_filters_than_one_history_write_may_cover_are_refused_in_one_line(i
 def test_the_reconciled_days_are_days_raw_still_holds(days, raw, ok, tmp_path):
     config = with_changes(history_reconcile_days=days, snapshot_retention_days=raw)
     if ok:
-        assert load(config, tmp_path).history_reconcile_days == days
+        assert load(config, tmp_path).deployment.history_reconcile_days == days
         return
     with pytest.raises(ConfigError, match=rf"deployment.history_reconcile_days: .*\(got {days}\)"):
         load(config, tmp_path)

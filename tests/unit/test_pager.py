@@ -6,7 +6,7 @@ import random
 
 import pytest
 from botocore.exceptions import ClientError
-from connect_exporter.config import FilterConfig, Pace, PacingConfig
+from connect_exporter.config import FilterConfig, OperationPace, Operations, PacingConfig
 from connect_exporter.connect import ConnectApi, Deadline, DeadlineReached, MalformedResponse, parallel_pages
 from connect_exporter.pager import fetch_filter, filter_chunks
 
@@ -44,19 +44,19 @@ def api(client, **pacing) -> ConnectApi:
 
 
 def test_a_150_queue_filter_is_two_calls_of_at_most_100_with_contact_states():
-    filt = FilterConfig("support", "queues", tuple(f"q{i}" for i in range(150)), ("CONNECTED",))
+    filt = FilterConfig(name="support", queues=tuple(f"q{i}" for i in range(150)), contact_states=("CONNECTED",))
     chunks = list(filter_chunks(filt))
     assert [len(c["Queues"]) for c in chunks] == [100, 50]
     assert all(c["ContactFilter"] == {"ContactStates": ["CONNECTED"]} for c in chunks)
 
 
 def test_hierarchy_groups_go_one_per_call():
-    chunks = list(filter_chunks(FilterConfig("emea", "user_hierarchy_groups", ("g1", "g2", "g3"))))
+    chunks = list(filter_chunks(FilterConfig(name="emea", user_hierarchy_groups=("g1", "g2", "g3"))))
     assert chunks == [{"UserHierarchyGroups": ["g1"]}, {"UserHierarchyGroups": ["g2"]}, {"UserHierarchyGroups": ["g3"]}]
 
 
 def test_all_agents_goes_by_every_routing_profile():
-    chunks = list(filter_chunks(FilterConfig("all-agents"), [f"rp{i}" for i in range(205)]))
+    chunks = list(filter_chunks(FilterConfig(name="all-agents"), [f"rp{i}" for i in range(205)]))
     assert [len(c["RoutingProfiles"]) for c in chunks] == [100, 100, 5]
 
 
@@ -164,7 +164,7 @@ def test_chunks_paged_side_by_side_give_every_agent_once_and_count_every_call():
     client = FakeConnect(members)
     connect = api(client)
     users: list[dict] = []
-    chunks = list(filter_chunks(FilterConfig("all-agents"), sorted(members), parallel=4))
+    chunks = list(filter_chunks(FilterConfig(name="all-agents"), sorted(members), parallel=4))
     assert [c["RoutingProfiles"] for c in chunks] == [["rp0", "rp1"], ["rp2", "rp3"], ["rp4", "rp5"]]  # ceil(6 / 4) a chunk
     result = fetch_filter(connect, "inst", chunks, users.extend, workers=4)
     ids = [u["User"]["Id"] for u in users]
@@ -181,6 +181,6 @@ def test_a_failing_chunk_stops_the_others_and_raises():
 
 
 def test_parallel_pages_grow_with_a_raised_user_data_quota_only():
-    raised = [PacingConfig(operations={"GetCurrentUserData": Pace(rate, 5)}) for rate in (2, 5, 10, 20, 100)]
+    raised = [PacingConfig(operations=Operations(GetCurrentUserData=OperationPace(requests_per_second=rate, burst=5))) for rate in (2, 5, 10, 20, 100)]
     assert [parallel_pages(p) for p in raised] == [1, 1, 2, 4, 8]
     assert parallel_pages(PacingConfig(requests_per_second=500, burst=50)) == 1  # the default pace, however high

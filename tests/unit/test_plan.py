@@ -5,9 +5,9 @@ from __future__ import annotations
 import datetime as dt
 import json
 
-from connect_exporter.costs import PRICES
-from connect_exporter.deployment import load_settings
-from connect_exporter.plan import make_plan, paced_seconds
+from connect_exporter.tools.costs import PRICES
+from connect_exporter.tools.deployment import load_settings
+from connect_exporter.tools.plan import make_plan, paced_seconds
 from connect_exporter.snapshot import FilterOutcome, SnapshotReport
 
 AT = dt.datetime(2026, 11, 24, 9, tzinfo=dt.timezone.utc)

@@ -11,11 +11,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from .config import ALL_AGENTS, ExporterConfig, PacingConfig
+from ..config import ALL_AGENTS, ExporterConfig, PacingConfig
 from .costs import PRICE_NOTES, Usage, monthly_cost
 from .deployment import DeploymentSettings, alarm_count
-from .metrics import METRIC_FAMILY, metric_keys
-from .snapshot import SnapshotReport
+from ..metrics import METRIC_FAMILY, metric_keys
+from ..snapshot import SnapshotReport
 
 DEADLINE_RESERVE_SECONDS = 5.0  # the handler's default: kept to write and report (EXPORTER_DEADLINE_RESERVE_SECONDS)
 METRICS_WARNING_SHARE = 0.5  # custom metrics above half the bill are worth a look
@@ -70,8 +70,8 @@ def make_plan(settings: DeploymentSettings, report: SnapshotReport, emf: Iterabl
     config = settings.exporter
     keys = metric_keys(emf)
     by_family = Counter(METRIC_FAMILY[metric] if any(d == "Filter" for d, _ in dims) else "instance" for _, metric, dims in keys)
-    schedule = settings.schedule_minutes * 60.0
-    budget = settings.timeout_seconds - DEADLINE_RESERVE_SECONDS
+    schedule = settings.deployment.schedule_minutes * 60.0
+    budget = settings.deployment.timeout_seconds - DEADLINE_RESERVE_SECONDS
     calls = dict(sorted(report.api_stats.calls.items()))
     instances = []
     for instance in config.instances:
@@ -91,11 +91,11 @@ def make_plan(settings: DeploymentSettings, report: SnapshotReport, emf: Iterabl
         custom_metrics=len(keys),
         emf_bytes=report.emf_bytes,
         filters=len(report.outcomes),
-        memory_mb=settings.memory_mb,
-        schedule_minutes=settings.schedule_minutes,
-        snapshot_retention_days=settings.snapshot_retention_days,
-        history_retention_days=settings.history_retention_days,
-        history_reconcile_days=settings.history_reconcile_days,
+        memory_mb=settings.deployment.memory_mb,
+        schedule_minutes=settings.deployment.schedule_minutes,
+        snapshot_retention_days=settings.deployment.snapshot_retention_days,
+        history_retention_days=settings.deployment.history_retention_days,
+        history_reconcile_days=settings.deployment.history_reconcile_days,
         alarms=alarm_count(settings),
     )
     cost = {k: round(v, 2) for k, v in monthly_cost(usage, prices).items()}

@@ -6,6 +6,7 @@ filter was written; 1 when some failed (the others are written); 2 for bad input
 before any API call; 3 when none failed but some had already been written for this minute by an earlier run
 (left as they were). No input ends in a traceback: each problem is one `error:` line naming it.
 validate: the checks `cdk synth` makes on the config, no AWS call; exit 0, or 2 with one line per problem.
+schema: the config file's JSON Schema on stdout (config/config.schema.json is this output).
 plan: one snapshot of the configured instances, written nowhere unless --out, measured: fit, metrics, cost.
 """
 
@@ -18,17 +19,17 @@ import sys
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from .clients import connect_client, s3_client
-from .config import ConfigError, ExporterConfig
+from ..clients import connect_client, s3_client
+from ..config import ConfigError, ExporterConfig
 from .costs import PRICES, load_prices
-from .deployment import load_settings
-from .directory import Directory
-from .observability import emit_emf, logger, use_human_logs
-from .connect import ConnectApi
+from .deployment import config_schema, load_settings
+from ..directory import Directory
+from ..observability import emit_emf, logger, use_human_logs
+from ..connect import ConnectApi
 from .plan import format_plan, make_plan
 from .progress import terminal_progress
-from .sinks import DiscardSink, LocalSink, S3Sink, Sink, parse_destination
-from .snapshot import SnapshotReport, run_snapshot, snapshot_time
+from ..sinks import DiscardSink, LocalSink, S3Sink, Sink, parse_destination
+from ..snapshot import SnapshotReport, run_snapshot, snapshot_time
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -44,6 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
     snap.add_argument("--quiet", action="store_true", help="no summary, warnings and errors only")
     check = commands.add_parser("validate", help="check the config as cdk synth would, without calling AWS")
     check.add_argument("--config", required=True, help="exporter config JSON file")
+    commands.add_parser("schema", help="print the config file's JSON Schema (what editors check config files with)")
     plan = commands.add_parser("plan", help="one snapshot, measured: does it fit the schedule, its custom metrics, its monthly cost")
     plan.add_argument("--config", required=True, help="exporter config JSON file")
     plan.add_argument("--out", help="also write the snapshot here (local directory or s3://bucket/prefix)")
@@ -56,7 +58,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     use_human_logs()
     try:
-        return {"validate": _validate, "plan": _plan, "snapshot": _snapshot}[args.command](args)
+        return {"validate": _validate, "plan": _plan, "snapshot": _snapshot, "schema": _schema}[args.command](args)
     except Exception as exc:  # a bug, not bad input: still one line, and the exit code says so
         print(f"error: unexpected {type(exc).__name__}: {' '.join(str(exc).split())[:300]}", file=sys.stderr)
         return 1
@@ -100,18 +102,20 @@ def _exit_code(report: SnapshotReport) -> int:
 
 
 def _validate(args: argparse.Namespace) -> int:
-    problems: list[str] = []
     try:
-        settings = load_settings(args.config, problems)
-    except ConfigError as exc:  # not JSON, or not even an object: nothing further can be checked
-        problems.append(str(exc))
-    for problem in problems:
-        print(f"error: {problem}", file=sys.stderr)
-    if problems:
+        settings = load_settings(args.config)
+    except ConfigError as exc:
+        for problem in exc.problems:  # every one at once, in the order synth meets them (it stops at the first)
+            print(f"error: {problem}", file=sys.stderr)
         return 2
     filters = sum(len(i.filters) for i in settings.exporter.instances)
     print(f"ok: {args.config}: {len(settings.exporter.instances)} instance(s), {filters} filter(s), "
-          f"{settings.schedule_expression}, {len(settings.alarms)} slot alarm(s)")
+          f"{settings.deployment.schedule_expression}, {len(settings.alarms)} slot alarm(s)")
+    return 0
+
+
+def _schema(args: argparse.Namespace) -> int:
+    print(json.dumps(config_schema(), indent=2))
     return 0
 
 

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from .config import ConfigError
+from ..config import ConfigError
 
 HOURS_PER_MONTH = 730  # AWS's billing month
 DAYS_PER_MONTH = HOURS_PER_MONTH / 24

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import IO, Any
 
-from .snapshot import Progress
+from ..snapshot import Progress
 
 
 @contextmanager
