@@ -37,40 +37,60 @@ def formatted(template: str, source: str = "$.plan") -> str:
 
 
 class Compaction(Construct):
+    """The Step Functions state machine that runs the lake's SQL on Athena, its role, schedules and alarms."""
+
     def __init__(
         self, scope: Construct, id: str, *, settings: DeploymentSettings, bucket: s3.IBucket,
         results: s3.IBucket, workgroup: athena.CfnWorkGroup, alarm_action: cw.IAlarmAction, dlq: sqs.IQueue, database: str,
         encryption: Encryption,
     ) -> None:
         super().__init__(scope, id)
+        self._settings, self._workgroup, self._database = settings, workgroup, database
         # Named, so the role may list this machine's executions without a reference cycle (role -> machine -> role).
         self.state_machine_name = f"{Aws.STACK_NAME}-compaction"  # at most 80 characters: stack names up to 69
-        location = f"s3://{bucket.bucket_name}/{settings.deployment.history_prefix}/"
-        self.role = iam.Role(self, "Role", assumed_by=iam.ServicePrincipal("states.amazonaws.com"),
-                             description="History compaction: runs Athena on this workgroup, this database, two prefixes")
-        self._grant(settings, bucket, results, workgroup, database)
+        self.role = self._build_role(bucket, results, encryption)
+        definition = self._one_at_a_time(self._build_compaction(f"s3://{bucket.bucket_name}/{settings.deployment.history_prefix}/"))
+        self.log_group = self._build_log_group(encryption)
+        self.state_machine = self._build_state_machine(definition)
+        self._build_schedules(encryption, dlq)
+        self.alarms = self._build_alarms(alarm_action)
+        self._answer_scanners(bucket, results, encryption)
+
+    def _build_role(self, bucket: s3.IBucket, results: s3.IBucket, encryption: Encryption) -> iam.Role:
+        role = iam.Role(self, "Role", assumed_by=iam.ServicePrincipal("states.amazonaws.com"),
+                        description="History compaction: runs Athena on this workgroup, this database, two prefixes")
+        for statement in self._statements(bucket, results):
+            role.add_to_policy(statement)
         # Athena reads SSE-KMS snapshots, writes SSE-KMS history and results as this role.
-        encryption.grant(self.role, READ_WRITE, "UseStackKeyForSnapshotsHistoryAndResults")
+        encryption.grant(role, READ_WRITE, "UseStackKeyForSnapshotsHistoryAndResults")
+        return role
 
-        def query(name: str, sql: str, result_path: str = sfn.JsonPath.DISCARD) -> tasks.AthenaStartQueryExecution:
-            task = tasks.AthenaStartQueryExecution(
-                self, name, query_string=sql, work_group=workgroup.ref,
-                query_execution_context=tasks.QueryExecutionContext(database_name=database),
-                integration_pattern=sfn.IntegrationPattern.RUN_JOB, result_path=result_path,
-            )
-            task.add_retry(errors=ATHENA_RETRYABLE, interval=Duration.seconds(20), max_attempts=3, backoff_rate=2)
-            return task
+    def _query(self, name: str, sql: str, result_path: str = sfn.JsonPath.DISCARD) -> tasks.AthenaStartQueryExecution:
+        """One statement on Athena, waited for (RUN_JOB), retried on Athena's transient errors."""
+        task = tasks.AthenaStartQueryExecution(
+            self, name, query_string=sql, work_group=self._workgroup.ref,
+            query_execution_context=tasks.QueryExecutionContext(database_name=self._database),
+            integration_pattern=sfn.IntegrationPattern.RUN_JOB, result_path=result_path,
+        )
+        task.add_retry(errors=ATHENA_RETRYABLE, interval=Duration.seconds(20), max_attempts=3, backoff_rate=2)
+        return task
 
-        def dynamic(name: str, template: str) -> tasks.AthenaStartQueryExecution:
-            return query(name, formatted(template))
+    def _dynamic(self, name: str, template: str) -> tasks.AthenaStartQueryExecution:
+        """A statement whose placeholders are filled from the plan when the state runs."""
+        return self._query(name, formatted(template))
 
-        def answer(name: str, source: str, result_path: str, fields: list[str], **static: str) -> tasks.AthenaGetQueryResults:
-            """Row 1 of a query's answer (row 0 is the header) as `result_path`'s fields, and these constants."""
-            return tasks.AthenaGetQueryResults(
-                self, name, query_execution_id=sfn.JsonPath.string_at(f"{source}.QueryExecution.QueryExecutionId"),
-                result_path=result_path,
-                result_selector={**{f"{f}.$": f"$.ResultSet.Rows[1].Data[{i}].VarCharValue" for i, f in enumerate(fields)}, **static},
-            )
+    def _answer(self, name: str, source: str, result_path: str, fields: list[str], **static: str) -> tasks.AthenaGetQueryResults:
+        """Row 1 of a query's answer (row 0 is the header) as `result_path`'s fields, and these constants."""
+        return tasks.AthenaGetQueryResults(
+            self, name, query_execution_id=sfn.JsonPath.string_at(f"{source}.QueryExecution.QueryExecutionId"),
+            result_path=result_path,
+            result_selector={**{f"{f}.$": f"$.ResultSet.Rows[1].Data[{i}].VarCharValue" for i, f in enumerate(fields)}, **static},
+        )
+
+    def _build_compaction(self, location: str) -> sfn.IChainable:
+        """Create the tables, add new columns, reconcile (daily), plan and merge closed hours, then (daily) retention."""
+        database, deployment = self._database, self._settings.deployment
+        query, dynamic, answer = self._query, self._dynamic, self._answer
 
         def columns(sql: str) -> list[str]:
             return sqlglot.parse_one(sql.replace("{", "").replace("}", ""), read="trino").named_selects  # in order
@@ -92,7 +112,7 @@ class Compaction(Construct):
 
         # The daily pass: a short watermark, expired days deleted and rewritten one a pass, yesterday bin-packed,
         # watermark compacted, then VACUUM frees what no snapshot references.
-        find_expired = query("FindExpiredDay", history.expired_sql(database, settings.deployment.history_retention_days), result_path="$.found")
+        find_expired = query("FindExpiredDay", history.expired_sql(database, deployment.history_retention_days), result_path="$.found")
         retention = (
             dynamic("TrimWatermark", history.trim_watermark_sql(database))
             .next(find_expired)
@@ -118,7 +138,7 @@ class Compaction(Construct):
         )
         # Daily, first: the properties retention relies on (a table made by an older version lacks them), and
         # the first hour raw holds more of than history (a minute written after its look-back): planned from there.
-        reconcile_sql = history.reconcile_sql(database, settings.deployment.history_reconcile_days)
+        reconcile_sql = history.reconcile_sql(database, deployment.history_reconcile_days)
         reconcile = (
             query("HistoryProperties", history.properties_sql(history.HISTORY, database))
             .next(query("WatermarkProperties", history.properties_sql(history.WATERMARK, database)))
@@ -132,7 +152,7 @@ class Compaction(Construct):
         # History made by an older version gets the columns added to schema.py since, before anything merges.
         find_new = query("FindNewColumns", history.missing_columns_sql(database), result_path="$.found")
         add_new = query("AddNewColumns", formatted(history.add_columns_sql(database), "$.schema"))
-        compact = (
+        return (
             query("CreateHistory", history.history_ddl(location, database))
             .next(query("CreateWatermark", history.watermark_ddl(location, database)))
             .next(find_new)
@@ -141,22 +161,24 @@ class Compaction(Construct):
                   .when(sfn.Condition.string_equals("$.schema.missing", "none"), start_plan)
                   .otherwise(add_new.next(start_plan)))
         )
-        definition = self._one_at_a_time(compact)
+
+    def _build_log_group(self, encryption: Encryption) -> logs.LogGroup:
         log_group = logs.LogGroup(self, "Logs", removal_policy=RemovalPolicy.DESTROY, encryption_key=encryption.key)
-        if encryption.key is None:
-            reason = "CloudWatch Logs' own encryption is chosen by deployment.encryption: s3-managed; \"kms\" uses a KMS key."
-            acknowledge(log_group, "NIST.800.53.R5-CloudWatchLogGroupEncrypted", reason)
-            skip_checkov(log_group, "CKV_AWS_158", reason)
-        log_group.node.default_child.retention_in_days = settings.deployment.log_retention_days  # type: ignore[union-attr]
-        self.state_machine = sfn.StateMachine(
+        log_group.node.default_child.retention_in_days = self._settings.deployment.log_retention_days  # type: ignore[union-attr]
+        return log_group
+
+    def _build_state_machine(self, definition: sfn.IChainable) -> sfn.StateMachine:
+        return sfn.StateMachine(
             # The tasks would add Athena's, S3's and Glue's broad defaults to a mutable role (s3:* on *,
-            # glue:Delete* …): they get an immutable view of it, and `_grant` states exactly what runs need.
+            # glue:Delete* …): they get an immutable view of it, and `_statements` states exactly what runs need.
             self, "StateMachine", state_machine_name=self.state_machine_name,
             definition_body=sfn.DefinitionBody.from_chainable(definition),
             role=self.role.without_policy_updates(), timeout=Duration.hours(2), tracing_enabled=True,
-            logs=sfn.LogOptions(destination=log_group, level=sfn.LogLevel.ALL, include_execution_data=False),
+            logs=sfn.LogOptions(destination=self.log_group, level=sfn.LogLevel.ALL, include_execution_data=False),
             comment="Merges closed hours of raw snapshots into the Iceberg history table and rebuilds the user_data view",
         )
+
+    def _build_schedules(self, encryption: Encryption, dlq: sqs.IQueue) -> None:
         role = schedule_role(self, "ScheduleRole", encryption, "Starts history compaction; its failures go to FailedRuns")
         for name, expression, maintenance_run in (
             ("Hourly", "cron(20 * * * ? *)", False),  # past SETTLE_MINUTES: the last hour's writes have landed
@@ -170,7 +192,10 @@ class Compaction(Construct):
                     dead_letter_queue=dlq, retry_attempts=2, role=role,
                 ),
             )
-        self.alarms = [
+
+    def _build_alarms(self, alarm_action: cw.IAlarmAction) -> list[cw.Alarm]:
+        deployment = self._settings.deployment
+        alarms = [
             cw.Alarm(
                 self, "Failed", alarm_description="A history compaction run failed: the view keeps reading raw snapshots for those hours",
                 metric=self.state_machine.metric_failed(period=Duration.hours(1), statistic="Sum"),
@@ -179,16 +204,35 @@ class Compaction(Construct):
             ),
             cw.Alarm(
                 self, "Lagging",
-                alarm_description=f"No history compaction succeeded for {settings.deployment.history_max_lag_hours} hours: "
-                f"raw snapshots expire after {settings.deployment.snapshot_retention_days} days",
+                alarm_description=f"No history compaction succeeded for {deployment.history_max_lag_hours} hours: "
+                f"raw snapshots expire after {deployment.snapshot_retention_days} days",
                 metric=self.state_machine.metric_succeeded(period=Duration.hours(1), statistic="Sum"),
                 threshold=1, comparison_operator=cw.ComparisonOperator.LESS_THAN_THRESHOLD,
-                evaluation_periods=settings.deployment.history_max_lag_hours, treat_missing_data=cw.TreatMissingData.BREACHING,
+                evaluation_periods=deployment.history_max_lag_hours, treat_missing_data=cw.TreatMissingData.BREACHING,
             ),
         ]
-        for alarm in self.alarms:
+        for alarm in alarms:
             alarm.add_alarm_action(alarm_action)
             alarm.add_ok_action(alarm_action)
+        return alarms
+
+    def _answer_scanners(self, bucket: s3.IBucket, results: s3.IBucket, encryption: Encryption) -> None:
+        """cdk-nag's and checkov's findings on these resources, each answered with its reason."""
+        if encryption.key is None:
+            reason = "CloudWatch Logs' own encryption is chosen by deployment.encryption: s3-managed; \"kms\" uses a KMS key."
+            acknowledge(self.log_group, "NIST.800.53.R5-CloudWatchLogGroupEncrypted", reason)
+            skip_checkov(self.log_group, "CKV_AWS_158", reason)
+        raw, hist = self._settings.deployment.prefix, self._settings.deployment.history_prefix
+        policy = self.role.node.find_child("DefaultPolicy")
+        for finding, reason in (
+            (f"Resource::<{logical_id(bucket)}.Arn>/{raw}/*", "Reads raw snapshot objects under the snapshot prefix only."),
+            (f"Resource::<{logical_id(bucket)}.Arn>/{hist}/*", "Iceberg writes and deletes its own data and metadata files under the history prefix."),
+            (f"Resource::<{logical_id(results)}.Arn>/results/*", "Athena names a result object per query under the workgroup's results prefix."),
+            (f"Resource::arn:<AWS::Partition>:glue:<AWS::Region>:<AWS::AccountId>:table/{self._database}/*",
+             "The tables of this stack's database: raw, history, watermark and the view."),
+            ("Resource::*", "CloudWatch Logs delivery and X-Ray take no resource narrower than *."),
+        ):
+            acknowledge(policy, f"AwsSolutions-IAM5[{finding}]", reason)
 
     def _one_at_a_time(self, compact: sfn.IChainable) -> sfn.IChainable:
         """Standard workflows run executions side by side (a slow backlog, a manual start, the daily run beside
@@ -216,11 +260,11 @@ class Compaction(Construct):
     def _machine_arn(self) -> str:
         return f"arn:{Aws.PARTITION}:states:{Aws.REGION}:{Aws.ACCOUNT_ID}:stateMachine:{self.state_machine_name}"
 
-    def _grant(
-        self, settings: DeploymentSettings, bucket: s3.IBucket, results: s3.IBucket, workgroup: athena.CfnWorkGroup, database: str
-    ) -> None:
+    def _statements(self, bucket: s3.IBucket, results: s3.IBucket) -> list[iam.PolicyStatement]:
+        """Exactly what the runs need: this workgroup, this database's tables, the two prefixes, its own executions."""
         glue = f"arn:{Aws.PARTITION}:glue:{Aws.REGION}:{Aws.ACCOUNT_ID}"
-        raw, hist = settings.deployment.prefix, settings.deployment.history_prefix
+        database, workgroup = self._database, self._workgroup
+        raw, hist = self._settings.deployment.prefix, self._settings.deployment.history_prefix
         statements = [
             iam.PolicyStatement(
                 sid="RunQueriesInTheWorkGroup",
@@ -280,16 +324,4 @@ class Compaction(Construct):
             iam.PolicyStatement(sid="Traces", actions=["xray:PutTraceSegments", "xray:PutTelemetryRecords",
                                                        "xray:GetSamplingRules", "xray:GetSamplingTargets"], resources=["*"]),
         ]
-        for statement in statements:
-            self.role.add_to_policy(statement)
-        policy = self.role.node.find_child("DefaultPolicy")
-        for finding, reason in (
-            (f"Resource::<{logical_id(bucket)}.Arn>/{raw}/*", "Reads raw snapshot objects under the snapshot prefix only."),
-            (f"Resource::<{logical_id(bucket)}.Arn>/{hist}/*", "Iceberg writes and deletes its own data and metadata files under the history prefix."),
-            (f"Resource::<{logical_id(results)}.Arn>/results/*", "Athena names a result object per query under the workgroup's results prefix."),
-            (f"Resource::arn:<AWS::Partition>:glue:<AWS::Region>:<AWS::AccountId>:table/{database}/*",
-             "The tables of this stack's database: raw, history, watermark and the view."),
-            ("Resource::*", "CloudWatch Logs delivery and X-Ray take no resource narrower than *."),
-        ):
-            acknowledge(policy, f"AwsSolutions-IAM5[{finding}]", reason)
-
+        return statements

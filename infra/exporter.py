@@ -68,86 +68,138 @@ def config_layer_dir(settings: DeploymentSettings) -> Iterator[str]:
 
 
 class Exporter(Construct):
+    """The exporter function, its least-privilege role, its config layer, its failed-run queue and its schedule."""
+
     def __init__(self, scope: Construct, id: str, *, settings: DeploymentSettings, bucket: s3.IBucket, encryption: Encryption) -> None:
         super().__init__(scope, id)
-        instance_ids = [i.instance_id for i in settings.exporter.instances]
-        self.log_group = logs.LogGroup(self, "Logs", removal_policy=RemovalPolicy.DESTROY, encryption_key=encryption.key)
+        self._settings = settings
+        self._instance_ids = [i.instance_id for i in settings.exporter.instances]
+        self.log_group = self._build_log_group(encryption)
+        self.role = self._build_role(bucket, encryption)
+        self.dlq = self._build_failed_runs_queue(encryption)
+        self.function = self._build_function(bucket)
+        self._build_async_failures()
+        self.schedule = self._build_schedule(encryption)
+        self._answer_scanners(bucket, encryption)
+
+    def _build_log_group(self, encryption: Encryption) -> logs.LogGroup:
+        log_group = logs.LogGroup(self, "Logs", removal_policy=RemovalPolicy.DESTROY, encryption_key=encryption.key)
         # Any of CloudWatch's retention values (validated in settings), set on the L1 directly.
-        self.log_group.node.default_child.retention_in_days = settings.deployment.log_retention_days  # type: ignore[union-attr]
-        self.role = iam.Role(
+        log_group.node.default_child.retention_in_days = self._settings.deployment.log_retention_days  # type: ignore[union-attr]
+        return log_group
+
+    def _build_role(self, bucket: s3.IBucket, encryption: Encryption) -> iam.Role:
+        role = iam.Role(
             self, "Role", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
             description="Connect user data exporter: read the configured instances, write snapshots, write its logs",
         )
-        self.role.add_to_policy(iam.PolicyStatement(
-            sid="ReadConfiguredConnectInstances", actions=CONNECT_ACTIONS, resources=connect_resources(instance_ids),
+        role.add_to_policy(iam.PolicyStatement(
+            sid="ReadConfiguredConnectInstances", actions=CONNECT_ACTIONS, resources=connect_resources(self._instance_ids),
         ))
         # GetObject for the HeadObject that follows a 412: a retried PUT must tell its own object (run id in its
         # metadata) from an earlier run's. The exporter's own prefix only; it reads no body.
-        self.role.add_to_policy(iam.PolicyStatement(
-            sid="WriteSnapshots", actions=["s3:PutObject", "s3:GetObject"], resources=[bucket.arn_for_objects(f"{settings.deployment.prefix}/*")],
+        role.add_to_policy(iam.PolicyStatement(
+            sid="WriteSnapshots", actions=["s3:PutObject", "s3:GetObject"],
+            resources=[bucket.arn_for_objects(f"{self._settings.deployment.prefix}/*")],
         ))
-        self.role.add_to_policy(iam.PolicyStatement(
-            sid="WriteOwnLogs", actions=["logs:CreateLogStream", "logs:PutLogEvents"],
-            resources=[f"{self.log_group.log_group_arn}"],
+        role.add_to_policy(iam.PolicyStatement(
+            sid="WriteOwnLogs", actions=["logs:CreateLogStream", "logs:PutLogEvents"], resources=[f"{self.log_group.log_group_arn}"],
         ))
         # SSE-KMS PutObject (a bucket key) and the failed-run queue's SendMessage: these two actions, this key.
-        encryption.grant(self.role, READ_WRITE, "UseStackKeyForSnapshotsAndFailedRuns")
-        policy = self.role.node.find_child("DefaultPolicy")
-        for finding, reason in [
-            (f"Resource::<{logical_id(bucket)}.Arn>/{settings.deployment.prefix}/*", "PutObject (and GetObject for write-once's HeadObject) on the snapshot prefix only; keys are per minute."),
-            *(("Resource::arn:<AWS::Partition>:connect:<AWS::Region>:<AWS::AccountId>:instance/" + i + "/*",
-               "Connect reads need the instance's child ARNs (users, queues, profiles); scoped to configured instances.")
-              for i in instance_ids),
-            (f"Resource::<{logical_id(self.log_group)}.Arn>:*", "Log streams of the function's own log group."),
-        ]:
-            acknowledge(policy, f"AwsSolutions-IAM5[{finding}]", reason)
+        encryption.grant(role, READ_WRITE, "UseStackKeyForSnapshotsAndFailedRuns")
+        return role
 
+    def _build_failed_runs_queue(self, encryption: Encryption) -> sqs.Queue:
+        return sqs.Queue(
+            self, "FailedRuns", enforce_ssl=True, retention_period=Duration.days(14),
+            **({"encryption": sqs.QueueEncryption.KMS, "encryption_master_key": encryption.key,
+                "data_key_reuse": Duration.hours(1)} if encryption.key else {"encryption": sqs.QueueEncryption.SQS_MANAGED}),
+        )
+
+    def _build_function(self, bucket: s3.IBucket) -> lambda_.Function:
+        deployment = self._settings.deployment
         powertools = lambda_.LayerVersion.from_layer_version_arn(
-            self, "Powertools", settings.deployment.powertools_layer_arn
+            self, "Powertools", deployment.powertools_layer_arn
             or ssm.StringParameter.value_for_string_parameter(self, powertools_parameter(pinned_powertools_version())),
         )
-        with config_layer_dir(settings) as folder:  # the asset is copied into the assembly here
+        with config_layer_dir(self._settings) as folder:  # the asset is copied into the assembly here
             config = lambda_.LayerVersion(
                 self, "Config", code=lambda_.Code.from_asset(folder),
                 compatible_runtimes=[RUNTIME], compatible_architectures=[ARCHITECTURE],
                 description="Exporter config (validated at synth)",
             )
-        self.dlq = sqs.Queue(
-            self, "FailedRuns", enforce_ssl=True, retention_period=Duration.days(14),
-            **({"encryption": sqs.QueueEncryption.KMS, "encryption_master_key": encryption.key,
-                "data_key_reuse": Duration.hours(1)} if encryption.key else {"encryption": sqs.QueueEncryption.SQS_MANAGED}),
-        )
-        acknowledge(self.dlq, "AwsSolutions-SQS3", "This queue is the dead-letter queue of the schedule and the function.")
-        acknowledge(self.dlq, "Serverless-SQSRedrivePolicy", "This queue is itself the dead-letter queue; it redrives nowhere.")
-        self.function = lambda_.Function(
+        return lambda_.Function(
             self, "Function",
             description="Exports Amazon Connect GetCurrentUserData snapshots to S3 and CloudWatch EMF",
             runtime=RUNTIME, architecture=ARCHITECTURE,
             handler="connect_exporter.handler.lambda_handler",
-            # `pip install -e .` leaves the package's metadata beside it: not code the function runs.
             code=lambda_.Code.from_asset(str(LAMBDA_SRC), exclude=ASSET_EXCLUDE),
             layers=[powertools, config],
             role=self.role,
             log_group=self.log_group,
-            memory_size=settings.deployment.memory_mb,
-            timeout=Duration.seconds(settings.deployment.timeout_seconds),
+            memory_size=deployment.memory_mb,
+            timeout=Duration.seconds(deployment.timeout_seconds),
             # Reserving 1: runs never overlap and never double-draw the account's Connect quota. An account
             # whose concurrency quota is 10 cannot reserve any (deployment.reserved_concurrency: null).
-            reserved_concurrent_executions=settings.deployment.reserved_concurrency,
+            reserved_concurrent_executions=deployment.reserved_concurrency,
             environment={
-                "EXPORTER_DESTINATION": f"s3://{bucket.bucket_name}/{settings.deployment.prefix}",
+                "EXPORTER_DESTINATION": f"s3://{bucket.bucket_name}/{deployment.prefix}",
                 "EXPORTER_CONFIG_PATH": DEFAULT_CONFIG_PATH,
                 # A run that starts a whole period late writes nothing: its data would be labelled with an old minute.
-                "EXPORTER_SCHEDULE_SECONDS": str(settings.deployment.schedule_minutes * 60),
+                "EXPORTER_SCHEDULE_SECONDS": str(deployment.schedule_minutes * 60),
                 "POWERTOOLS_SERVICE_NAME": "connect-user-data-exporter",
                 "POWERTOOLS_LOG_LEVEL": "INFO",
                 # Traces carry timings, names and counts, never a record (see observability).
                 "POWERTOOLS_TRACER_CAPTURE_RESPONSE": "false",
-                **({} if settings.deployment.tracing else {"POWERTOOLS_TRACE_DISABLED": "true"}),
+                **({} if deployment.tracing else {"POWERTOOLS_TRACE_DISABLED": "true"}),
             },
-            tracing=lambda_.Tracing.ACTIVE if settings.deployment.tracing else lambda_.Tracing.DISABLED,
+            tracing=lambda_.Tracing.ACTIVE if deployment.tracing else lambda_.Tracing.DISABLED,
         )
-        if settings.deployment.tracing:
+
+    def _build_async_failures(self) -> None:
+        """The on-failure destination, declared by hand: CDK's SqsDestination would grant the role Encrypt and
+        ReEncrypt on the key too; the role holds exactly SendMessage and the two key actions."""
+        self.role.add_to_policy(iam.PolicyStatement(sid="SendFailedRuns", actions=["sqs:SendMessage"], resources=[self.dlq.queue_arn]))
+        invoke_config = lambda_.CfnEventInvokeConfig(
+            self, "AsyncInvoke", function_name=self.function.function_name, qualifier="$LATEST",
+            maximum_retry_attempts=1, maximum_event_age_in_seconds=max(60, self._settings.deployment.schedule_minutes * 120),
+            destination_config=lambda_.CfnEventInvokeConfig.DestinationConfigProperty(
+                on_failure=lambda_.CfnEventInvokeConfig.OnFailureProperty(destination=self.dlq.queue_arn)),
+        )
+        invoke_config.node.add_dependency(self.role)  # Lambda checks the role may send there when it is created
+
+    def _build_schedule(self, encryption: Encryption) -> scheduler.Schedule:
+        minutes = self._settings.deployment.schedule_minutes
+        return scheduler.Schedule(
+            self, "Schedule",
+            description="Snapshot of Amazon Connect current user data",
+            schedule=scheduler.ScheduleExpression.expression(self._settings.deployment.schedule_expression),
+            time_window=scheduler.TimeWindow.off(),
+            target=targets.LambdaInvoke(
+                self.function,
+                input=scheduler.ScheduleTargetInput.from_object({"scheduled_time": scheduler.ContextAttribute.scheduled_time}),
+                dead_letter_queue=self.dlq,
+                role=schedule_role(self, "ScheduleRole", encryption, "Runs the exporter on its schedule; its failures go to FailedRuns"),
+                retry_attempts=2,
+                max_event_age=Duration.seconds(max(60, minutes * 60)),
+            ),
+        )
+
+    def _answer_scanners(self, bucket: s3.IBucket, encryption: Encryption) -> None:
+        """cdk-nag's and checkov's findings on these resources, each answered with its reason."""
+        prefix = self._settings.deployment.prefix
+        policy = self.role.node.find_child("DefaultPolicy")
+        for finding, reason in [
+            (f"Resource::<{logical_id(bucket)}.Arn>/{prefix}/*", "PutObject (and GetObject for write-once's HeadObject) on the snapshot prefix only; keys are per minute."),
+            *(("Resource::arn:<AWS::Partition>:connect:<AWS::Region>:<AWS::AccountId>:instance/" + i + "/*",
+               "Connect reads need the instance's child ARNs (users, queues, profiles); scoped to configured instances.")
+              for i in self._instance_ids),
+            (f"Resource::<{logical_id(self.log_group)}.Arn>:*", "Log streams of the function's own log group."),
+        ]:
+            acknowledge(policy, f"AwsSolutions-IAM5[{finding}]", reason)
+        acknowledge(self.dlq, "AwsSolutions-SQS3", "This queue is the dead-letter queue of the schedule and the function.")
+        acknowledge(self.dlq, "Serverless-SQSRedrivePolicy", "This queue is itself the dead-letter queue; it redrives nowhere.")
+        if self._settings.deployment.tracing:
             acknowledge(policy, "AwsSolutions-IAM5[Resource::*]",
                         "X-Ray's PutTraceSegments and PutTelemetryRecords take no resource: Lambda's active tracing needs '*'.")
         else:
@@ -168,32 +220,7 @@ class Exporter(Construct):
             acknowledge(self.log_group, "NIST.800.53.R5-CloudWatchLogGroupEncrypted", f"CloudWatch Logs' own encryption is {unencrypted}")
             skip_checkov(self.log_group, "CKV_AWS_158", f"CloudWatch Logs' own encryption is {unencrypted}")
             skip_checkov(self.dlq, "CKV_AWS_27", f"SQS-managed encryption (SSE-SQS) is {unencrypted}")
-        # The on-failure destination, declared by hand: CDK's SqsDestination would grant the role Encrypt and
-        # ReEncrypt on the key too; the role above holds exactly SendMessage and the two key actions.
-        self.role.add_to_policy(iam.PolicyStatement(sid="SendFailedRuns", actions=["sqs:SendMessage"], resources=[self.dlq.queue_arn]))
-        invoke_config = lambda_.CfnEventInvokeConfig(
-            self, "AsyncInvoke", function_name=self.function.function_name, qualifier="$LATEST",
-            maximum_retry_attempts=1, maximum_event_age_in_seconds=max(60, settings.deployment.schedule_minutes * 120),
-            destination_config=lambda_.CfnEventInvokeConfig.DestinationConfigProperty(
-                on_failure=lambda_.CfnEventInvokeConfig.OnFailureProperty(destination=self.dlq.queue_arn)),
-        )
-        invoke_config.node.add_dependency(self.role)  # Lambda checks the role may send there when it is created
-        self.schedule = scheduler.Schedule(
-            self, "Schedule",
-            description="Snapshot of Amazon Connect current user data",
-            schedule=scheduler.ScheduleExpression.expression(settings.deployment.schedule_expression),
-            time_window=scheduler.TimeWindow.off(),
-            target=targets.LambdaInvoke(
-                self.function,
-                input=scheduler.ScheduleTargetInput.from_object({"scheduled_time": scheduler.ContextAttribute.scheduled_time}),
-                dead_letter_queue=self.dlq,
-                role=schedule_role(self, "ScheduleRole", encryption, "Runs the exporter on its schedule; its failures go to FailedRuns"),
-                retry_attempts=2,
-                max_event_age=Duration.seconds(max(60, settings.deployment.schedule_minutes * 60)),
-            ),
-        )
         acknowledge(
             Stack.of(self), f"AwsSolutions-IAM5[Resource::<{logical_id(self.function)}.Arn>:*]",
             "The scheduler's role may invoke the exporter function and its versions; nothing else.",
         )
-

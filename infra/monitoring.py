@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from aws_cdk import Aws, Duration
 from aws_cdk import aws_cloudwatch as cw
 from aws_cdk import aws_cloudwatch_actions as actions
@@ -17,16 +19,28 @@ from constructs import Construct
 from connect_exporter.tools.deployment import COMPARISONS, DeploymentSettings
 
 from .encryption import Encryption
+from .nag import acknowledge
 
 
 class Monitoring(Construct):
+    """The alarm topic (and the key CloudWatch publishes to it with), every alarm, and the dashboard."""
+
     def __init__(
         self, scope: Construct, id: str, *, settings: DeploymentSettings, function: lambda_.IFunction, log_group: logs.ILogGroup,
         encryption: Encryption,
     ) -> None:
         super().__init__(scope, id)
-        namespace = settings.exporter.metrics.namespace
-        period = Duration.minutes(settings.deployment.schedule_minutes)
+        self._settings = settings
+        self._namespace = settings.exporter.metrics.namespace
+        self._period = Duration.minutes(settings.deployment.schedule_minutes)
+        self.alarms: list[cw.Alarm] = []
+        self.topic = self._build_topic(encryption)
+        self._action = actions.SnsAction(self.topic)
+        self._build_slot_alarms()
+        self._build_health_alarms(function, log_group)
+        self.dashboard = self._build_dashboard(function)
+
+    def _build_topic(self, encryption: Encryption) -> sns.Topic:
         # CloudWatch alarms publish as the service principal, which has no IAM policy of its own: the topic's
         # resource policy (which replaces SNS's default policy) and the key policy must both let it, limited to
         # alarms of this account and Region (no confused deputy).
@@ -41,32 +55,38 @@ class Monitoring(Construct):
             sid="CloudWatchAlarmsUseTheTopicKey", principals=[cloudwatch],
             actions=["kms:Decrypt", "kms:GenerateDataKey*"], resources=["*"], conditions=alarms_here,
         ))
-        self.topic = sns.Topic(self, "Alarms", master_key=key, enforce_ssl=True, display_name="Connect user data alarms")
-        self.topic.add_to_resource_policy(iam.PolicyStatement(
+        topic = sns.Topic(self, "Alarms", master_key=key, enforce_ssl=True, display_name="Connect user data alarms")
+        topic.add_to_resource_policy(iam.PolicyStatement(
             sid="CloudWatchAlarmsPublish", principals=[cloudwatch],
-            actions=["sns:Publish"], resources=[self.topic.topic_arn], conditions=alarms_here,
+            actions=["sns:Publish"], resources=[topic.topic_arn], conditions=alarms_here,
         ))
-        if settings.deployment.alarm_email:
-            self.topic.add_subscription(subscriptions.EmailSubscription(settings.deployment.alarm_email))
-        action = actions.SnsAction(self.topic)
-        self.alarms: list[cw.Alarm] = []
+        if self._settings.deployment.alarm_email:
+            email = topic.add_subscription(subscriptions.EmailSubscription(self._settings.deployment.alarm_email))
+            acknowledge(email, "Serverless-SNSRedrivePolicy",
+                        "An e-mail endpoint: a queue of undelivered alarm e-mails would be read by no one; "
+                        "the alarm's state and history stay in CloudWatch.")
+        return topic
 
-        def alarm(id: str, **kwargs) -> cw.Alarm:
-            created = cw.Alarm(self, id, actions_enabled=True, **kwargs)
-            created.add_alarm_action(action)
-            created.add_ok_action(action)
-            self.alarms.append(created)
-            return created
+    def _alarm(self, id: str, **kwargs: Any) -> cw.Alarm:
+        """An alarm that notifies the topic when it fires and when it clears."""
+        created = cw.Alarm(self, id, actions_enabled=True, **kwargs)
+        created.add_alarm_action(self._action)
+        created.add_ok_action(self._action)
+        self.alarms.append(created)
+        return created
 
-        for rule in settings.alarms:
-            alarm(
+    def _metric(self, name: str, statistic: str, **dimensions: str) -> cw.Metric:
+        return cw.Metric(namespace=self._namespace, metric_name=name, statistic=statistic, period=self._period,
+                         dimensions_map=dimensions)
+
+    def _build_slot_alarms(self) -> None:
+        """The user's rules (deployment.alarms): the reason this product exists."""
+        for rule in self._settings.alarms:
+            self._alarm(
                 f"{rule.metric}-{rule.filter_name}-{rule.channel}-{rule.instance_id}",
                 alarm_description=f"{rule.metric} for {rule.filter_name}/{rule.channel} {rule.comparison} {rule.threshold:g} "
                 f"for {rule.datapoints_to_alarm} of {rule.evaluation_periods} periods (instance {rule.instance_id})",
-                metric=cw.Metric(
-                    namespace=namespace, metric_name=rule.metric, statistic="Minimum", period=period,
-                    dimensions_map={"InstanceId": rule.instance_id, "Filter": rule.filter_name, "Channel": rule.channel},
-                ),
+                metric=self._metric(rule.metric, "Minimum", InstanceId=str(rule.instance_id), Filter=rule.filter_name, Channel=rule.channel),
                 threshold=rule.threshold,
                 comparison_operator=getattr(cw.ComparisonOperator, COMPARISONS[rule.comparison]),
                 evaluation_periods=rule.evaluation_periods,
@@ -74,31 +94,32 @@ class Monitoring(Construct):
                 # Missing slots data means the exporter is down: the staleness alarm owns that, not this one.
                 treat_missing_data=cw.TreatMissingData.IGNORE,
             )
-        for instance in settings.exporter.instances:
+
+    def _build_health_alarms(self, function: lambda_.IFunction, log_group: logs.ILogGroup) -> None:
+        """The exporter's own health: a filter gone quiet, filters failing, the function failing, EMF rejected."""
+        stale_after = self._settings.deployment.stale_after_minutes
+        for instance in self._settings.exporter.instances:
             for filt in instance.filters:
-                alarm(
+                self._alarm(
                     f"Stale-{filt.name}-{instance.instance_id}",
                     alarm_description=f"No FilterFailed datapoint for {filt.name} (instance {instance.instance_id}) "
-                    f"for {settings.deployment.stale_after_minutes} periods: the exporter is not running",
+                    f"for {stale_after} periods: the exporter is not running",
                     # FilterFailed is the one metric every filter emits on every run, whatever its families.
-                    metric=cw.Metric(namespace=namespace, metric_name="FilterFailed", statistic="SampleCount", period=period,
-                                     dimensions_map={"InstanceId": instance.instance_id, "Filter": filt.name}),
+                    metric=self._metric("FilterFailed", "SampleCount", InstanceId=instance.instance_id, Filter=filt.name),
                     threshold=1, comparison_operator=cw.ComparisonOperator.LESS_THAN_THRESHOLD,
-                    evaluation_periods=settings.deployment.stale_after_minutes,
-                    treat_missing_data=cw.TreatMissingData.BREACHING,
+                    evaluation_periods=stale_after, treat_missing_data=cw.TreatMissingData.BREACHING,
                 )
-            alarm(
+            self._alarm(
                 f"FailedFilters-{instance.instance_id}",
                 alarm_description=f"Filters of instance {instance.instance_id} failed in 2 of the last 3 runs",
-                metric=cw.Metric(namespace=namespace, metric_name="FailedFilters", statistic="Maximum", period=period,
-                                 dimensions_map={"InstanceId": instance.instance_id}),
+                metric=self._metric("FailedFilters", "Maximum", InstanceId=instance.instance_id),
                 threshold=1, comparison_operator=cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
                 evaluation_periods=3, datapoints_to_alarm=2, treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
             )
-        alarm(
+        self._alarm(
             "ExporterErrors",
             alarm_description="The exporter Lambda failed in 2 of the last 3 runs",
-            metric=function.metric_errors(period=period, statistic="Sum"),
+            metric=function.metric_errors(period=self._period, statistic="Sum"),
             threshold=1, comparison_operator=cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
             evaluation_periods=3, datapoints_to_alarm=2, treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
         )
@@ -114,40 +135,42 @@ class Monitoring(Construct):
             label="EMF errors",
             period=Duration.minutes(5),
         )
-        alarm(
+        self._alarm(
             "EmfErrors",
             alarm_description="CloudWatch rejected EMF documents from the exporter: metrics (and slot alarms) are silently missing",
             metric=emf_errors, threshold=1, comparison_operator=cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
             evaluation_periods=1, treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
         )
 
-        self.dashboard = cw.Dashboard(self, "Dashboard", dashboard_name=f"{Aws.STACK_NAME}-connect-user-data")
+    def _build_dashboard(self, function: lambda_.IFunction) -> cw.Dashboard:
+        """Slots and statuses per filter (only the families it emits), then the exporter's health."""
+        dashboard = cw.Dashboard(self, "Dashboard", dashboard_name=f"{Aws.STACK_NAME}-connect-user-data")
         widgets: list[cw.IWidget] = []
-        for instance in settings.exporter.instances:
+        seconds = int(self._period.to_seconds())
+        for instance in self._settings.exporter.instances:
             for filt in instance.filters:
-                dims = {"InstanceId": instance.instance_id, "Filter": filt.name}
-                families = settings.exporter.families(filt)  # a widget only on metrics the filter emits
+                families = self._settings.exporter.families(filt)
                 if "slots" in families:
                     widgets.append(cw.GraphWidget(
                         title=f"{filt.name}: available slots by channel", width=12,
-                        left=[cw.Metric(namespace=namespace, metric_name="AvailableSlots", statistic="Minimum", period=period,
-                                        dimensions_map={**dims, "Channel": ch}, label=ch) for ch in CHANNELS],
+                        left=[self._metric("AvailableSlots", "Minimum", InstanceId=instance.instance_id, Filter=filt.name, Channel=ch)
+                              .with_(label=ch) for ch in CHANNELS],
                     ))
                 if "status" in families:
                     widgets.append(cw.GraphWidget(
                         title=f"{filt.name}: agents by status", width=12,
                         left=[cw.MathExpression(
-                            expression=(f"SEARCH('{{{namespace},InstanceId,Filter,Status}} MetricName=\"AgentsByStatus\" "
-                                        f"InstanceId=\"{instance.instance_id}\" Filter=\"{filt.name}\"', 'Average', {int(period.to_seconds())})"),
-                            label="", period=period,
+                            expression=(f"SEARCH('{{{self._namespace},InstanceId,Filter,Status}} MetricName=\"AgentsByStatus\" "
+                                        f"InstanceId=\"{instance.instance_id}\" Filter=\"{filt.name}\"', 'Average', {seconds})"),
+                            label="", period=self._period,
                         )],
                     ))
         widgets.append(cw.GraphWidget(
             title="Exporter health", width=24,
-            left=[function.metric_errors(period=period, statistic="Sum"), function.metric_duration(period=period, statistic="Maximum")],
-            right=[cw.Metric(namespace=namespace, metric_name=name, statistic="Sum", period=period,
-                             dimensions_map={"InstanceId": i.instance_id}, label=f"{name} {i.instance_id[:8]}")
-                   for i in settings.exporter.instances for name in ("FailedFilters", "Throttles", "LateRunsSkipped")],
+            left=[function.metric_errors(period=self._period, statistic="Sum"), function.metric_duration(period=self._period, statistic="Maximum")],
+            right=[self._metric(name, "Sum", InstanceId=i.instance_id).with_(label=f"{name} {i.instance_id[:8]}")
+                   for i in self._settings.exporter.instances for name in ("FailedFilters", "Throttles", "LateRunsSkipped")],
         ))
         for row in range(0, len(widgets), 2):
-            self.dashboard.add_widgets(*widgets[row : row + 2])
+            dashboard.add_widgets(*widgets[row : row + 2])
+        return dashboard

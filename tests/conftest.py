@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import os
 
@@ -20,14 +19,7 @@ os.environ.update(
 )
 os.environ.pop("AWS_PROFILE", None)
 
-from simulator.scenario import build_instances  # noqa: E402
 from simulator.server import ConnectSimulator, Faults  # noqa: E402
-
-
-@functools.lru_cache(maxsize=8)
-def world(count: int = 1, agents: int = 1500, seed: int = 7, routing_profiles: int = 120, queues: int = 200):
-    """Built once per worker and shared read-only (tests that mutate a world build their own)."""
-    return tuple(build_instances(count, agents, seed, routing_profiles=routing_profiles, queues=queues))
 
 
 @pytest.fixture

@@ -84,7 +84,12 @@ def _text(value: Any) -> str | None:
 
 
 def _seconds_between(start: dt.datetime | float | None, end: dt.datetime) -> float | None:
-    return None if start is None else round(epoch_seconds(end) - epoch_seconds(start), 3)
+    if start is None:
+        return None
+    seconds = epoch_seconds(end) - epoch_seconds(start)  # also checks `start` is a time at all
+    if isinstance(start, dt.datetime):  # exact in microseconds: two float epochs can round a tie the wrong way
+        seconds = (end - (start if start.tzinfo else start.replace(tzinfo=dt.timezone.utc))).total_seconds()
+    return round(seconds, 3)
 
 
 class Agent:

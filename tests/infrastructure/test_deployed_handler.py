@@ -15,8 +15,8 @@ from pathlib import Path
 
 from simulator.scenario import exporter_config
 
-from ..conftest import world
-from .conftest import REPO, synth
+from ..support import world
+from .support import EXPORTER_FUNCTION, REPO, properties, synth, the
 
 
 RUNNER = """
@@ -51,20 +51,19 @@ def test_scheduled_input_through_the_synthesized_handler_lands_under_the_table_l
     path = tmp_path / "config.json"
     path.write_text(json.dumps(config))
     assert path.stat().st_size > 8192  # more than Lambda's 4 KB of environment or Scheduler's 8 KB of input hold
-    stack, assembly = synth(tmp_path, path)
+    synthesized = synth(tmp_path, path)
     # The current minute: the function skips a run that starts a whole schedule period late.
     scheduled = datetime.now(timezone.utc).replace(second=0, microsecond=0)
-    outdir = Path(assembly.directory)
-    template = json.loads((outdir / assembly.get_stack_by_name(stack.stack_name).template_file).read_text())
+    outdir, template = synthesized.outdir, synthesized.json
 
-    (fn_id, fn), = [(k, v) for k, v in template["Resources"].items()
-                    if v["Type"] == "AWS::Lambda::Function" and v["Properties"].get("Handler", "").startswith("connect_exporter")]
-    layer_id = next(k for k, v in template["Resources"].items() if v["Type"] == "AWS::Lambda::LayerVersion")
+    fn_id = the(synthesized.template, "AWS::Lambda::Function", EXPORTER_FUNCTION)
+    fn = template["Resources"][fn_id]
+    layer_id = the(synthesized.template, "AWS::Lambda::LayerVersion")
     env_vars = fn["Properties"]["Environment"]["Variables"]
     destination = "".join(p if isinstance(p, str) else bucket for p in env_vars["EXPORTER_DESTINATION"]["Fn::Join"][1])
     config_path = env_vars["EXPORTER_CONFIG_PATH"].replace("/opt", str(asset_dir(outdir, template, layer_id)), 1)
-    schedule = next(v for v in template["Resources"].values() if v["Type"] == "AWS::Scheduler::Schedule")
-    event = schedule["Properties"]["Target"]["Input"].replace("<aws.scheduler.scheduled-time>", f"{scheduled:%Y-%m-%dT%H:%M:%SZ}")
+    schedule = properties(synthesized, the(synthesized.template, "AWS::Scheduler::Schedule", prefix="Exporter"))
+    event = schedule["Target"]["Input"].replace("<aws.scheduler.scheduled-time>", f"{scheduled:%Y-%m-%dT%H:%M:%SZ}")
 
     assert len(json.dumps(env_vars)) < 4096 and len(event) < 8192
     # The function's code is the package and nothing else: no tests, no simulator, no install metadata.
@@ -123,10 +122,8 @@ RUNTIME_MODULES = ["__init__.py", "clients.py", "config.py", "connect.py", "dire
 
 
 def test_the_function_asset_holds_the_runtime_modules_only(synthesized):
-    template, outdir = synthesized
-    (function_id,) = [k for k, v in template["Resources"].items()
-                      if v["Type"] == "AWS::Lambda::Function" and v["Properties"].get("Handler", "").startswith("connect_exporter")]
-    root = asset_dir(outdir, template, function_id)
+    function_id = the(synthesized.template, "AWS::Lambda::Function", EXPORTER_FUNCTION)
+    root = asset_dir(synthesized.outdir, synthesized.json, function_id)
     files = sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file())
     assert files == [f"connect_exporter/{name}" for name in RUNTIME_MODULES]
 

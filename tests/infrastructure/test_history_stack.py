@@ -8,6 +8,7 @@ import datetime as dt
 import json
 
 import pytest
+from aws_cdk.assertions import Match
 
 from lake_sql import history
 from lake_sql.queries import TABLE_REF, VIEW_REF
@@ -18,7 +19,7 @@ from simulator.world import build_instance
 
 from . import statemachine
 from .policies import ACCOUNT, PARTITION, REGION, resolve, role_may
-from .test_stack import one, resources
+from .support import Synthesized, ids, properties, the
 
 UTC = dt.timezone.utc
 START = dt.datetime(2026, 11, 23, 23, 0, tzinfo=UTC)
@@ -41,7 +42,7 @@ def athena_on(con, now: dt.datetime):
 
 
 def test_the_deployed_state_machine_compacts_closed_hours_and_rebuilds_the_view(synthesized, lake):
-    template, _ = synthesized
+    template = synthesized.json
     machine = statemachine.definition(template)
     con = lake.connect()
     raw = run_query(con, f"SELECT count(*) AS n FROM {TABLE_REF}")
@@ -73,34 +74,36 @@ def test_the_deployed_state_machine_compacts_closed_hours_and_rebuilds_the_view(
     con.close()
 
 
+def machine_and_role(synthesized: Synthesized) -> tuple[str, str]:
+    """The compaction state machine's logical id and its role's."""
+    machine = the(synthesized.template, "AWS::StepFunctions::StateMachine")
+    return machine, properties(synthesized, machine)["RoleArn"]["Fn::GetAtt"][0]
+
+
 def test_schedules_run_compaction_hourly_after_the_settle_time_and_maintenance_daily(synthesized):
-    template, _ = synthesized
-    (machine_id,) = resources(template, "AWS::StepFunctions::StateMachine")
-    schedules = {s["Properties"]["ScheduleExpression"]: s["Properties"]["Target"]
-                 for s in resources(template, "AWS::Scheduler::Schedule").values()
-                 if machine_id in json.dumps(s["Properties"]["Target"]["Arn"])}
-    assert {e: json.loads(t["Input"]) for e, t in schedules.items()} == {
-        "cron(20 * * * ? *)": {"maintenance": False}, "cron(50 3 * * ? *)": {"maintenance": True}}
+    machine, _ = machine_and_role(synthesized)
+    runs_machine = {"Target": Match.object_like({"Arn": {"Ref": machine}})}
+    assert len(ids(synthesized.template, "AWS::Scheduler::Schedule", runs_machine)) == 2
+    for expression, maintenance in (("cron(20 * * * ? *)", False), ("cron(50 3 * * ? *)", True)):
+        synthesized.template.has_resource_properties("AWS::Scheduler::Schedule", {"ScheduleExpression": expression, "Target": Match.object_like({
+            "Arn": {"Ref": machine}, "Input": Match.serialized_json({"maintenance": maintenance}), "DeadLetterConfig": Match.any_value()})})
     assert 20 < 60 - history.SETTLE_MINUTES + 60  # the hourly run starts after the previous hour has settled
-    assert all("DeadLetterConfig" in t for t in schedules.values())
 
 
 def test_compaction_failure_and_lag_alarm_on_the_state_machine(synthesized):
-    template, _ = synthesized
-    (machine_id,) = resources(template, "AWS::StepFunctions::StateMachine")
-    alarms = {a["Properties"]["MetricName"]: a["Properties"] for a in resources(template, "AWS::CloudWatch::Alarm").values()
-              if machine_id in json.dumps(a["Properties"].get("Dimensions", []))}
-    assert alarms["ExecutionsFailed"]["Threshold"] == 1
-    lag = alarms["ExecutionsSucceeded"]
-    assert (lag["ComparisonOperator"], lag["EvaluationPeriods"], lag["TreatMissingData"]) == ("LessThanThreshold", 3, "breaching")
+    machine, _ = machine_and_role(synthesized)
+    on_machine = Match.array_with([{"Name": "StateMachineArn", "Value": {"Ref": machine}}])
+    synthesized.template.has_resource_properties("AWS::CloudWatch::Alarm", {
+        "MetricName": "ExecutionsFailed", "Threshold": 1, "Dimensions": on_machine})
+    synthesized.template.has_resource_properties("AWS::CloudWatch::Alarm", {
+        "MetricName": "ExecutionsSucceeded", "Dimensions": on_machine,
+        "ComparisonOperator": "LessThanThreshold", "EvaluationPeriods": 3, "TreatMissingData": "breaching"})
 
 
 def test_the_compaction_role_reaches_only_the_workgroup_the_database_and_two_prefixes(synthesized):
-    template, _ = synthesized
-    machine = one(template, "AWS::StepFunctions::StateMachine")
-    role_id = machine["Properties"]["RoleArn"]["Fn::GetAtt"][0]
-    (policy,) = [p for p in resources(template, "AWS::IAM::Policy").values() if p["Properties"]["Roles"] == [{"Ref": role_id}]]
-    statements = {s["Sid"]: s for s in policy["Properties"]["PolicyDocument"]["Statement"]}
+    _, role_id = machine_and_role(synthesized)
+    policy = the(synthesized.template, "AWS::IAM::Policy", {"Roles": [{"Ref": role_id}]})
+    statements = {s["Sid"]: s for s in properties(synthesized, policy)["PolicyDocument"]["Statement"]}
     text = json.dumps(statements)
     assert "s3:*" not in text and "lakeformation" not in text and "CreateBucket" not in text
     actions = {sid: s["Action"] if isinstance(s["Action"], list) else [s["Action"]] for sid, s in statements.items()}
@@ -119,24 +122,22 @@ def test_the_compaction_role_reaches_only_the_workgroup_the_database_and_two_pre
 
 
 def test_raw_snapshots_expire_history_does_not_and_the_scan_cutoff_is_20_gb(synthesized):
-    template, _ = synthesized
-    bucket = next(v for k, v in resources(template, "AWS::S3::Bucket").items() if k.startswith("StorageSnapshots"))
-    rules = {r["Prefix"]: r for r in bucket["Properties"]["LifecycleConfiguration"]["Rules"]}
+    bucket = the(synthesized.template, "AWS::S3::Bucket", prefix="StorageSnapshots")
+    rules = {r["Prefix"]: r for r in properties(synthesized, bucket)["LifecycleConfiguration"]["Rules"]}
     assert rules["snapshots/"]["ExpirationInDays"] == 30
     assert "ExpirationInDays" not in rules["history/"]  # Iceberg removes its own files (DELETE, then VACUUM)
-    wg = one(template, "AWS::Athena::WorkGroup")["Properties"]["WorkGroupConfiguration"]
-    assert wg["BytesScannedCutoffPerQuery"] == 20 * 1024**3
+    synthesized.template.has_resource_properties("AWS::Athena::WorkGroup", {
+        "WorkGroupConfiguration": Match.object_like({"BytesScannedCutoffPerQuery": 20 * 1024**3})})
 
 
 def test_the_compaction_role_may_make_every_request_athena_makes_for_it_as_s3_and_glue_evaluate_them(synthesized):
     """Athena, running a statement as this role, asks S3 where each bucket is (GetBucketLocation: a request
     that carries no s3:prefix), lists the prefixes it reads (ListBucket with s3:prefix), and reads the catalog's
     `default` database besides the stack's own. Walked as AWS evaluates each request, condition keys included."""
-    template, _ = synthesized
-    machine = one(template, "AWS::StepFunctions::StateMachine")
-    role = machine["Properties"]["RoleArn"]["Fn::GetAtt"][0]
-    bucket = next(k for k in resources(template, "AWS::S3::Bucket") if k.startswith("StorageSnapshots"))
-    results = next(k for k in resources(template, "AWS::S3::Bucket") if k.startswith("StorageAthenaResults"))
+    template = synthesized.json
+    _, role = machine_and_role(synthesized)
+    bucket = the(synthesized.template, "AWS::S3::Bucket", prefix="StorageSnapshots")
+    results = the(synthesized.template, "AWS::S3::Bucket", prefix="StorageAthenaResults")
     glue = f"arn:{PARTITION}:glue:{REGION}:{ACCOUNT}"
     for action, resource, context in [
         ("s3:GetBucketLocation", bucket, {}),
@@ -156,9 +157,8 @@ def test_the_compaction_role_may_make_every_request_athena_makes_for_it_as_s3_an
 def test_the_view_exists_from_deploy_as_athena_stores_one_and_reads_every_raw_row(synthesized, lake):
     """Before: nothing created `user_data` until the first compaction reached RebuildView, so every named query
     answered TABLE_NOT_FOUND after `cdk deploy` (and for good if that run failed)."""
-    template, _ = synthesized
-    (view,) = [r["Properties"]["TableInput"] for r in resources(template, "AWS::Glue::Table").values()
-               if r["Properties"]["TableInput"]["Name"] == history.VIEW]
+    view_id = the(synthesized.template, "AWS::Glue::Table", {"TableInput": Match.object_like({"Name": history.VIEW})})
+    view = properties(synthesized, view_id)["TableInput"]
     assert (view["TableType"], view["Parameters"]["presto_view"], view["PartitionKeys"]) == ("VIRTUAL_VIEW", "true", [])
     text = view["ViewOriginalText"]
     assert text.startswith("/* Presto View: ") and text.endswith(" */") and view["ViewExpandedText"] == "/* Presto View */"
@@ -181,7 +181,7 @@ def test_the_view_exists_from_deploy_as_athena_stores_one_and_reads_every_raw_ro
 def test_of_two_executions_running_at_once_only_the_oldest_compacts(synthesized, lake):
     """Athena's Iceberg writes are snapshot-isolated: two MERGEs at once may both commit the same rows. The
     hourly run beside a manual start, or a slow backlog beside the next hour: the newer execution ends at once."""
-    template, _ = synthesized
+    template = synthesized.json
     machine = statemachine.definition(template)
     con = lake.connect()
     now = dt.datetime(2026, 11, 24, 0, 55, tzinfo=UTC)
@@ -199,10 +199,9 @@ def test_of_two_executions_running_at_once_only_the_oldest_compacts(synthesized,
 
 
 def test_the_compaction_role_may_list_its_own_executions_only(synthesized):
-    template, _ = synthesized
-    machine = one(template, "AWS::StepFunctions::StateMachine")
-    role = machine["Properties"]["RoleArn"]["Fn::GetAtt"][0]
-    own = f"arn:{PARTITION}:states:{REGION}:{ACCOUNT}:stateMachine:{resolve(template, machine['Properties']['StateMachineName'])}"
+    template = synthesized.json
+    machine, role = machine_and_role(synthesized)
+    own = f"arn:{PARTITION}:states:{REGION}:{ACCOUNT}:stateMachine:{resolve(template, properties(synthesized, machine)['StateMachineName'])}"
     assert role_may(template, role, "states:ListExecutions", own)
     assert not role_may(template, role, "states:ListExecutions", f"arn:{PARTITION}:states:{REGION}:{ACCOUNT}:stateMachine:other")
     assert not role_may(template, role, "states:StartExecution", own)
@@ -211,7 +210,7 @@ def test_the_compaction_role_may_list_its_own_executions_only(synthesized):
 def test_a_history_made_by_an_older_version_gets_the_new_columns_before_the_merge(synthesized, tmp_path):
     """Before: CREATE TABLE IF NOT EXISTS left an older history as it was, and every MERGE named a column it
     lacked: compaction failed every hour and the watermark froze."""
-    template, _ = synthesized
+    template = synthesized.json
     machine = statemachine.definition(template)
     con = new_lake(tmp_path).connect()
     con.execute(f"ALTER TABLE {history.ref(history.HISTORY)} DROP COLUMN next_status")  # as an older version made it
@@ -230,7 +229,7 @@ def test_a_history_made_by_an_older_version_gets_the_new_columns_before_the_merg
 
 
 def test_the_daily_run_sets_properties_reconciles_first_then_trims_retains_optimizes_a_day_and_vacuums(synthesized, lake):
-    template, _ = synthesized
+    template = synthesized.json
     machine = statemachine.definition(template)
     con = lake.connect()
     now = dt.datetime(2026, 11, 24, 3, 50, tzinfo=UTC)
@@ -259,10 +258,9 @@ def test_the_compaction_role_may_do_what_the_daily_run_asks_and_delete_nothing_r
     (DELETE, OPTIMIZE) and VACUUMs them away. Athena's VACUUM guide: without s3:DeleteObject on the table's
     files VACUUM still succeeds, and deletes nothing: retention would silently free no storage. Raw snapshots
     are S3 lifecycle's to expire, never the role's to delete."""
-    template, _ = synthesized
-    machine = one(template, "AWS::StepFunctions::StateMachine")
-    role = machine["Properties"]["RoleArn"]["Fn::GetAtt"][0]
-    bucket = next(k for k in resources(template, "AWS::S3::Bucket") if k.startswith("StorageSnapshots"))
+    template = synthesized.json
+    _, role = machine_and_role(synthesized)
+    bucket = the(synthesized.template, "AWS::S3::Bucket", prefix="StorageSnapshots")
     glue = f"arn:{PARTITION}:glue:{REGION}:{ACCOUNT}"
     data_file = "/history/history/data/instance_id=i/filter_name=f/dt=2026-11-23/00000-0.parquet"
     for action, resource, suffix in [

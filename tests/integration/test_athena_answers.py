@@ -9,7 +9,6 @@ simulator's own state at each minute, and the slot sums against the EMF the expo
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,8 +22,8 @@ from local_athena.lake import Lake
 from simulator.world import Instance, build_instance
 
 from ..hive_types import conforms, hive_type
-from ..infrastructure.conftest import synth
-from .conftest import expected_ids, read_tree
+from ..infrastructure.support import synth
+from ..support import expected_ids, read_tree
 
 # The queries ask about "today" and "the last day": they run as if today were this hour's date.
 HOUR = dt.datetime(2026, 11, 24, 9, 0, tzinfo=dt.timezone.utc)
@@ -88,9 +87,7 @@ def hour(tmp_path_factory) -> Hour:
 
     reports = export_history(instance, filters, HOUR, MINUTES, root, emit, on_minute=record_truth)
     assert not [r.failures for r in reports if r.failures]
-    _, assembly = synth(tmp_path_factory.mktemp("synth"))
-    (artifact,) = assembly.stacks
-    template = json.loads((Path(assembly.directory) / artifact.template_file).read_text())
+    template = synth(tmp_path_factory.mktemp("synth")).json
     return Hour(root, instance, truth, emf, template, filters)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from simulator.benchmark import Case, bench_filters, missed_targets, monthly_cost, run_case
 from simulator.scenario import build_instances
 
-from .conftest import expected_ids
+from ..support import expected_ids
 
 
 def test_a_small_case_counts_what_the_cli_did(tmp_path):

@@ -8,8 +8,8 @@ import pytest
 
 from simulator.scenario import exporter_config, five_filters
 
-from ..conftest import world
-from .conftest import emf_lines, emf_value, expected_calls, expected_ids, read_tree
+from ..support import world
+from ..support import emf_lines, emf_value, expected_calls, expected_ids, read_tree
 
 AT = "2026-11-24T03:45:00Z"
 

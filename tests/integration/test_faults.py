@@ -27,7 +27,7 @@ from simulator.scenario import build_instances
 from simulator.server import ApiError, Faults, page_token
 from simulator.world import build_instance
 
-from .conftest import emf_value, expected_ids, read_tree
+from ..support import emf_value, expected_ids, read_tree
 
 AT = dt.datetime(2026, 11, 24, 10, 0, tzinfo=dt.timezone.utc)
 FAST = {"requests_per_second": 500, "burst": 50}

@@ -13,8 +13,8 @@ from connect_exporter.snapshot import SnapshotFailed
 from simulator.scenario import build_instances
 from simulator.server import Faults
 
-from ..conftest import world
-from .conftest import PREFIX, Context, emf_lines, emf_value, expected_ids
+from ..support import world
+from ..support import PREFIX, Context, emf_lines, emf_value, expected_ids
 
 SCHEDULED = {"scheduled_time": "2026-11-24T03:46:00Z"}
 

@@ -26,7 +26,7 @@ from local_athena.lake import Lake, compact
 from simulator.history import export_history, history_filters
 from simulator.world import build_instance
 
-from .conftest import REPO
+from ..support import REPO
 
 UTC = dt.timezone.utc
 START = dt.datetime(2026, 11, 23, 22, 40, tzinfo=UTC)

@@ -16,7 +16,7 @@ from simulator.scenario import build_instances
 from simulator.server import Faults
 
 from ..s3_faults import ERROR_AFTER_STORE, LOST, SLOW, SLOW_DOWN, S3FaultProxy, S3Faults
-from .conftest import Context, emf_lines, emf_value, expected_ids, read_tree
+from ..support import Context, emf_lines, emf_value, expected_ids, read_tree
 
 AT = "2026-11-24T10:00:00Z"
 FAST = {"requests_per_second": 500, "burst": 50}

@@ -9,7 +9,7 @@ import sys
 
 from lake_sql.queries import QUERIES
 
-from .conftest import REPO
+from ..support import REPO
 
 
 def run(module: str, *args: str) -> subprocess.CompletedProcess:

@@ -14,7 +14,7 @@ import pytest
 from simulator.benchmark import bench_filters, monthly_cost
 from simulator.scenario import build_instances
 
-from .conftest import REPO, expected_calls, expected_ids
+from ..support import REPO, expected_calls, expected_ids
 
 COMMAND = Path(sys.executable).parent / "connect-exporter"  # what `pip install .` put on the venv's PATH
 EXAMPLE = REPO / "config" / "example.json"
@@ -28,6 +28,12 @@ def test_the_console_script_offers_snapshot_validate_and_plan():
     result = run("--help")
     assert result.returncode == 0
     assert "{snapshot,validate,schema,plan}" in result.stdout
+
+
+def test_schema_prints_the_committed_json_schema():
+    result = run("schema")
+    assert (result.returncode, result.stderr) == (0, "")
+    assert json.loads(result.stdout) == json.loads((REPO / "config" / "config.schema.json").read_text())
 
 
 def test_validate_accepts_the_example_and_names_the_first_problem_in_one_line(tmp_path):

@@ -14,8 +14,8 @@ from connect_exporter.connect import ConnectApi
 from connect_exporter.sinks import LocalSink, S3Sink
 from connect_exporter.snapshot import run_snapshot
 
-from ..conftest import world
-from .conftest import read_tree
+from ..support import world
+from ..support import read_tree
 
 AT = dt.datetime(2026, 11, 24, 3, 48, tzinfo=dt.timezone.utc)
 

@@ -24,11 +24,10 @@ from lake_sql.queries import QUERIES, VIEW_REF
 from simulator.history import export_history, history_filters
 from simulator.world import build_instance
 from tests.infrastructure import statemachine
-from tests.infrastructure.conftest import EXAMPLE, synth
+from tests.infrastructure.support import EXAMPLE, synth
 
 from .athena import TrinoAthena
-from .conftest import free_port
-from .server import TrinoServer
+from .server import TrinoServer, free_port
 
 REPO = Path(__file__).resolve().parents[2]
 UTC = dt.timezone.utc
@@ -55,8 +54,7 @@ def measure(root: Path) -> dict:
     config["instances"] = [{"instance_id": instance.id, "filters": filters}]
     config["deployment"]["alarms"] = []
     (root / "config.json").write_text(json.dumps(config))
-    stack, assembly = synth(root, root / "config.json")
-    template = json.loads(Path(assembly.directory, assembly.get_stack_by_name(stack.stack_name).template_file).read_text())
+    template = synth(root, root / "config.json").json
     server = TrinoServer(root / "trino", free_port()).start()
     try:
         snapshots = server.lake / "snapshots"

@@ -6,28 +6,21 @@ from __future__ import annotations
 import datetime as dt
 import json
 import shutil
-import socket
 from pathlib import Path
 
 import pytest
 
 from simulator.history import export_history, history_filters
 from simulator.world import build_instance
-from tests.infrastructure.conftest import EXAMPLE, synth
+from tests.infrastructure.support import EXAMPLE, synth
 
 from .athena import TrinoAthena
-from .server import TrinoServer
+from .server import TrinoServer, free_port
 
 UTC = dt.timezone.utc
 START = dt.datetime(2026, 11, 23, 22, 40, tzinfo=UTC)
 MINUTES = 150  # to 01:09 on the 24th
 SEED, AGENTS = 5, 60
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="session")
@@ -54,9 +47,7 @@ def template(tmp_path_factory, instance_and_filters) -> dict:
     config["deployment"]["history_retention_days"] = 1
     folder = tmp_path_factory.mktemp("synth")
     (folder / "config.json").write_text(json.dumps(config))
-    stack, assembly = synth(folder, folder / "config.json")
-    artifact = assembly.get_stack_by_name(stack.stack_name)
-    return json.loads(Path(assembly.directory, artifact.template_file).read_text())
+    return synth(folder, folder / "config.json").json
 
 
 @pytest.fixture(scope="session")

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import time
 import urllib.request
@@ -32,6 +33,12 @@ STARTUP_SECONDS = 240
 
 class TrinoMissing(RuntimeError):
     """Trino or its Java is not installed: one line saying how to get them."""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 class TrinoServer:

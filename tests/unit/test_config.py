@@ -7,7 +7,6 @@ import json
 import pytest
 from connect_exporter.config import (
     ALL_AGENTS,
-    OPERATIONS,
     ConfigError,
     FilterConfig,
     load_config,
@@ -161,12 +160,3 @@ def test_pacing_per_operation_overrides_only_the_operations_it_names():
     assert (pace("GetCurrentUserData").requests_per_second, pace("GetCurrentUserData").burst) == (20, 40)
     assert (pace("ListUsers").requests_per_second, pace("ListUsers").burst) == (2, 8)  # unnamed values: the default
     assert (pace("ListQueues").requests_per_second, pace("ListQueues").burst) == (2, 5)
-
-
-def test_the_operations_are_exactly_those_the_exporter_calls_and_its_role_allows():
-    from connect_exporter.directory import SOURCES
-
-    from infra.exporter import CONNECT_ACTIONS
-
-    assert sorted(OPERATIONS) == sorted({"GetCurrentUserData", *(op for op, *_ in SOURCES.values())})
-    assert CONNECT_ACTIONS == [f"connect:{op}" for op in sorted(OPERATIONS)]

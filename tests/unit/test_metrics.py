@@ -16,7 +16,7 @@ from connect_exporter.metrics import (
 )
 from connect_exporter.observability import emit_emf
 
-from ..helpers import summarize
+from ..support import summarize
 
 AT = dt.datetime(2026, 11, 24, 3, 45, tzinfo=dt.timezone.utc)
 RECORDS = [

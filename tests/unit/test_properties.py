@@ -23,7 +23,7 @@ from connect_exporter.schema import COLUMNS, CONTACT_COLUMNS
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ..helpers import summarize
+from ..support import summarize
 from ..hive_types import conforms, hive_type
 from .test_pager import FakeConnect, api
 

@@ -109,3 +109,12 @@ def test_iso_utc_converts_other_zones_and_keeps_milliseconds():
     paris = dt.timezone(dt.timedelta(hours=1))
     assert iso_utc(dt.datetime(2026, 11, 24, 4, 45, 1, 999999, tzinfo=paris)) == "2026-11-24T03:45:01.999Z"
     assert iso_utc(None) is None
+
+
+def test_a_status_duration_is_exact_to_the_millisecond_at_a_half_millisecond_tie():
+    """Found by the flattening property test: two float epochs put 59.9905 s just above the tie (59.991);
+    the exact difference of the two times rounds as the record's other times do (59.99)."""
+    start = dt.datetime(2000, 1, 1, 0, 0, 0, 65566, tzinfo=dt.timezone.utc)
+    at = dt.datetime(2000, 1, 1, 0, 1, 0, 56066, tzinfo=dt.timezone.utc)
+    record = flatten({"Status": {"StatusStartTimestamp": start}}, at)
+    assert record["status_duration_seconds"] == round((at - start).total_seconds(), 3) == 59.99

@@ -15,7 +15,7 @@ from connect_exporter.sinks import (
     parse_destination,
 )
 
-from ..helpers import encode_records
+from ..support import encode_records
 
 
 def test_key_is_hive_partitioned_by_utc_date_and_hour_and_a_pure_function_of_time():
