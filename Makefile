@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 export PYTHONPATH := lambda_src:.
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: setup demo plan scan history test test-trino trino test-unit test-integration test-infra lint bench bench-history synth diff deploy destroy docs schema clean
+.PHONY: setup demo plan scan history test test-trino trino test-unit test-integration test-infra lint bench bench-history synth diff deploy destroy docs schema format clean
 
 setup: $(VENV)/.installed
 
@@ -63,9 +63,17 @@ test-integration: setup
 test-infra: setup
 	$(BIN)/python -m pytest tests/infrastructure
 
-lint: setup scan  ## ruff (errors and likely bugs) on everything, mypy on the packages (settings in pyproject.toml), the scanners
-	$(BIN)/ruff check lambda_src simulator local_athena lake_sql infra tests docs app.py
+PY_SOURCES := lambda_src simulator local_athena lake_sql infra tests docs app.py
+
+lint: setup scan  ## ruff (bugs, imports, pyupgrade, simplify, complexity) and its format, mypy, the config schema, the scanners
+	$(BIN)/ruff check $(PY_SOURCES)
+	$(BIN)/ruff format --check $(PY_SOURCES)
 	$(BIN)/mypy
+	$(BIN)/connect-exporter schema | diff -q - config/config.schema.json || { echo "error: run make schema"; exit 1; }
+
+format: setup  ## ruff's import sorting and fixes, then ruff format (what make lint checks)
+	$(BIN)/ruff check --fix $(PY_SOURCES)
+	$(BIN)/ruff format $(PY_SOURCES)
 
 SCAN := .venv-scan
 $(SCAN)/.installed: requirements-scan.txt

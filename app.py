@@ -15,8 +15,8 @@ sys.path[:0] = [str(ROOT / "lambda_src"), str(ROOT)]
 
 import aws_cdk as cdk  # noqa: E402
 from cdk_nag import AwsSolutionsChecks, NIST80053R5Checks, ServerlessChecks  # noqa: E402
-from connect_exporter.config import ConfigError  # noqa: E402
 
+from connect_exporter.config import ConfigError  # noqa: E402
 from connect_exporter.tools.deployment import load_settings  # noqa: E402
 from infra.stack import DEFAULT_STACK_NAME, ExporterStack  # noqa: E402
 

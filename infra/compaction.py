@@ -20,11 +20,11 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
-from lake_sql import history
-from .nag import acknowledge, logical_id, skip_checkov
 from connect_exporter.tools.deployment import DeploymentSettings
+from lake_sql import history
 
 from .encryption import READ_WRITE, Encryption, schedule_role
+from .nag import acknowledge, logical_id, skip_checkov
 
 ATHENA_RETRYABLE = ["Athena.TooManyRequestsException", "States.TaskFailed"]  # throttles, Iceberg commit conflicts
 
@@ -40,8 +40,17 @@ class Compaction(Construct):
     """The Step Functions state machine that runs the lake's SQL on Athena, its role, schedules and alarms."""
 
     def __init__(
-        self, scope: Construct, id: str, *, settings: DeploymentSettings, bucket: s3.IBucket,
-        results: s3.IBucket, workgroup: athena.CfnWorkGroup, alarm_action: cw.IAlarmAction, dlq: sqs.IQueue, database: str,
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        settings: DeploymentSettings,
+        bucket: s3.IBucket,
+        results: s3.IBucket,
+        workgroup: athena.CfnWorkGroup,
+        alarm_action: cw.IAlarmAction,
+        dlq: sqs.IQueue,
+        database: str,
         encryption: Encryption,
     ) -> None:
         super().__init__(scope, id)
@@ -49,7 +58,9 @@ class Compaction(Construct):
         # Named, so the role may list this machine's executions without a reference cycle (role -> machine -> role).
         self.state_machine_name = f"{Aws.STACK_NAME}-compaction"  # at most 80 characters: stack names up to 69
         self.role = self._build_role(bucket, results, encryption)
-        definition = self._one_at_a_time(self._build_compaction(f"s3://{bucket.bucket_name}/{settings.deployment.history_prefix}/"))
+        definition = self._one_at_a_time(
+            self._build_compaction(f"s3://{bucket.bucket_name}/{settings.deployment.history_prefix}/")
+        )
         self.log_group = self._build_log_group(encryption)
         self.state_machine = self._build_state_machine(definition)
         self._build_schedules(encryption, dlq)
@@ -57,8 +68,12 @@ class Compaction(Construct):
         self._answer_scanners(bucket, results, encryption)
 
     def _build_role(self, bucket: s3.IBucket, results: s3.IBucket, encryption: Encryption) -> iam.Role:
-        role = iam.Role(self, "Role", assumed_by=iam.ServicePrincipal("states.amazonaws.com"),
-                        description="History compaction: runs Athena on this workgroup, this database, two prefixes")
+        role = iam.Role(
+            self,
+            "Role",
+            assumed_by=iam.ServicePrincipal("states.amazonaws.com"),
+            description="History compaction: runs Athena on this workgroup, this database, two prefixes",
+        )
         for statement in self._statements(bucket, results):
             role.add_to_policy(statement)
         # Athena reads SSE-KMS snapshots, writes SSE-KMS history and results as this role.
@@ -68,9 +83,13 @@ class Compaction(Construct):
     def _query(self, name: str, sql: str, result_path: str = sfn.JsonPath.DISCARD) -> tasks.AthenaStartQueryExecution:
         """One statement on Athena, waited for (RUN_JOB), retried on Athena's transient errors."""
         task = tasks.AthenaStartQueryExecution(
-            self, name, query_string=sql, work_group=self._workgroup.ref,
+            self,
+            name,
+            query_string=sql,
+            work_group=self._workgroup.ref,
             query_execution_context=tasks.QueryExecutionContext(database_name=self._database),
-            integration_pattern=sfn.IntegrationPattern.RUN_JOB, result_path=result_path,
+            integration_pattern=sfn.IntegrationPattern.RUN_JOB,
+            result_path=result_path,
         )
         task.add_retry(errors=ATHENA_RETRYABLE, interval=Duration.seconds(20), max_attempts=3, backoff_rate=2)
         return task
@@ -82,7 +101,9 @@ class Compaction(Construct):
     def _answer(self, name: str, source: str, result_path: str, fields: list[str], **static: str) -> tasks.AthenaGetQueryResults:
         """Row 1 of a query's answer (row 0 is the header) as `result_path`'s fields, and these constants."""
         return tasks.AthenaGetQueryResults(
-            self, name, query_execution_id=sfn.JsonPath.string_at(f"{source}.QueryExecution.QueryExecutionId"),
+            self,
+            name,
+            query_execution_id=sfn.JsonPath.string_at(f"{source}.QueryExecution.QueryExecutionId"),
             result_path=result_path,
             result_selector={**{f"{f}.$": f"$.ResultSet.Rows[1].Data[{i}].VarCharValue" for i, f in enumerate(fields)}, **static},
         )
@@ -93,7 +114,9 @@ class Compaction(Construct):
         query, dynamic, answer = self._query, self._dynamic, self._answer
 
         def columns(sql: str) -> list[str]:
-            return sqlglot.parse_one(sql.replace("{", "").replace("}", ""), read="trino").named_selects  # in order
+            select = sqlglot.parse_one(sql.replace("{", "").replace("}", ""), read="trino")
+            assert isinstance(select, sqlglot.exp.Query)
+            return select.named_selects  # in order
 
         # A console start with `{}` has no $.maintenance: a Choice rule on an absent path fails the execution
         # (States.Runtime), so the test is paired with IsPresent and `{}` runs compaction only.
@@ -106,31 +129,42 @@ class Compaction(Construct):
         merge = dynamic("MergeClosedHours", history.merge_sql(database))
         watermark = dynamic("AdvanceWatermark", history.watermark_sql(database))
         view = dynamic("RebuildView", history.view_sql(database))
-        next_period = sfn.Pass(self, "NextPeriod", parameters={"from.$": "$.resume.from", "after.$": "$.plan.stop"},
-                               result_path="$.resume")
+        next_period = sfn.Pass(
+            self, "NextPeriod", parameters={"from.$": "$.resume.from", "after.$": "$.plan.stop"}, result_path="$.resume"
+        )
         done = sfn.Succeed(self, "Done")
 
         # The daily pass: a short watermark, expired days deleted and rewritten one a pass, yesterday bin-packed,
         # watermark compacted, then VACUUM frees what no snapshot references.
-        find_expired = query("FindExpiredDay", history.expired_sql(database, deployment.history_retention_days), result_path="$.found")
+        find_expired = query(
+            "FindExpiredDay", history.expired_sql(database, deployment.history_retention_days), result_path="$.found"
+        )
         retention = (
             dynamic("TrimWatermark", history.trim_watermark_sql(database))
             .next(find_expired)
             .next(answer("ReadExpiredDay", "$.found", "$.expired", ["dt"]))
-            .next(sfn.Choice(self, "ExpiredDay?")
-                  .when(sfn.Condition.string_equals("$.expired.dt", "none"),
-                        dynamic("OptimizeYesterday", history.optimize_yesterday_sql(database))
-                        .next(query("OptimizeWatermark", history.optimize_sql(database, history.WATERMARK)))
-                        .next(query("VacuumHistory", history.vacuum_sql(database)))
-                        .next(query("VacuumWatermark", history.vacuum_sql(database, history.WATERMARK)))
-                        .next(done))
-                  .otherwise(query("DropExpiredDay", formatted(history.retention_sql(database), "$.expired"))
-                             .next(query("RewriteExpiredDay", formatted(history.optimize_expired_sql(database), "$.expired")))
-                             .next(find_expired)))
+            .next(
+                sfn.Choice(self, "ExpiredDay?")
+                .when(
+                    sfn.Condition.string_equals("$.expired.dt", "none"),
+                    dynamic("OptimizeYesterday", history.optimize_yesterday_sql(database))
+                    .next(query("OptimizeWatermark", history.optimize_sql(database, history.WATERMARK)))
+                    .next(query("VacuumHistory", history.vacuum_sql(database)))
+                    .next(query("VacuumWatermark", history.vacuum_sql(database, history.WATERMARK)))
+                    .next(done),
+                )
+                .otherwise(
+                    query("DropExpiredDay", formatted(history.retention_sql(database), "$.expired"))
+                    .next(query("RewriteExpiredDay", formatted(history.optimize_expired_sql(database), "$.expired")))
+                    .next(find_expired)
+                )
+            )
         )
-        view.next(sfn.Choice(self, "MoreClosedHours?")
-                  .when(sfn.Condition.string_equals("$.plan.more", "yes"), next_period.next(plan))
-                  .otherwise(sfn.Choice(self, "Maintenance?").when(daily, retention).otherwise(done)))
+        view.next(
+            sfn.Choice(self, "MoreClosedHours?")
+            .when(sfn.Condition.string_equals("$.plan.more", "yes"), next_period.next(plan))
+            .otherwise(sfn.Choice(self, "Maintenance?").when(daily, retention).otherwise(done))
+        )
         plan.next(read_plan).next(
             sfn.Choice(self, "Work?")
             .when(sfn.Condition.string_equals("$.plan.work", "yes"), merge.next(watermark).next(view))
@@ -146,8 +180,12 @@ class Compaction(Construct):
             .next(answer("ReadReconcile", "$.reconciled", "$.resume", columns(reconcile_sql), after=history.EPOCH))
             .next(plan)
         )
-        look_back = sfn.Pass(self, "FromTheLookBack", result=sfn.Result.from_object({"from": history.NEVER, "after": history.EPOCH}),
-                             result_path="$.resume").next(plan)
+        look_back = sfn.Pass(
+            self,
+            "FromTheLookBack",
+            result=sfn.Result.from_object({"from": history.NEVER, "after": history.EPOCH}),
+            result_path="$.resume",
+        ).next(plan)
         start_plan = sfn.Choice(self, "Reconcile?").when(daily, reconcile).otherwise(look_back)
         # History made by an older version gets the columns added to schema.py since, before anything merges.
         find_new = query("FindNewColumns", history.missing_columns_sql(database), result_path="$.found")
@@ -157,9 +195,11 @@ class Compaction(Construct):
             .next(query("CreateWatermark", history.watermark_ddl(location, database)))
             .next(find_new)
             .next(answer("ReadNewColumns", "$.found", "$.schema", ["missing"]))
-            .next(sfn.Choice(self, "NewColumns?")
-                  .when(sfn.Condition.string_equals("$.schema.missing", "none"), start_plan)
-                  .otherwise(add_new.next(start_plan)))
+            .next(
+                sfn.Choice(self, "NewColumns?")
+                .when(sfn.Condition.string_equals("$.schema.missing", "none"), start_plan)
+                .otherwise(add_new.next(start_plan))
+            )
         )
 
     def _build_log_group(self, encryption: Encryption) -> logs.LogGroup:
@@ -171,9 +211,13 @@ class Compaction(Construct):
         return sfn.StateMachine(
             # The tasks would add Athena's, S3's and Glue's broad defaults to a mutable role (s3:* on *,
             # glue:Delete* …): they get an immutable view of it, and `_statements` states exactly what runs need.
-            self, "StateMachine", state_machine_name=self.state_machine_name,
+            self,
+            "StateMachine",
+            state_machine_name=self.state_machine_name,
             definition_body=sfn.DefinitionBody.from_chainable(definition),
-            role=self.role.without_policy_updates(), timeout=Duration.hours(2), tracing_enabled=True,
+            role=self.role.without_policy_updates(),
+            timeout=Duration.hours(2),
+            tracing_enabled=True,
             logs=sfn.LogOptions(destination=self.log_group, level=sfn.LogLevel.ALL, include_execution_data=False),
             comment="Merges closed hours of raw snapshots into the Iceberg history table and rebuilds the user_data view",
         )
@@ -185,11 +229,17 @@ class Compaction(Construct):
             ("Daily", "cron(50 3 * * ? *)", True),
         ):
             scheduler.Schedule(
-                self, name, description=f"History compaction ({name.lower()})",
-                schedule=scheduler.ScheduleExpression.expression(expression), time_window=scheduler.TimeWindow.off(),
+                self,
+                name,
+                description=f"History compaction ({name.lower()})",
+                schedule=scheduler.ScheduleExpression.expression(expression),
+                time_window=scheduler.TimeWindow.off(),
                 target=targets.StepFunctionsStartExecution(
-                    self.state_machine, input=scheduler.ScheduleTargetInput.from_object({"maintenance": maintenance_run}),
-                    dead_letter_queue=dlq, retry_attempts=2, role=role,
+                    self.state_machine,
+                    input=scheduler.ScheduleTargetInput.from_object({"maintenance": maintenance_run}),
+                    dead_letter_queue=dlq,
+                    retry_attempts=2,
+                    role=role,
                 ),
             )
 
@@ -197,18 +247,25 @@ class Compaction(Construct):
         deployment = self._settings.deployment
         alarms = [
             cw.Alarm(
-                self, "Failed", alarm_description="A history compaction run failed: the view keeps reading raw snapshots for those hours",
+                self,
+                "Failed",
+                alarm_description="A history compaction run failed: the view keeps reading raw snapshots for those hours",
                 metric=self.state_machine.metric_failed(period=Duration.hours(1), statistic="Sum"),
-                threshold=1, comparison_operator=cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-                evaluation_periods=1, treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
+                threshold=1,
+                comparison_operator=cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+                evaluation_periods=1,
+                treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
             ),
             cw.Alarm(
-                self, "Lagging",
+                self,
+                "Lagging",
                 alarm_description=f"No history compaction succeeded for {deployment.history_max_lag_hours} hours: "
                 f"raw snapshots expire after {deployment.snapshot_retention_days} days",
                 metric=self.state_machine.metric_succeeded(period=Duration.hours(1), statistic="Sum"),
-                threshold=1, comparison_operator=cw.ComparisonOperator.LESS_THAN_THRESHOLD,
-                evaluation_periods=deployment.history_max_lag_hours, treat_missing_data=cw.TreatMissingData.BREACHING,
+                threshold=1,
+                comparison_operator=cw.ComparisonOperator.LESS_THAN_THRESHOLD,
+                evaluation_periods=deployment.history_max_lag_hours,
+                treat_missing_data=cw.TreatMissingData.BREACHING,
             ),
         ]
         for alarm in alarms:
@@ -219,17 +276,25 @@ class Compaction(Construct):
     def _answer_scanners(self, bucket: s3.IBucket, results: s3.IBucket, encryption: Encryption) -> None:
         """cdk-nag's and checkov's findings on these resources, each answered with its reason."""
         if encryption.key is None:
-            reason = "CloudWatch Logs' own encryption is chosen by deployment.encryption: s3-managed; \"kms\" uses a KMS key."
+            reason = 'CloudWatch Logs\' own encryption is chosen by deployment.encryption: s3-managed; "kms" uses a KMS key.'
             acknowledge(self.log_group, "NIST.800.53.R5-CloudWatchLogGroupEncrypted", reason)
             skip_checkov(self.log_group, "CKV_AWS_158", reason)
         raw, hist = self._settings.deployment.prefix, self._settings.deployment.history_prefix
         policy = self.role.node.find_child("DefaultPolicy")
         for finding, reason in (
             (f"Resource::<{logical_id(bucket)}.Arn>/{raw}/*", "Reads raw snapshot objects under the snapshot prefix only."),
-            (f"Resource::<{logical_id(bucket)}.Arn>/{hist}/*", "Iceberg writes and deletes its own data and metadata files under the history prefix."),
-            (f"Resource::<{logical_id(results)}.Arn>/results/*", "Athena names a result object per query under the workgroup's results prefix."),
-            (f"Resource::arn:<AWS::Partition>:glue:<AWS::Region>:<AWS::AccountId>:table/{self._database}/*",
-             "The tables of this stack's database: raw, history, watermark and the view."),
+            (
+                f"Resource::<{logical_id(bucket)}.Arn>/{hist}/*",
+                "Iceberg writes and deletes its own data and metadata files under the history prefix.",
+            ),
+            (
+                f"Resource::<{logical_id(results)}.Arn>/results/*",
+                "Athena names a result object per query under the workgroup's results prefix.",
+            ),
+            (
+                f"Resource::arn:<AWS::Partition>:glue:<AWS::Region>:<AWS::AccountId>:table/{self._database}/*",
+                "The tables of this stack's database: raw, history, watermark and the view.",
+            ),
             ("Resource::*", "CloudWatch Logs delivery and X-Ray take no resource narrower than *."),
         ):
             acknowledge(policy, f"AwsSolutions-IAM5[{finding}]", reason)
@@ -242,19 +307,29 @@ class Compaction(Construct):
         (or empty) proceeds, and two started together still let one through (Step Functions API reference)."""
         me = sfn.Pass(self, "WhoAmI", parameters={"me.$": "$$.Execution.Id"}, result_path="$.guard")
         running = tasks.CallAwsService(
-            self, "RunningExecutions", service="sfn", action="listExecutions",
+            self,
+            "RunningExecutions",
+            service="sfn",
+            action="listExecutions",
             parameters={"StateMachineArn.$": "$$.StateMachine.Id", "StatusFilter": "RUNNING", "MaxResults": 1000},
             iam_resources=[self._machine_arn()],  # the role is immutable here: `_grant` states the permission
-            result_selector={"oldest.$": "$.Executions[-1:].ExecutionArn"}, result_path="$.guard.running",
+            result_selector={"oldest.$": "$.Executions[-1:].ExecutionArn"},
+            result_path="$.guard.running",
         )
-        running.add_retry(errors=["Sfn.SfnException", "States.TaskFailed"], interval=Duration.seconds(5), max_attempts=3, backoff_rate=2)
-        alone = sfn.Choice(self, "OldestRunning?").when(
-            sfn.Condition.or_(
-                sfn.Condition.not_(sfn.Condition.is_present("$.guard.running.oldest[0]")),
-                sfn.Condition.string_equals_json_path("$.guard.running.oldest[0]", "$.guard.me"),
-            ),
-            compact,
-        ).otherwise(sfn.Succeed(self, "AnotherRunCompacts", comment="An older execution is compacting; this one adds nothing"))
+        running.add_retry(
+            errors=["Sfn.SfnException", "States.TaskFailed"], interval=Duration.seconds(5), max_attempts=3, backoff_rate=2
+        )
+        alone = (
+            sfn.Choice(self, "OldestRunning?")
+            .when(
+                sfn.Condition.or_(
+                    sfn.Condition.not_(sfn.Condition.is_present("$.guard.running.oldest[0]")),
+                    sfn.Condition.string_equals_json_path("$.guard.running.oldest[0]", "$.guard.me"),
+                ),
+                compact,
+            )
+            .otherwise(sfn.Succeed(self, "AnotherRunCompacts", comment="An older execution is compacting; this one adds nothing"))
+        )
         return me.next(running).next(alone)
 
     def _machine_arn(self) -> str:
@@ -268,60 +343,99 @@ class Compaction(Construct):
         statements = [
             iam.PolicyStatement(
                 sid="RunQueriesInTheWorkGroup",
-                actions=["athena:StartQueryExecution", "athena:GetQueryExecution", "athena:GetQueryResults", "athena:StopQueryExecution"],
+                actions=[
+                    "athena:StartQueryExecution",
+                    "athena:GetQueryExecution",
+                    "athena:GetQueryResults",
+                    "athena:StopQueryExecution",
+                ],
                 resources=[f"arn:{Aws.PARTITION}:athena:{Aws.REGION}:{Aws.ACCOUNT_ID}:workgroup/{workgroup.ref}"],
             ),
             iam.PolicyStatement(sid="SeeOwnExecutions", actions=["states:ListExecutions"], resources=[self._machine_arn()]),
             iam.PolicyStatement(
-                sid="TheGlueDataCatalog", actions=["athena:GetDataCatalog"],
+                sid="TheGlueDataCatalog",
+                actions=["athena:GetDataCatalog"],
                 resources=[f"arn:{Aws.PARTITION}:athena:{Aws.REGION}:{Aws.ACCOUNT_ID}:datacatalog/AwsDataCatalog"],
             ),
             # Athena reads the catalog's `default` database on every query besides the one it runs in (Athena
             # user guide, "Configure access to databases and tables in the AWS Glue Data Catalog"): read only.
-            iam.PolicyStatement(sid="TheDefaultDatabase", actions=["glue:GetDatabase"],
-                                resources=[f"{glue}:catalog", f"{glue}:database/default"]),
+            iam.PolicyStatement(
+                sid="TheDefaultDatabase", actions=["glue:GetDatabase"], resources=[f"{glue}:catalog", f"{glue}:database/default"]
+            ),
             iam.PolicyStatement(
                 sid="ThisDatabasesTables",
-                actions=["glue:GetDatabase", "glue:GetDatabases", "glue:GetTable", "glue:GetTables", "glue:GetPartitions", "glue:BatchGetPartition"],
+                actions=[
+                    "glue:GetDatabase",
+                    "glue:GetDatabases",
+                    "glue:GetTable",
+                    "glue:GetTables",
+                    "glue:GetPartitions",
+                    "glue:BatchGetPartition",
+                ],
                 resources=[f"{glue}:catalog", f"{glue}:database/{database}", f"{glue}:table/{database}/*"],
             ),
             # CREATE TABLE IF NOT EXISTS, ADD COLUMNS, SET TBLPROPERTIES and CREATE OR REPLACE VIEW write only the
             # tables compaction owns: the raw table is CloudFormation's.
             iam.PolicyStatement(
-                sid="WriteOwnTables", actions=["glue:CreateTable", "glue:UpdateTable"],
-                resources=[f"{glue}:catalog", f"{glue}:database/{database}",
-                           *(f"{glue}:table/{database}/{name}" for name in (history.HISTORY, history.WATERMARK, history.VIEW))],
+                sid="WriteOwnTables",
+                actions=["glue:CreateTable", "glue:UpdateTable"],
+                resources=[
+                    f"{glue}:catalog",
+                    f"{glue}:database/{database}",
+                    *(f"{glue}:table/{database}/{name}" for name in (history.HISTORY, history.WATERMARK, history.VIEW)),
+                ],
             ),
             # CREATE OR REPLACE VIEW may drop and recreate the view's catalog entry: only the view's.
-            iam.PolicyStatement(sid="ReplaceTheView", actions=["glue:DeleteTable"],
-                                resources=[f"{glue}:catalog", f"{glue}:database/{database}", f"{glue}:table/{database}/{history.VIEW}"]),
+            iam.PolicyStatement(
+                sid="ReplaceTheView",
+                actions=["glue:DeleteTable"],
+                resources=[f"{glue}:catalog", f"{glue}:database/{database}", f"{glue}:table/{database}/{history.VIEW}"],
+            ),
             iam.PolicyStatement(sid="ReadRawSnapshots", actions=["s3:GetObject"], resources=[bucket.arn_for_objects(f"{raw}/*")]),
             # DeleteObject: without it Athena's VACUUM succeeds and deletes nothing (Athena user guide, "VACUUM").
             iam.PolicyStatement(
-                sid="WriteHistory", actions=["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"],
+                sid="WriteHistory",
+                actions=["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"],
                 resources=[bucket.arn_for_objects(f"{hist}/*")],
             ),
             iam.PolicyStatement(
-                sid="ListTheTwoPrefixes", actions=["s3:ListBucket"], resources=[bucket.bucket_arn],
+                sid="ListTheTwoPrefixes",
+                actions=["s3:ListBucket"],
+                resources=[bucket.bucket_arn],
                 conditions={"StringLike": {"s3:prefix": [f"{raw}/*", f"{hist}/*", raw, hist]}},
             ),
             # Athena asks every bucket it reads or writes for its Region ("Identity and access management in Athena").
             # s3:prefix is a key of ListBucket only: under the condition above this request would never be allowed.
             iam.PolicyStatement(sid="LocateTheBucket", actions=["s3:GetBucketLocation"], resources=[bucket.bucket_arn]),
             iam.PolicyStatement(
-                sid="QueryResults", actions=["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"],
+                sid="QueryResults",
+                actions=["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"],
                 resources=[results.arn_for_objects("results/*")],
             ),
-            iam.PolicyStatement(sid="QueryResultsBucket", actions=["s3:ListBucket", "s3:GetBucketLocation", "s3:ListBucketMultipartUploads"],
-                                resources=[results.bucket_arn]),
+            iam.PolicyStatement(
+                sid="QueryResultsBucket",
+                actions=["s3:ListBucket", "s3:GetBucketLocation", "s3:ListBucketMultipartUploads"],
+                resources=[results.bucket_arn],
+            ),
             # Step Functions' log delivery and X-Ray accept no narrower resource.
             iam.PolicyStatement(
                 sid="DeliverOwnLogs",
-                actions=["logs:CreateLogDelivery", "logs:GetLogDelivery", "logs:UpdateLogDelivery", "logs:DeleteLogDelivery",
-                         "logs:ListLogDeliveries", "logs:PutResourcePolicy", "logs:DescribeResourcePolicies", "logs:DescribeLogGroups"],
+                actions=[
+                    "logs:CreateLogDelivery",
+                    "logs:GetLogDelivery",
+                    "logs:UpdateLogDelivery",
+                    "logs:DeleteLogDelivery",
+                    "logs:ListLogDeliveries",
+                    "logs:PutResourcePolicy",
+                    "logs:DescribeResourcePolicies",
+                    "logs:DescribeLogGroups",
+                ],
                 resources=["*"],
             ),
-            iam.PolicyStatement(sid="Traces", actions=["xray:PutTraceSegments", "xray:PutTelemetryRecords",
-                                                       "xray:GetSamplingRules", "xray:GetSamplingTargets"], resources=["*"]),
+            iam.PolicyStatement(
+                sid="Traces",
+                actions=["xray:PutTraceSegments", "xray:PutTelemetryRecords", "xray:GetSamplingRules", "xray:GetSamplingTargets"],
+                resources=["*"],
+            ),
         ]
         return statements

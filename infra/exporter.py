@@ -17,12 +17,13 @@ from aws_cdk import aws_scheduler as scheduler
 from aws_cdk import aws_scheduler_targets as targets
 from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_ssm as ssm
-from connect_exporter.config import DEFAULT_CONFIG_PATH, OPERATIONS
 from constructs import Construct
+
+from connect_exporter.config import DEFAULT_CONFIG_PATH, OPERATIONS
+from connect_exporter.tools.deployment import DeploymentSettings
 
 from .encryption import READ_WRITE, Encryption, schedule_role
 from .nag import acknowledge, logical_id, skip_checkov
-from connect_exporter.tools.deployment import DeploymentSettings
 
 ROOT = Path(__file__).resolve().parent.parent
 LAMBDA_SRC = ROOT / "lambda_src"
@@ -70,7 +71,9 @@ def config_layer_dir(settings: DeploymentSettings) -> Iterator[str]:
 class Exporter(Construct):
     """The exporter function, its least-privilege role, its config layer, its failed-run queue and its schedule."""
 
-    def __init__(self, scope: Construct, id: str, *, settings: DeploymentSettings, bucket: s3.IBucket, encryption: Encryption) -> None:
+    def __init__(
+        self, scope: Construct, id: str, *, settings: DeploymentSettings, bucket: s3.IBucket, encryption: Encryption
+    ) -> None:
         super().__init__(scope, id)
         self._settings = settings
         self._instance_ids = [i.instance_id for i in settings.exporter.instances]
@@ -90,48 +93,78 @@ class Exporter(Construct):
 
     def _build_role(self, bucket: s3.IBucket, encryption: Encryption) -> iam.Role:
         role = iam.Role(
-            self, "Role", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            self,
+            "Role",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
             description="Connect user data exporter: read the configured instances, write snapshots, write its logs",
         )
-        role.add_to_policy(iam.PolicyStatement(
-            sid="ReadConfiguredConnectInstances", actions=CONNECT_ACTIONS, resources=connect_resources(self._instance_ids),
-        ))
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="ReadConfiguredConnectInstances",
+                actions=CONNECT_ACTIONS,
+                resources=connect_resources(self._instance_ids),
+            )
+        )
         # GetObject for the HeadObject that follows a 412: a retried PUT must tell its own object (run id in its
         # metadata) from an earlier run's. The exporter's own prefix only; it reads no body.
-        role.add_to_policy(iam.PolicyStatement(
-            sid="WriteSnapshots", actions=["s3:PutObject", "s3:GetObject"],
-            resources=[bucket.arn_for_objects(f"{self._settings.deployment.prefix}/*")],
-        ))
-        role.add_to_policy(iam.PolicyStatement(
-            sid="WriteOwnLogs", actions=["logs:CreateLogStream", "logs:PutLogEvents"], resources=[f"{self.log_group.log_group_arn}"],
-        ))
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="WriteSnapshots",
+                actions=["s3:PutObject", "s3:GetObject"],
+                resources=[bucket.arn_for_objects(f"{self._settings.deployment.prefix}/*")],
+            )
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="WriteOwnLogs",
+                actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+                resources=[f"{self.log_group.log_group_arn}"],
+            )
+        )
         # SSE-KMS PutObject (a bucket key) and the failed-run queue's SendMessage: these two actions, this key.
         encryption.grant(role, READ_WRITE, "UseStackKeyForSnapshotsAndFailedRuns")
         return role
 
     def _build_failed_runs_queue(self, encryption: Encryption) -> sqs.Queue:
         return sqs.Queue(
-            self, "FailedRuns", enforce_ssl=True, retention_period=Duration.days(14),
-            **({"encryption": sqs.QueueEncryption.KMS, "encryption_master_key": encryption.key,
-                "data_key_reuse": Duration.hours(1)} if encryption.key else {"encryption": sqs.QueueEncryption.SQS_MANAGED}),
+            self,
+            "FailedRuns",
+            enforce_ssl=True,
+            retention_period=Duration.days(14),
+            **(
+                {
+                    "encryption": sqs.QueueEncryption.KMS,
+                    "encryption_master_key": encryption.key,
+                    "data_key_reuse": Duration.hours(1),
+                }
+                if encryption.key
+                else {"encryption": sqs.QueueEncryption.SQS_MANAGED}
+            ),
         )
 
     def _build_function(self, bucket: s3.IBucket) -> lambda_.Function:
         deployment = self._settings.deployment
         powertools = lambda_.LayerVersion.from_layer_version_arn(
-            self, "Powertools", deployment.powertools_layer_arn
+            self,
+            "Powertools",
+            deployment.powertools_layer_arn
             or ssm.StringParameter.value_for_string_parameter(self, powertools_parameter(pinned_powertools_version())),
         )
         with config_layer_dir(self._settings) as folder:  # the asset is copied into the assembly here
             config = lambda_.LayerVersion(
-                self, "Config", code=lambda_.Code.from_asset(folder),
-                compatible_runtimes=[RUNTIME], compatible_architectures=[ARCHITECTURE],
+                self,
+                "Config",
+                code=lambda_.Code.from_asset(folder),
+                compatible_runtimes=[RUNTIME],
+                compatible_architectures=[ARCHITECTURE],
                 description="Exporter config (validated at synth)",
             )
         return lambda_.Function(
-            self, "Function",
+            self,
+            "Function",
             description="Exports Amazon Connect GetCurrentUserData snapshots to S3 and CloudWatch EMF",
-            runtime=RUNTIME, architecture=ARCHITECTURE,
+            runtime=RUNTIME,
+            architecture=ARCHITECTURE,
             handler="connect_exporter.handler.lambda_handler",
             code=lambda_.Code.from_asset(str(LAMBDA_SRC), exclude=ASSET_EXCLUDE),
             layers=[powertools, config],
@@ -159,19 +192,27 @@ class Exporter(Construct):
     def _build_async_failures(self) -> None:
         """The on-failure destination, declared by hand: CDK's SqsDestination would grant the role Encrypt and
         ReEncrypt on the key too; the role holds exactly SendMessage and the two key actions."""
-        self.role.add_to_policy(iam.PolicyStatement(sid="SendFailedRuns", actions=["sqs:SendMessage"], resources=[self.dlq.queue_arn]))
+        self.role.add_to_policy(
+            iam.PolicyStatement(sid="SendFailedRuns", actions=["sqs:SendMessage"], resources=[self.dlq.queue_arn])
+        )
         invoke_config = lambda_.CfnEventInvokeConfig(
-            self, "AsyncInvoke", function_name=self.function.function_name, qualifier="$LATEST",
-            maximum_retry_attempts=1, maximum_event_age_in_seconds=max(60, self._settings.deployment.schedule_minutes * 120),
+            self,
+            "AsyncInvoke",
+            function_name=self.function.function_name,
+            qualifier="$LATEST",
+            maximum_retry_attempts=1,
+            maximum_event_age_in_seconds=max(60, self._settings.deployment.schedule_minutes * 120),
             destination_config=lambda_.CfnEventInvokeConfig.DestinationConfigProperty(
-                on_failure=lambda_.CfnEventInvokeConfig.OnFailureProperty(destination=self.dlq.queue_arn)),
+                on_failure=lambda_.CfnEventInvokeConfig.OnFailureProperty(destination=self.dlq.queue_arn)
+            ),
         )
         invoke_config.node.add_dependency(self.role)  # Lambda checks the role may send there when it is created
 
     def _build_schedule(self, encryption: Encryption) -> scheduler.Schedule:
         minutes = self._settings.deployment.schedule_minutes
         return scheduler.Schedule(
-            self, "Schedule",
+            self,
+            "Schedule",
             description="Snapshot of Amazon Connect current user data",
             schedule=scheduler.ScheduleExpression.expression(self._settings.deployment.schedule_expression),
             time_window=scheduler.TimeWindow.off(),
@@ -179,7 +220,9 @@ class Exporter(Construct):
                 self.function,
                 input=scheduler.ScheduleTargetInput.from_object({"scheduled_time": scheduler.ContextAttribute.scheduled_time}),
                 dead_letter_queue=self.dlq,
-                role=schedule_role(self, "ScheduleRole", encryption, "Runs the exporter on its schedule; its failures go to FailedRuns"),
+                role=schedule_role(
+                    self, "ScheduleRole", encryption, "Runs the exporter on its schedule; its failures go to FailedRuns"
+                ),
                 retry_attempts=2,
                 max_event_age=Duration.seconds(max(60, minutes * 60)),
             ),
@@ -190,37 +233,57 @@ class Exporter(Construct):
         prefix = self._settings.deployment.prefix
         policy = self.role.node.find_child("DefaultPolicy")
         for finding, reason in [
-            (f"Resource::<{logical_id(bucket)}.Arn>/{prefix}/*", "PutObject (and GetObject for write-once's HeadObject) on the snapshot prefix only; keys are per minute."),
-            *(("Resource::arn:<AWS::Partition>:connect:<AWS::Region>:<AWS::AccountId>:instance/" + i + "/*",
-               "Connect reads need the instance's child ARNs (users, queues, profiles); scoped to configured instances.")
-              for i in self._instance_ids),
+            (
+                f"Resource::<{logical_id(bucket)}.Arn>/{prefix}/*",
+                "PutObject (and GetObject for write-once's HeadObject) on the snapshot prefix only; keys are per minute.",
+            ),
+            *(
+                (
+                    "Resource::arn:<AWS::Partition>:connect:<AWS::Region>:<AWS::AccountId>:instance/" + i + "/*",
+                    "Connect reads need the instance's child ARNs (users, queues, profiles); scoped to configured instances.",
+                )
+                for i in self._instance_ids
+            ),
             (f"Resource::<{logical_id(self.log_group)}.Arn>:*", "Log streams of the function's own log group."),
         ]:
             acknowledge(policy, f"AwsSolutions-IAM5[{finding}]", reason)
         acknowledge(self.dlq, "AwsSolutions-SQS3", "This queue is the dead-letter queue of the schedule and the function.")
         acknowledge(self.dlq, "Serverless-SQSRedrivePolicy", "This queue is itself the dead-letter queue; it redrives nowhere.")
         if self._settings.deployment.tracing:
-            acknowledge(policy, "AwsSolutions-IAM5[Resource::*]",
-                        "X-Ray's PutTraceSegments and PutTelemetryRecords take no resource: Lambda's active tracing needs '*'.")
+            acknowledge(
+                policy,
+                "AwsSolutions-IAM5[Resource::*]",
+                "X-Ray's PutTraceSegments and PutTelemetryRecords take no resource: Lambda's active tracing needs '*'.",
+            )
         else:
             acknowledge(self.function, "Serverless-LambdaTracing", "Turned off by deployment.tracing: false.")
         answers = {
-            ("Serverless-LambdaDLQ", "NIST.800.53.R5-LambdaDLQ", "CKV_AWS_116"):
-                "Failed asynchronous runs go to the FailedRuns queue by an on-failure destination (a DLQ keeps less: no error).",
-            ("NIST.800.53.R5-LambdaInsideVPC", "CKV_AWS_117"):
-                "It calls only AWS APIs (Connect, S3, CloudWatch) over TLS and serves no network: a VPC adds NAT cost, no control.",
-            ("CKV_AWS_173", "CKV_AWS_45"):
-                "The environment holds a bucket URI, a file path, a period and Powertools settings: no secret to encrypt or leak.",
+            (
+                "Serverless-LambdaDLQ",
+                "NIST.800.53.R5-LambdaDLQ",
+                "CKV_AWS_116",
+            ): "Failed asynchronous runs go to the FailedRuns queue by an on-failure destination (a DLQ keeps less: no error).",
+            (
+                "NIST.800.53.R5-LambdaInsideVPC",
+                "CKV_AWS_117",
+            ): "It calls only AWS APIs (Connect, S3, CloudWatch) over TLS and serves no network: a VPC adds NAT cost, no control.",
+            (
+                "CKV_AWS_173",
+                "CKV_AWS_45",
+            ): "The environment holds a bucket URI, a file path, a period and Powertools settings: no secret to encrypt or leak.",
         }
         for findings, reason in answers.items():
             for finding in findings:
                 (skip_checkov if finding.startswith("CKV") else acknowledge)(self.function, finding, reason)
         if encryption.key is None:
-            unencrypted = "chosen by deployment.encryption: s3-managed (AWS-owned keys); \"kms\" or a key ARN uses a KMS key."
-            acknowledge(self.log_group, "NIST.800.53.R5-CloudWatchLogGroupEncrypted", f"CloudWatch Logs' own encryption is {unencrypted}")
+            unencrypted = 'chosen by deployment.encryption: s3-managed (AWS-owned keys); "kms" or a key ARN uses a KMS key.'
+            acknowledge(
+                self.log_group, "NIST.800.53.R5-CloudWatchLogGroupEncrypted", f"CloudWatch Logs' own encryption is {unencrypted}"
+            )
             skip_checkov(self.log_group, "CKV_AWS_158", f"CloudWatch Logs' own encryption is {unencrypted}")
             skip_checkov(self.dlq, "CKV_AWS_27", f"SQS-managed encryption (SSE-SQS) is {unencrypted}")
         acknowledge(
-            Stack.of(self), f"AwsSolutions-IAM5[Resource::<{logical_id(self.function)}.Arn>:*]",
+            Stack.of(self),
+            f"AwsSolutions-IAM5[Resource::<{logical_id(self.function)}.Arn>:*]",
             "The scheduler's role may invoke the exporter function and its versions; nothing else.",
         )

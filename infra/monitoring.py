@@ -13,9 +13,9 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
-from connect_exporter.config import CHANNELS
 from constructs import Construct
 
+from connect_exporter.config import CHANNELS
 from connect_exporter.tools.deployment import COMPARISONS, DeploymentSettings
 
 from .encryption import Encryption
@@ -26,7 +26,13 @@ class Monitoring(Construct):
     """The alarm topic (and the key CloudWatch publishes to it with), every alarm, and the dashboard."""
 
     def __init__(
-        self, scope: Construct, id: str, *, settings: DeploymentSettings, function: lambda_.IFunction, log_group: logs.ILogGroup,
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        settings: DeploymentSettings,
+        function: lambda_.IFunction,
+        log_group: logs.ILogGroup,
         encryption: Encryption,
     ) -> None:
         super().__init__(scope, id)
@@ -50,21 +56,36 @@ class Monitoring(Construct):
         }
         cloudwatch = iam.ServicePrincipal("cloudwatch.amazonaws.com")
         # The stack's key when there is one; else a key of the topic's own (SNS has no AWS-owned key alarms can use).
-        key = encryption.key or kms.Key(self, "TopicKey", enable_key_rotation=True, description="Encrypts the exporter's alarm topic")
-        key.add_to_resource_policy(iam.PolicyStatement(
-            sid="CloudWatchAlarmsUseTheTopicKey", principals=[cloudwatch],
-            actions=["kms:Decrypt", "kms:GenerateDataKey*"], resources=["*"], conditions=alarms_here,
-        ))
+        key = encryption.key or kms.Key(
+            self, "TopicKey", enable_key_rotation=True, description="Encrypts the exporter's alarm topic"
+        )
+        key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="CloudWatchAlarmsUseTheTopicKey",
+                principals=[cloudwatch],
+                actions=["kms:Decrypt", "kms:GenerateDataKey*"],
+                resources=["*"],
+                conditions=alarms_here,
+            )
+        )
         topic = sns.Topic(self, "Alarms", master_key=key, enforce_ssl=True, display_name="Connect user data alarms")
-        topic.add_to_resource_policy(iam.PolicyStatement(
-            sid="CloudWatchAlarmsPublish", principals=[cloudwatch],
-            actions=["sns:Publish"], resources=[topic.topic_arn], conditions=alarms_here,
-        ))
+        topic.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="CloudWatchAlarmsPublish",
+                principals=[cloudwatch],
+                actions=["sns:Publish"],
+                resources=[topic.topic_arn],
+                conditions=alarms_here,
+            )
+        )
         if self._settings.deployment.alarm_email:
             email = topic.add_subscription(subscriptions.EmailSubscription(self._settings.deployment.alarm_email))
-            acknowledge(email, "Serverless-SNSRedrivePolicy",
-                        "An e-mail endpoint: a queue of undelivered alarm e-mails would be read by no one; "
-                        "the alarm's state and history stay in CloudWatch.")
+            acknowledge(
+                email,
+                "Serverless-SNSRedrivePolicy",
+                "An e-mail endpoint: a queue of undelivered alarm e-mails would be read by no one; "
+                "the alarm's state and history stay in CloudWatch.",
+            )
         return topic
 
     def _alarm(self, id: str, **kwargs: Any) -> cw.Alarm:
@@ -76,8 +97,9 @@ class Monitoring(Construct):
         return created
 
     def _metric(self, name: str, statistic: str, **dimensions: str) -> cw.Metric:
-        return cw.Metric(namespace=self._namespace, metric_name=name, statistic=statistic, period=self._period,
-                         dimensions_map=dimensions)
+        return cw.Metric(
+            namespace=self._namespace, metric_name=name, statistic=statistic, period=self._period, dimensions_map=dimensions
+        )
 
     def _build_slot_alarms(self) -> None:
         """The user's rules (deployment.alarms): the reason this product exists."""
@@ -86,7 +108,9 @@ class Monitoring(Construct):
                 f"{rule.metric}-{rule.filter_name}-{rule.channel}-{rule.instance_id}",
                 alarm_description=f"{rule.metric} for {rule.filter_name}/{rule.channel} {rule.comparison} {rule.threshold:g} "
                 f"for {rule.datapoints_to_alarm} of {rule.evaluation_periods} periods (instance {rule.instance_id})",
-                metric=self._metric(rule.metric, "Minimum", InstanceId=str(rule.instance_id), Filter=rule.filter_name, Channel=rule.channel),
+                metric=self._metric(
+                    rule.metric, "Minimum", InstanceId=str(rule.instance_id), Filter=rule.filter_name, Channel=rule.channel
+                ),
                 threshold=rule.threshold,
                 comparison_operator=getattr(cw.ComparisonOperator, COMPARISONS[rule.comparison]),
                 evaluation_periods=rule.evaluation_periods,
@@ -106,28 +130,39 @@ class Monitoring(Construct):
                     f"for {stale_after} periods: the exporter is not running",
                     # FilterFailed is the one metric every filter emits on every run, whatever its families.
                     metric=self._metric("FilterFailed", "SampleCount", InstanceId=instance.instance_id, Filter=filt.name),
-                    threshold=1, comparison_operator=cw.ComparisonOperator.LESS_THAN_THRESHOLD,
-                    evaluation_periods=stale_after, treat_missing_data=cw.TreatMissingData.BREACHING,
+                    threshold=1,
+                    comparison_operator=cw.ComparisonOperator.LESS_THAN_THRESHOLD,
+                    evaluation_periods=stale_after,
+                    treat_missing_data=cw.TreatMissingData.BREACHING,
                 )
             self._alarm(
                 f"FailedFilters-{instance.instance_id}",
                 alarm_description=f"Filters of instance {instance.instance_id} failed in 2 of the last 3 runs",
                 metric=self._metric("FailedFilters", "Maximum", InstanceId=instance.instance_id),
-                threshold=1, comparison_operator=cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-                evaluation_periods=3, datapoints_to_alarm=2, treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
+                threshold=1,
+                comparison_operator=cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+                evaluation_periods=3,
+                datapoints_to_alarm=2,
+                treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
             )
         self._alarm(
             "ExporterErrors",
             alarm_description="The exporter Lambda failed in 2 of the last 3 runs",
             metric=function.metric_errors(period=self._period, statistic="Sum"),
-            threshold=1, comparison_operator=cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-            evaluation_periods=3, datapoints_to_alarm=2, treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
+            threshold=1,
+            comparison_operator=cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            evaluation_periods=3,
+            datapoints_to_alarm=2,
+            treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
         )
         emf_errors = cw.MathExpression(
             expression="validation + parsing",
             using_metrics={
                 name.lower().replace("emf", "").replace("errors", ""): cw.Metric(
-                    namespace="AWS/Logs", metric_name=name, statistic="Sum", period=Duration.minutes(5),
+                    namespace="AWS/Logs",
+                    metric_name=name,
+                    statistic="Sum",
+                    period=Duration.minutes(5),
                     dimensions_map={"LogGroupName": log_group.log_group_name},
                 )
                 for name in ("EMFValidationErrors", "EMFParsingErrors")
@@ -138,8 +173,11 @@ class Monitoring(Construct):
         self._alarm(
             "EmfErrors",
             alarm_description="CloudWatch rejected EMF documents from the exporter: metrics (and slot alarms) are silently missing",
-            metric=emf_errors, threshold=1, comparison_operator=cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-            evaluation_periods=1, treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
+            metric=emf_errors,
+            threshold=1,
+            comparison_operator=cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            evaluation_periods=1,
+            treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
         )
 
     def _build_dashboard(self, function: lambda_.IFunction) -> cw.Dashboard:
@@ -151,26 +189,50 @@ class Monitoring(Construct):
             for filt in instance.filters:
                 families = self._settings.exporter.families(filt)
                 if "slots" in families:
-                    widgets.append(cw.GraphWidget(
-                        title=f"{filt.name}: available slots by channel", width=12,
-                        left=[self._metric("AvailableSlots", "Minimum", InstanceId=instance.instance_id, Filter=filt.name, Channel=ch)
-                              .with_(label=ch) for ch in CHANNELS],
-                    ))
+                    widgets.append(
+                        cw.GraphWidget(
+                            title=f"{filt.name}: available slots by channel",
+                            width=12,
+                            left=[
+                                self._metric(
+                                    "AvailableSlots", "Minimum", InstanceId=instance.instance_id, Filter=filt.name, Channel=ch
+                                ).with_(label=ch)
+                                for ch in CHANNELS
+                            ],
+                        )
+                    )
                 if "status" in families:
-                    widgets.append(cw.GraphWidget(
-                        title=f"{filt.name}: agents by status", width=12,
-                        left=[cw.MathExpression(
-                            expression=(f"SEARCH('{{{self._namespace},InstanceId,Filter,Status}} MetricName=\"AgentsByStatus\" "
-                                        f"InstanceId=\"{instance.instance_id}\" Filter=\"{filt.name}\"', 'Average', {seconds})"),
-                            label="", period=self._period,
-                        )],
-                    ))
-        widgets.append(cw.GraphWidget(
-            title="Exporter health", width=24,
-            left=[function.metric_errors(period=self._period, statistic="Sum"), function.metric_duration(period=self._period, statistic="Maximum")],
-            right=[self._metric(name, "Sum", InstanceId=i.instance_id).with_(label=f"{name} {i.instance_id[:8]}")
-                   for i in self._settings.exporter.instances for name in ("FailedFilters", "Throttles", "LateRunsSkipped")],
-        ))
+                    widgets.append(
+                        cw.GraphWidget(
+                            title=f"{filt.name}: agents by status",
+                            width=12,
+                            left=[
+                                cw.MathExpression(
+                                    expression=(
+                                        f'SEARCH(\'{{{self._namespace},InstanceId,Filter,Status}} MetricName="AgentsByStatus" '
+                                        f'InstanceId="{instance.instance_id}" Filter="{filt.name}"\', \'Average\', {seconds})'
+                                    ),
+                                    label="",
+                                    period=self._period,
+                                )
+                            ],
+                        )
+                    )
+        widgets.append(
+            cw.GraphWidget(
+                title="Exporter health",
+                width=24,
+                left=[
+                    function.metric_errors(period=self._period, statistic="Sum"),
+                    function.metric_duration(period=self._period, statistic="Maximum"),
+                ],
+                right=[
+                    self._metric(name, "Sum", InstanceId=i.instance_id).with_(label=f"{name} {i.instance_id[:8]}")
+                    for i in self._settings.exporter.instances
+                    for name in ("FailedFilters", "Throttles", "LateRunsSkipped")
+                ],
+            )
+        )
         for row in range(0, len(widgets), 2):
             dashboard.add_widgets(*widgets[row : row + 2])
         return dashboard

@@ -4,7 +4,7 @@ checkov skips, each naming its finding and saying why it is accepted."""
 from __future__ import annotations
 
 from aws_cdk import Acknowledgment, CfnResource, Stack, Validations
-from constructs import Construct, IConstruct
+from constructs import IConstruct
 
 
 def acknowledge(scope: IConstruct, finding: str, reason: str) -> None:
@@ -19,6 +19,6 @@ def skip_checkov(construct: IConstruct, check: str, reason: str) -> None:
     resource.add_metadata("checkov", {"skip": [*skips, {"id": check, "comment": reason}]})
 
 
-def logical_id(construct: Construct) -> str:
+def logical_id(construct: IConstruct) -> str:
     """The logical id cdk-nag names a resource by in a finding (`<Id.Arn>`)."""
     return Stack.of(construct).get_logical_id(construct.node.default_child)  # type: ignore[arg-type]

@@ -8,15 +8,15 @@ from aws_cdk import Aws, CfnOutput, Stack
 from aws_cdk import aws_cloudwatch_actions as actions
 from constructs import Construct
 
+from connect_exporter.tools.deployment import DeploymentSettings
+from lake_sql.queries import DATABASE, VIEW
+
 from .compaction import Compaction
 from .encryption import Encryption
-from .nag import acknowledge, skip_checkov
 from .exporter import Exporter
 from .monitoring import Monitoring
-from lake_sql.queries import DATABASE, VIEW
-from connect_exporter.tools.deployment import DeploymentSettings
+from .nag import acknowledge, skip_checkov
 from .storage import SnapshotStorage
-
 
 DEFAULT_STACK_NAME = "ConnectUserDataExporter"
 
@@ -36,23 +36,40 @@ def database_name(stack_name: str, settings: DeploymentSettings) -> str:
 class ExporterStack(Stack):
     def __init__(self, scope: Construct, id: str, *, settings: DeploymentSettings, **kwargs) -> None:
         super().__init__(scope, id, description="Amazon Connect current user data exporter (snapshots, Athena, alarms)", **kwargs)
-        acknowledge(self, "NIST.800.53.R5-IAMNoInlinePolicy",
-                    "Each role's policy is CDK's inline policy, scoped to this stack's resources; it lives and dies with its role.")
+        acknowledge(
+            self,
+            "NIST.800.53.R5-IAMNoInlinePolicy",
+            "Each role's policy is CDK's inline policy, scoped to this stack's resources; it lives and dies with its role.",
+        )
         encryption = Encryption(self, "Encryption", settings=settings)
-        storage = SnapshotStorage(self, "Storage", settings=settings, database=database_name(self.stack_name, settings), key=encryption.key)
+        storage = SnapshotStorage(
+            self, "Storage", settings=settings, database=database_name(self.stack_name, settings), key=encryption.key
+        )
         exporter = Exporter(self, "Exporter", settings=settings, bucket=storage.bucket, encryption=encryption)
-        monitoring = Monitoring(self, "Monitoring", settings=settings, function=exporter.function, log_group=exporter.log_group,
-                                encryption=encryption)
+        monitoring = Monitoring(
+            self, "Monitoring", settings=settings, function=exporter.function, log_group=exporter.log_group, encryption=encryption
+        )
         compaction = Compaction(
-            self, "History", settings=settings, bucket=storage.bucket, results=storage.results, workgroup=storage.workgroup,
-            alarm_action=actions.SnsAction(monitoring.topic), dlq=exporter.dlq, database=storage.database_name, encryption=encryption,
+            self,
+            "History",
+            settings=settings,
+            bucket=storage.bucket,
+            results=storage.results,
+            workgroup=storage.workgroup,
+            alarm_action=actions.SnsAction(monitoring.topic),
+            dlq=exporter.dlq,
+            database=storage.database_name,
+            encryption=encryption,
         )
         # CDK's own function that empties buckets on `cdk destroy` (the Athena results are never retained).
         provider = self.node.try_find_child("Custom::S3AutoDeleteObjectsCustomResourceProvider")
         if provider is not None:
             handler = provider.node.find_child("Handler")
             for check, reason in (
-                ("CKV_AWS_116", "CDK's bucket-emptying handler runs synchronously inside a CloudFormation delete: nothing to redrive."),
+                (
+                    "CKV_AWS_116",
+                    "CDK's bucket-emptying handler runs synchronously inside a CloudFormation delete: nothing to redrive.",
+                ),
                 ("CKV_AWS_117", "CDK's bucket-emptying handler calls only S3's API; a VPC would add NAT cost, no control."),
                 ("CKV_AWS_115", "CDK's bucket-emptying handler runs once per stack deletion: no concurrency to limit."),
             ):

@@ -7,24 +7,29 @@ from aws_cdk import aws_athena as athena
 from aws_cdk import aws_glue as glue
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
-from connect_exporter.schema import COLUMNS, PARTITION_COLUMNS, TIMESTAMP_FORMAT_JAVA
 from constructs import Construct
 
-from lake_sql import history
-from .nag import acknowledge, skip_checkov
-from lake_sql.queries import QUERIES, TABLE, VIEW
+from connect_exporter.schema import COLUMNS, PARTITION_COLUMNS, TIMESTAMP_FORMAT_JAVA
 from connect_exporter.tools.deployment import DeploymentSettings
+from lake_sql import history
+from lake_sql.queries import QUERIES, TABLE, VIEW
+
+from .nag import acknowledge, skip_checkov
 
 JSON_SERDE = "org.apache.hive.hcatalog.data.JsonSerDe"
 
 
-def secure_bucket(scope: Construct, id: str, *, logs: s3.IBucket | None, retain: bool, key: kms.IKey | None = None,
-                  **kwargs) -> s3.Bucket:
+def secure_bucket(
+    scope: Construct, id: str, *, logs: s3.IBucket | None, retain: bool, key: kms.IKey | None = None, **kwargs
+) -> s3.Bucket:
     """Private, encrypted (SSE-KMS with a bucket key when given a key, else SSE-S3), TLS-only, versioned, with
     access logs. Not retained: emptied (every version) on `cdk destroy` by CDK's auto-delete custom resource,
     since a non-empty bucket cannot be deleted."""
-    encryption = {"encryption": s3.BucketEncryption.KMS, "encryption_key": key, "bucket_key_enabled": True} if key else {
-        "encryption": s3.BucketEncryption.S3_MANAGED}
+    encryption = (
+        {"encryption": s3.BucketEncryption.KMS, "encryption_key": key, "bucket_key_enabled": True}
+        if key
+        else {"encryption": s3.BucketEncryption.S3_MANAGED}
+    )
     bucket = s3.Bucket(
         scope,
         id,
@@ -39,12 +44,19 @@ def secure_bucket(scope: Construct, id: str, *, logs: s3.IBucket | None, retain:
         auto_delete_objects=not retain,
         **kwargs,
     )
-    acknowledge(bucket, "NIST.800.53.R5-S3BucketReplicationEnabled",
-                "One Region by design (versioned, retained by default); add replication where a recovery plan needs a second Region.")
+    acknowledge(
+        bucket,
+        "NIST.800.53.R5-S3BucketReplicationEnabled",
+        "One Region by design (versioned, retained by default); add replication where a recovery plan needs a second Region.",
+    )
     if key is None:
-        acknowledge(bucket, "NIST.800.53.R5-S3DefaultEncryptionKMS",
-                    "SSE-S3 (AES-256) is chosen by deployment.encryption: s3-managed; \"kms\" or a key ARN encrypts with KMS."
-                    if logs is not None else "Access logs: S3 server access logging delivers only to SSE-S3 buckets.")
+        acknowledge(
+            bucket,
+            "NIST.800.53.R5-S3DefaultEncryptionKMS",
+            'SSE-S3 (AES-256) is chosen by deployment.encryption: s3-managed; "kms" or a key ARN encrypts with KMS.'
+            if logs is not None
+            else "Access logs: S3 server access logging delivers only to SSE-S3 buckets.",
+        )
     return bucket
 
 
@@ -85,14 +97,21 @@ class SnapshotStorage(Construct):
         retain = settings.deployment.retain_data
         # S3 server access logging delivers only to SSE-S3 buckets (not SSE-KMS): this one keeps S3's keys.
         self.access_logs = secure_bucket(
-            self, "AccessLogs", logs=None, retain=retain,
+            self,
+            "AccessLogs",
+            logs=None,
+            retain=retain,
             lifecycle_rules=[s3.LifecycleRule(expiration=Duration.days(365), noncurrent_version_expiration=Duration.days(30))],
         )
         for finding in ("AwsSolutions-S1", "CKV_AWS_18"):
             answer = skip_checkov if finding.startswith("CKV") else acknowledge
             answer(self.access_logs, finding, "This is the access-log bucket; logging it to itself would loop.")
         self.bucket = secure_bucket(
-            self, "Snapshots", logs=self.access_logs, retain=retain, key=key,
+            self,
+            "Snapshots",
+            logs=self.access_logs,
+            retain=retain,
+            key=key,
             lifecycle_rules=[
                 s3.LifecycleRule(
                     prefix=f"{settings.deployment.prefix}/",
@@ -110,25 +129,36 @@ class SnapshotStorage(Construct):
             ],
         )
         self.results = secure_bucket(
-            self, "AthenaResults", logs=self.access_logs, retain=False, key=key,
+            self,
+            "AthenaResults",
+            logs=self.access_logs,
+            retain=False,
+            key=key,
             lifecycle_rules=[s3.LifecycleRule(expiration=Duration.days(30), noncurrent_version_expiration=Duration.days(1))],
         )
 
         self.database_name, self.table_name = database, TABLE
         glue_database = glue.CfnDatabase(
-            self, "Database", catalog_id=Aws.ACCOUNT_ID,
+            self,
+            "Database",
+            catalog_id=Aws.ACCOUNT_ID,
             database_input=glue.CfnDatabase.DatabaseInputProperty(
                 name=self.database_name, description="Amazon Connect current user data snapshots"
             ),
         )
         self.table = glue.CfnTable(
-            self, "Table", catalog_id=Aws.ACCOUNT_ID, database_name=self.database_name,
+            self,
+            "Table",
+            catalog_id=Aws.ACCOUNT_ID,
+            database_name=self.database_name,
             table_input=glue.CfnTable.TableInputProperty(
                 name=self.table_name,
                 description="One row per agent per filter per snapshot; partition projection, no crawler",
                 table_type="EXTERNAL_TABLE",
                 parameters=table_parameters(settings, self.bucket.bucket_name),
-                partition_keys=[glue.CfnTable.ColumnProperty(name=c.name, type=c.type, comment=c.comment) for c in PARTITION_COLUMNS],
+                partition_keys=[
+                    glue.CfnTable.ColumnProperty(name=c.name, type=c.type, comment=c.comment) for c in PARTITION_COLUMNS
+                ],
                 storage_descriptor=glue.CfnTable.StorageDescriptorProperty(
                     columns=[glue.CfnTable.ColumnProperty(name=c.name, type=c.type, comment=c.comment) for c in COLUMNS],
                     location=f"s3://{self.bucket.bucket_name}/{settings.deployment.prefix}/",
@@ -146,21 +176,30 @@ class SnapshotStorage(Construct):
         # The view from the first minute: raw snapshots only, as Athena stores a view; the first compaction
         # replaces it (CREATE OR REPLACE VIEW) with history before the watermark and raw after it.
         self.view = glue.CfnTable(
-            self, "View", catalog_id=Aws.ACCOUNT_ID, database_name=self.database_name,
+            self,
+            "View",
+            catalog_id=Aws.ACCOUNT_ID,
+            database_name=self.database_name,
             table_input=glue.CfnTable.TableInputProperty(
-                name=history.VIEW, description="Every snapshot row: history before the watermark, raw snapshots after it",
-                table_type="VIRTUAL_VIEW", parameters={"presto_view": "true", "comment": "Presto View"}, partition_keys=[],
+                name=history.VIEW,
+                description="Every snapshot row: history before the watermark, raw snapshots after it",
+                table_type="VIRTUAL_VIEW",
+                parameters={"presto_view": "true", "comment": "Presto View"},
+                partition_keys=[],
                 storage_descriptor=glue.CfnTable.StorageDescriptorProperty(
                     columns=[glue.CfnTable.ColumnProperty(name=c.name, type=c.type) for c in (*COLUMNS, *PARTITION_COLUMNS)],
                     serde_info=glue.CfnTable.SerdeInfoProperty(),
                 ),
-                view_original_text=history.presto_view_text(self.database_name), view_expanded_text="/* Presto View */",
+                view_original_text=history.presto_view_text(self.database_name),
+                view_expanded_text="/* Presto View */",
             ),
         )
         self.view.add_resource_dependency(self.table)
 
         self.workgroup = athena.CfnWorkGroup(
-            self, "WorkGroup", name=f"{Aws.STACK_NAME}-connect-user-data",
+            self,
+            "WorkGroup",
+            name=f"{Aws.STACK_NAME}-connect-user-data",
             description="Queries over Amazon Connect user data snapshots",
             state="ENABLED",
             recursive_delete_option=True,
@@ -174,13 +213,20 @@ class SnapshotStorage(Construct):
                 result_configuration=athena.CfnWorkGroup.ResultConfigurationProperty(
                     output_location=f"s3://{self.results.bucket_name}/results/",
                     encryption_configuration=athena.CfnWorkGroup.EncryptionConfigurationProperty(
-                        encryption_option="SSE_KMS", kms_key=key.key_arn) if key else
-                    athena.CfnWorkGroup.EncryptionConfigurationProperty(encryption_option="SSE_S3"),
+                        encryption_option="SSE_KMS", kms_key=key.key_arn
+                    )
+                    if key
+                    else athena.CfnWorkGroup.EncryptionConfigurationProperty(encryption_option="SSE_S3"),
                 ),
             ),
         )
         for query in QUERIES:
             athena.CfnNamedQuery(
-                self, f"Query-{query.name}", name=query.name, description=query.description,
-                database=self.database_name, work_group=self.workgroup.ref, query_string=query.render(f'"{database}"."{VIEW}"'),
+                self,
+                f"Query-{query.name}",
+                name=query.name,
+                description=query.description,
+                database=self.database_name,
+                work_group=self.workgroup.ref,
+                query_string=query.render(f'"{database}"."{VIEW}"'),
             )  # work_group=ref orders it after the workgroup

@@ -33,6 +33,7 @@ import json
 import re
 
 import sqlglot.expressions as exp
+
 from connect_exporter.schema import COLUMNS, PARTITION_COLUMNS, Column
 
 from .queries import DATABASE, TABLE

@@ -23,9 +23,17 @@ def main(argv: list[str] | None = None) -> int:
     comp = commands.add_parser("compact", help="merge every closed hour before --until into the history table")
     comp.add_argument("--lake", required=True, help="directory with snapshots/ (and history/ once compacted)")
     comp.add_argument("--until", help="ISO-8601 time to compact as of (default: now)")
-    comp.add_argument("--maintenance", action="store_true",
-                      help="the daily run's work too: reconcile raw against history first, then retention, OPTIMIZE, VACUUM")
-    comp.add_argument("--reconcile-days", type=int, default=2, help="days of raw the reconciliation compares (deployment.history_reconcile_days)")
+    comp.add_argument(
+        "--maintenance",
+        action="store_true",
+        help="the daily run's work too: reconcile raw against history first, then retention, OPTIMIZE, VACUUM",
+    )
+    comp.add_argument(
+        "--reconcile-days",
+        type=int,
+        default=2,
+        help="days of raw the reconciliation compares (deployment.history_reconcile_days)",
+    )
     comp.add_argument("--retention-days", type=int, default=400, help="history's retention")
     query = commands.add_parser("query", help="run a named query or any Trino SQL over the lake's catalog")
     query.add_argument("--lake", required=True)
@@ -48,15 +56,18 @@ def main(argv: list[str] | None = None) -> int:
 
 def _compact(lake: Lake, args: argparse.Namespace) -> int:
     until = _time(args.until) if args.until else dt.datetime.now(dt.UTC)
-    done = compact(lake, until, maintenance=args.maintenance, reconcile_days=args.reconcile_days,
-                   retention_days=args.retention_days)
+    done = compact(
+        lake, until, maintenance=args.maintenance, reconcile_days=args.reconcile_days, retention_days=args.retention_days
+    )
     if done.reconciled_from:
         print(f"reconciled: raw holds rows history lacks from {done.reconciled_from}; merged again from there", file=sys.stderr)
     for step in done.steps:
         print(f"merged {step.start} .. {step.stop}: {step.merged_rows} new rows", file=sys.stderr)
     for day in done.expired_days:
         print(f"retention: dropped history of {day}", file=sys.stderr)
-    print(f"history compacted as of {until:%Y-%m-%dT%H:%M:%SZ} in {len(done.steps)} step(s) -> {lake.history_file}", file=sys.stderr)
+    print(
+        f"history compacted as of {until:%Y-%m-%dT%H:%M:%SZ} in {len(done.steps)} step(s) -> {lake.history_file}", file=sys.stderr
+    )
     return 0
 
 

@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
-from connect_exporter.schema import COLUMNS, PARTITION_COLUMNS, TIMESTAMP_FORMAT_JAVA
 
+from connect_exporter.schema import COLUMNS, PARTITION_COLUMNS, TIMESTAMP_FORMAT_JAVA
 from lake_sql import history
 from lake_sql.queries import DATABASE, TABLE
 
@@ -44,14 +44,23 @@ class Lake:
         """The catalog as Glue has it: `snapshots` (raw), `history`, `history_watermark`, and the view
         `user_data` built by the stack's view statement from the stored watermark."""
         if not any(self.snapshots.rglob("*.json.gz")):
-            raise LakeError(f"no snapshots under {self.snapshots} (write some with `connect_exporter snapshot --out {self.snapshots}`)")
+            raise LakeError(
+                f"no snapshots under {self.snapshots} (write some with `connect_exporter snapshot --out {self.snapshots}`)"
+            )
         self.history_file.parent.mkdir(parents=True, exist_ok=True)
         try:
             con = duckdb.connect(str(self.history_file))
         except duckdb.IOException as exc:  # another compact or query holds the file
             raise LakeError(f"{self.history_file}: {str(exc).splitlines()[0]}") from None
-        open_table(self.snapshots, [(c.name, c.type) for c in COLUMNS], [(c.name, c.type) for c in PARTITION_COLUMNS],
-                   TIMESTAMP_FORMAT_JAVA, DATABASE, TABLE, con=con)
+        open_table(
+            self.snapshots,
+            [(c.name, c.type) for c in COLUMNS],
+            [(c.name, c.type) for c in PARTITION_COLUMNS],
+            TIMESTAMP_FORMAT_JAVA,
+            DATABASE,
+            TABLE,
+            con=con,
+        )
         location = f"{self.root.resolve()}/"
         for ddl in (history.history_ddl(location), history.watermark_ddl(location)):
             con.execute(ddl_to_duckdb(ddl))
@@ -60,7 +69,9 @@ class Lake:
         if found["missing"] != "none":
             con.execute(ddl_to_duckdb(history.render(history.add_columns_sql(), found)))
         until = _scalar(con, f"SELECT max(compacted_until) FROM {history.ref(history.WATERMARK)}")
-        con.execute(to_duckdb(history.render(history.view_sql(), {"until": f"{until:%Y-%m-%d %H:%M:%S}" if until else history.EPOCH})))
+        con.execute(
+            to_duckdb(history.render(history.view_sql(), {"until": f"{until:%Y-%m-%d %H:%M:%S}" if until else history.EPOCH}))
+        )
         return con
 
 
@@ -105,8 +116,9 @@ class Compaction:
     expired_days: list[str] = field(default_factory=list)
 
 
-def compact(lake: Lake, until: dt.datetime, maintenance: bool = False, reconcile_days: int = 2,
-            retention_days: int = 400) -> Compaction:
+def compact(
+    lake: Lake, until: dt.datetime, maintenance: bool = False, reconcile_days: int = 2, retention_days: int = 400
+) -> Compaction:
     """What the stack's state machine does, as of `until`, statement for statement: plan, merge, advance the
     watermark, rebuild the view, until no hour closed before `until` is left. `maintenance` adds the daily
     run's: reconciliation first, then watermark trim, retention a day a pass, OPTIMIZE and VACUUM. Each
@@ -139,8 +151,12 @@ def compact(lake: Lake, until: dt.datetime, maintenance: bool = False, reconcile
                 run(history.render(history.retention_sql(), expired))
                 run(history.render(history.optimize_expired_sql(), expired))
                 out.expired_days.append(expired["dt"])
-            for sql in (history.render(history.optimize_yesterday_sql(), plan), history.optimize_sql(table=history.WATERMARK),
-                        history.vacuum_sql(), history.vacuum_sql(table=history.WATERMARK)):
+            for sql in (
+                history.render(history.optimize_yesterday_sql(), plan),
+                history.optimize_sql(table=history.WATERMARK),
+                history.vacuum_sql(),
+                history.vacuum_sql(table=history.WATERMARK),
+            ):
                 run(sql)
         return out
     finally:

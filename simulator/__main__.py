@@ -27,11 +27,15 @@ def main(argv: list[str] | None = None) -> int:
             sub.add_argument("--burst", type=int, default=5)
             sub.add_argument("--error-rate", type=float, default=0.0)
             sub.add_argument("--latency", type=float, default=0.0)
-            sub.add_argument("--hostile", choices=sorted(MODES), help="answer one way Connect must never answer (see simulator/hostile.py)")
+            sub.add_argument(
+                "--hostile", choices=sorted(MODES), help="answer one way Connect must never answer (see simulator/hostile.py)"
+            )
         if name in ("demo", "plan"):
             sub.add_argument("--out", default=f"out/{name}")
     commands.add_parser("bench", help="measure the exporter at the default quota; writes docs/benchmarks.md")
-    bench_history = commands.add_parser("bench-history", help="a day of raw snapshots against the compacted history; writes docs/benchmarks-history.md")
+    bench_history = commands.add_parser(
+        "bench-history", help="a day of raw snapshots against the compacted history; writes docs/benchmarks-history.md"
+    )
     bench_history.add_argument("--minutes", type=int, default=1440)
     history = commands.add_parser("history", help="export the last N minutes of a moving center, one snapshot a minute")
     history.add_argument("--minutes", type=int, default=60)
@@ -65,9 +69,13 @@ def main(argv: list[str] | None = None) -> int:
 
         return run_plan(instances, args.out)
     rewrite = MODES[args.hostile]() if args.hostile else None
-    sim = ConnectSimulator(instances, args.rate, args.burst, Faults(error_rate=args.error_rate, latency=args.latency, rewrite=rewrite))
+    sim = ConnectSimulator(
+        instances, args.rate, args.burst, Faults(error_rate=args.error_rate, latency=args.latency, rewrite=rewrite)
+    )
     url = sim.serve(port=args.port)
-    print(f"Connect simulator on {url} ({args.instances} instance(s), {args.agents} agents each); Ctrl-C stops it", file=sys.stderr)
+    print(
+        f"Connect simulator on {url} ({args.instances} instance(s), {args.agents} agents each); Ctrl-C stops it", file=sys.stderr
+    )
     try:
         while True:
             time.sleep(3600)

@@ -22,10 +22,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from connect_exporter.metrics import metric_keys
 from connect_exporter.tools.costs import PRICE_NOTES, PRICES, Usage
 from connect_exporter.tools.costs import monthly_cost as cost_model
 from connect_exporter.tools.deployment import alarm_count, load_settings
-from connect_exporter.metrics import metric_keys
 
 from .demo import exporter_env
 from .scenario import build_instances
@@ -80,23 +80,47 @@ def run_case(case: Case, work: Path) -> dict[str, Any]:
     instances = build_instances(case.instances, case.agents, seed=7)
     config = {
         "instances": [{"instance_id": i.id, "filters": bench_filters(i, case.queue_filters)} for i in instances],
-        "pacing": {"requests_per_second": RATE, "burst": BURST,
-                   **({"operations": {"GetCurrentUserData": {"requests_per_second": case.rate, "burst": case.burst}}}
-                      if (case.rate, case.burst) != (RATE, BURST) else {})},
+        "pacing": {
+            "requests_per_second": RATE,
+            "burst": BURST,
+            **(
+                {"operations": {"GetCurrentUserData": {"requests_per_second": case.rate, "burst": case.burst}}}
+                if (case.rate, case.burst) != (RATE, BURST)
+                else {}
+            ),
+        },
     }
     folder = work / case.name.replace(" ", "-").replace(",", "")
     folder.mkdir(parents=True)
     (folder / "config.json").write_text(json.dumps(config))
-    sim = ConnectSimulator(instances, rate=RATE, burst=BURST, faults=Faults(latency=case.latency),
-                           quotas={"GetCurrentUserData": (case.rate, case.burst)})
+    sim = ConnectSimulator(
+        instances,
+        rate=RATE,
+        burst=BURST,
+        faults=Faults(latency=case.latency),
+        quotas={"GetCurrentUserData": (case.rate, case.burst)},
+    )
     endpoint = sim.serve()
     try:
         with (folder / "emf.jsonl").open("wb") as out, (folder / "stderr.txt").open("wb") as err:
             started = time.perf_counter()
             proc = subprocess.Popen(
-                [sys.executable, "-m", "connect_exporter", "snapshot", "--config", str(folder / "config.json"),
-                 "--out", str(folder / "out"), "--at", AT, "--quiet"],
-                env=exporter_env(endpoint), stdout=out, stderr=err,
+                [
+                    sys.executable,
+                    "-m",
+                    "connect_exporter",
+                    "snapshot",
+                    "--config",
+                    str(folder / "config.json"),
+                    "--out",
+                    str(folder / "out"),
+                    "--at",
+                    AT,
+                    "--quiet",
+                ],
+                env=exporter_env(endpoint),
+                stdout=out,
+                stderr=err,
             )
             _, status, usage = os.wait4(proc.pid, 0)  # the child's own CPU and peak RSS
             wall = time.perf_counter() - started
@@ -128,7 +152,7 @@ def run_case(case: Case, work: Path) -> dict[str, Any]:
         "alarms": alarm_count(load_settings(folder / "config.json")),  # the stack's defaults around this config
         "cpu_s": usage.ru_utime + usage.ru_stime,
         "peak_rss_mb": usage.ru_maxrss / 1024,  # KiB on Linux
-        "cpu_s_per_1000_agents": (usage.ru_utime + usage.ru_stime) / case.total_agents * 1000,
+        "cpu_s_per_1000_agents": (usage.ru_utime + usage.ru_stime) / (case.total_agents / 1000),
     }
 
 
@@ -139,10 +163,17 @@ def _count_lines(path: Path) -> int:
 def monthly_cost(result: dict[str, Any]) -> dict[str, float]:
     """USD per month at a one-minute schedule for this case as measured, by `connect-exporter plan`'s model
     (Lambda billed for the whole measured wall time, interpreter start-up included)."""
-    return cost_model(Usage(
-        seconds=result["wall_s"], objects=result["objects"], bytes=result["bytes"], custom_metrics=result["custom_metrics"],
-        emf_bytes=result["emf_bytes"], filters=result["filters"], alarms=result["alarms"],
-    ))
+    return cost_model(
+        Usage(
+            seconds=result["wall_s"],
+            objects=result["objects"],
+            bytes=result["bytes"],
+            custom_metrics=result["custom_metrics"],
+            emf_bytes=result["emf_bytes"],
+            filters=result["filters"],
+            alarms=result["alarms"],
+        )
+    )
 
 
 def cold_import_seconds(samples: int = 5) -> list[float]:
@@ -160,16 +191,36 @@ def plot(results: list[dict[str, Any]], path: Path) -> None:
 
     fig, ax = plt.subplots(figsize=(7, 4.2), dpi=110)
     raised = lambda r: "/s" in r["case"]  # noqa: E731
-    for marker, pick in (("o", lambda r: "instances" not in r["case"] and "only" not in r["case"] and not raised(r)),
-                         ("s", lambda r: "instances" in r["case"]), ("^", lambda r: "only" in r["case"]), ("D", raised)):
+    for marker, pick in (
+        ("o", lambda r: "instances" not in r["case"] and "only" not in r["case"] and not raised(r)),
+        ("s", lambda r: "instances" in r["case"]),
+        ("^", lambda r: "only" in r["case"]),
+        ("D", raised),
+    ):
         chosen = [r for r in results if pick(r)]
         if not chosen:
             continue
-        label = chosen[0]["case"] if len(chosen) == 1 else ("raised quota, 60 ms a call" if marker == "D" else "1 instance, all-agents + 3 queue filters")
-        ax.plot([r["agents"] for r in chosen], [r["wall_s"] for r in chosen], marker=marker, linestyle="-" if len(chosen) > 1 else "",
-                label=f"wall time: {label}")
-        ax.plot([r["agents"] for r in chosen], [r["floor_s"] for r in chosen], marker=marker, linestyle=":", fillstyle="none",
-                color="grey", label=None)
+        label = (
+            chosen[0]["case"]
+            if len(chosen) == 1
+            else ("raised quota, 60 ms a call" if marker == "D" else "1 instance, all-agents + 3 queue filters")
+        )
+        ax.plot(
+            [r["agents"] for r in chosen],
+            [r["wall_s"] for r in chosen],
+            marker=marker,
+            linestyle="-" if len(chosen) > 1 else "",
+            label=f"wall time: {label}",
+        )
+        ax.plot(
+            [r["agents"] for r in chosen],
+            [r["floor_s"] for r in chosen],
+            marker=marker,
+            linestyle=":",
+            fillstyle="none",
+            color="grey",
+            label=None,
+        )
     ax.plot([], [], linestyle=":", color="grey", marker="o", fillstyle="none", label="API floor (calls - 5) / 2")
     ax.axhline(LAMBDA_TIMEOUT, color="red", linewidth=0.8, linestyle="--", label="Lambda timeout at a 1-minute schedule")
     ax.set_xlabel("agents")
@@ -281,6 +332,8 @@ def main(cases: tuple[Case, ...] = CASES, docs: Path = REPO / "docs") -> int:
 def missed_targets(results: list[dict[str, Any]]) -> list[str]:
     """Ratio to the floor at every size, and peak RSS, as the issue set them."""
     missed = [f"{r['case']}: ratio {r['ratio']:.3f} > {MAX_RATIO}" for r in results if r["ratio"] > MAX_RATIO]
-    missed += [f"{r['case']}: peak RSS {r['peak_rss_mb']:.0f} MB >= {MAX_RSS_MB} MB" for r in results if r["peak_rss_mb"] >= MAX_RSS_MB]
+    missed += [
+        f"{r['case']}: peak RSS {r['peak_rss_mb']:.0f} MB >= {MAX_RSS_MB} MB" for r in results if r["peak_rss_mb"] >= MAX_RSS_MB
+    ]
     missed += [f"{r['case']}: {r['throttled']} throttled calls" for r in results if r["throttled"]]
     return missed

@@ -53,7 +53,16 @@ def run_demo(instances: list[Instance], out: str) -> int:
         emf_path = out_dir / "emf.jsonl"
         with emf_path.open("w") as emf:
             code = subprocess.call(
-                [sys.executable, "-m", "connect_exporter", "snapshot", "--config", str(config_path), "--out", str(out_dir / "snapshots")],
+                [
+                    sys.executable,
+                    "-m",
+                    "connect_exporter",
+                    "snapshot",
+                    "--config",
+                    str(config_path),
+                    "--out",
+                    str(out_dir / "snapshots"),
+                ],
                 env=env,
                 stdout=emf,
             )

@@ -15,11 +15,12 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+
 from connect_exporter.clients import CONNECT_CONFIG
 from connect_exporter.config import validate_config
+from connect_exporter.connect import ConnectApi
 from connect_exporter.directory import Directory
 from connect_exporter.observability import logger
-from connect_exporter.connect import ConnectApi
 from connect_exporter.sinks import LocalSink
 from connect_exporter.snapshot import SnapshotReport, run_snapshot
 
@@ -39,14 +40,20 @@ def export_history(
     on_minute: Callable[[dt.datetime], None] = lambda at: None,
 ) -> list[SnapshotReport]:
     """Advance the instance to each minute from `start`, call `on_minute`, then export that minute's snapshot."""
-    config = validate_config({
-        "instances": [{"instance_id": instance.id, "filters": filters}],
-        "pacing": {"requests_per_second": 1000, "burst": 100},
-    })
+    config = validate_config(
+        {
+            "instances": [{"instance_id": instance.id, "filters": filters}],
+            "pacing": {"requests_per_second": 1000, "burst": 100},
+        }
+    )
     sim = ConnectSimulator([instance], rate=1000, burst=1000)
     client = boto3.client(
-        "connect", endpoint_url=sim.serve(), config=CONNECT_CONFIG, region_name="us-east-1",
-        aws_access_key_id="simulator", aws_secret_access_key="simulator",
+        "connect",
+        endpoint_url=sim.serve(),
+        config=CONNECT_CONFIG,
+        region_name="us-east-1",
+        aws_access_key_id="simulator",
+        aws_secret_access_key="simulator",
     )
     api, directory, sink = ConnectApi(client, config.pacing), Directory(config.names_ttl_seconds), LocalSink(root)
     reports = []
@@ -68,7 +75,11 @@ def history_filters(instance: Instance) -> list[dict[str, Any]]:
     return [
         {"name": "all-agents"},
         {"name": "support", "queues": queues[:20]},
-        {"name": "on-a-call", "routing_profiles": sorted(instance.routing_profiles), "contact_states": ["CONNECTED", "CONNECTED_ONHOLD"]},
+        {
+            "name": "on-a-call",
+            "routing_profiles": sorted(instance.routing_profiles),
+            "contact_states": ["CONNECTED", "CONNECTED_ONHOLD"],
+        },
         {"name": "emea", "user_hierarchy_groups": [groups["emea"], groups["amer-site-1"]]},
         {"name": "team-leads", "agents": sorted(instance.agents)[:50]},
     ]
@@ -77,7 +88,7 @@ def history_filters(instance: Instance) -> list[dict[str, Any]]:
 def run_history(out: str, minutes: int = 60, agents: int = 300, seed: int = 7) -> int:
     """`python -m simulator history`: the last `minutes` minutes of a moving center under out/snapshots."""
     logger.setLevel("WARNING")  # a line per filter per minute would bury the summary
-    end = dt.datetime.now(dt.timezone.utc).replace(second=0, microsecond=0)
+    end = dt.datetime.now(dt.UTC).replace(second=0, microsecond=0)
     start = end - dt.timedelta(minutes=minutes - 1)
     instance = build_instance(seed=seed, agents=agents, routing_profiles=30, queues=40, epoch=start)
     out_dir = Path(out).resolve()

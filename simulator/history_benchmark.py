@@ -19,10 +19,10 @@ from pathlib import Path
 from typing import Any
 
 import sqlglot
-from connect_exporter.observability import logger
-from connect_exporter.schema import COLUMNS
 from sqlglot import exp
 
+from connect_exporter.observability import logger
+from connect_exporter.schema import COLUMNS
 from lake_sql.history import HISTORY, ref
 from lake_sql.queries import QUERIES, TABLE_REF
 from local_athena.engine import to_duckdb
@@ -33,7 +33,7 @@ from .history import export_history
 from .world import build_instance
 
 REPO = Path(__file__).resolve().parent.parent
-DAY = dt.datetime(2026, 11, 23, tzinfo=dt.timezone.utc)
+DAY = dt.datetime(2026, 11, 23, tzinfo=dt.UTC)
 AGENTS = 1000
 ATHENA_PER_TB, ATHENA_MIN_BYTES = 5.0, 10 * 1024**2  # us-east-1 list price; Athena bills at least 10 MB a query
 PARQUET_REF = '"connect_user_data"."history_parquet"'
@@ -64,13 +64,20 @@ def measure(lake: Lake, minutes: int) -> dict[str, Any]:
         periods.append(time.perf_counter() - started)
     con = lake.connect()
     parquet = work / "history-parquet"
-    con.execute(f"COPY (SELECT * FROM {ref(HISTORY)}) TO '{parquet}' "
-                "(FORMAT parquet, PARTITION_BY (instance_id, filter_name, dt), COMPRESSION zstd)")
+    con.execute(
+        f"COPY (SELECT * FROM {ref(HISTORY)}) TO '{parquet}' "
+        "(FORMAT parquet, PARTITION_BY (instance_id, filter_name, dt), COMPRESSION zstd)"
+    )
     parquet_files = list(parquet.rglob("*.parquet"))
     parquet_bytes = sum(p.stat().st_size for p in parquet_files)
-    con.execute(f"CREATE OR REPLACE VIEW {PARQUET_REF} AS SELECT * FROM read_parquet('{parquet}/**/*.parquet', hive_partitioning = true, hive_types_autocast = false)")
-    column_bytes = dict(con.execute(
-        f"SELECT path_in_schema, sum(total_compressed_size) FROM parquet_metadata('{parquet}/**/*.parquet') GROUP BY 1").fetchall())
+    con.execute(
+        f"CREATE OR REPLACE VIEW {PARQUET_REF} AS SELECT * FROM read_parquet('{parquet}/**/*.parquet', hive_partitioning = true, hive_types_autocast = false)"
+    )
+    column_bytes = dict(
+        con.execute(
+            f"SELECT path_in_schema, sum(total_compressed_size) FROM parquet_metadata('{parquet}/**/*.parquet') GROUP BY 1"
+        ).fetchall()
+    )
     days = minutes / 1440
 
     rows = []
@@ -83,14 +90,27 @@ def measure(lake: Lake, minutes: int) -> dict[str, Any]:
         columns = _columns(query.render(TABLE_REF))
         history_day = sum(v for k, v in column_bytes.items() if k.split(".")[0] in columns) / days
         raw_day = raw_bytes / days
-        rows.append({
-            "query": query.name, "raw_s": times["raw"], "history_s": times["history"], "columns": sorted(columns),
-            **{f"{side}_30d_{n}k_bytes": per_day * 30 * n for side, per_day in (("raw", raw_day), ("history", history_day)) for n in (1, 10)},
-        })
+        rows.append(
+            {
+                "query": query.name,
+                "raw_s": times["raw"],
+                "history_s": times["history"],
+                "columns": sorted(columns),
+                **{
+                    f"{side}_30d_{n}k_bytes": per_day * 30 * n
+                    for side, per_day in (("raw", raw_day), ("history", history_day))
+                    for n in (1, 10)
+                },
+            }
+        )
     con.close()
     return {
-        "date": f"{dt.date.today()}", "machine": f"{platform.machine()}, Python {platform.python_version()}",
-        "agents": AGENTS, "minutes": minutes, "filters": 4, "export_seconds": export_seconds,
+        "date": f"{dt.date.today()}",
+        "machine": f"{platform.machine()}, Python {platform.python_version()}",
+        "agents": AGENTS,
+        "minutes": minutes,
+        "filters": 4,
+        "export_seconds": export_seconds,
         "raw": {"objects": len(raw_files), "bytes": raw_bytes},
         "history": {"files": len(parquet_files), "bytes": parquet_bytes},
         "compaction_seconds_per_hour": {"median": sorted(periods)[len(periods) // 2], "max": max(periods)},
@@ -105,7 +125,9 @@ def publish(result: dict) -> None:
     (docs / "benchmarks-history.md").write_text(render(result))
     main_report = docs / "benchmarks.md"
     before = main_report.read_text().partition(HISTORY_MARK)[0] if main_report.exists() else ""
-    main_report.write_text(before + HISTORY_MARK + render(result).replace("# History tier benchmark", "## History tier: raw against history", 1))
+    main_report.write_text(
+        before + HISTORY_MARK + render(result).replace("# History tier benchmark", "## History tier: raw against history", 1)
+    )
 
 
 def _timed(con: Any, sql: str) -> float:
@@ -161,5 +183,9 @@ def render(r: dict) -> str:
             f"| {q['raw_30d_10k_bytes'] / gb:.1f} GB | {q['history_30d_10k_bytes'] / gb:.2f} GB "
             f"| ${_dollars(q['raw_30d_10k_bytes']):.3f} | ${_dollars(q['history_30d_10k_bytes']):.4f} |"
         )
-    lines += ["", "Columns each query reads from history: " + "; ".join(f"{q['query']}: {', '.join(q['columns'])}" for q in r["queries"]), ""]
+    lines += [
+        "",
+        "Columns each query reads from history: " + "; ".join(f"{q['query']}: {', '.join(q['columns'])}" for q in r["queries"]),
+        "",
+    ]
     return "\n".join(lines)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import heapq
 import json
@@ -70,7 +71,11 @@ class ConnectSimulator:
     bucket of `rate` and `burst`, unless `quotas` names it (a quota raised in Service Quotas)."""
 
     def __init__(
-        self, instances: list[Instance], rate: float = 2.0, burst: int = 5, faults: Faults | None = None,
+        self,
+        instances: list[Instance],
+        rate: float = 2.0,
+        burst: int = 5,
+        faults: Faults | None = None,
         quotas: dict[str, tuple[float, int]] | None = None,
     ) -> None:
         self.instances = {i.id: i for i in instances}
@@ -146,14 +151,20 @@ class ConnectSimulator:
         filters = body.get("Filters") or {}
         used = [k for k in FILTER_KEYS if filters.get(k)]
         if len(used) != 1:
-            raise ApiError(400, "InvalidRequestException", "Exactly one of Queues, RoutingProfiles, Agents, UserHierarchyGroups is required")
+            raise ApiError(
+                400, "InvalidRequestException", "Exactly one of Queues, RoutingProfiles, Agents, UserHierarchyGroups is required"
+            )
         key = used[0]
         values = [v.rsplit("/", 1)[-1] for v in filters[key]]
         limit = 1 if key == "UserHierarchyGroups" else 100
         if len(values) > limit:
             raise ApiError(400, "InvalidParameterException", f"{key} takes at most {limit} value(s)")
-        resources: dict[str, dict[str, Any]] = {"Queues": instance.queues, "RoutingProfiles": instance.routing_profiles,
-                                                "Agents": instance.agents, "UserHierarchyGroups": instance.groups}
+        resources: dict[str, dict[str, Any]] = {
+            "Queues": instance.queues,
+            "RoutingProfiles": instance.routing_profiles,
+            "Agents": instance.agents,
+            "UserHierarchyGroups": instance.groups,
+        }
         known = resources[key]
         for value in values:
             if value not in known:
@@ -167,8 +178,11 @@ class ConnectSimulator:
         if key == "RoutingProfiles":  # most calls: only those profiles' agents, still in id order
             by_profile = self._by_profile(instance)
             candidates = heapq.merge(*(by_profile.get(v, []) for v in wanted), key=lambda a: a.id)
-        matched = [a for a in candidates
-                   if a.logged_in and _matches(instance, a, key, wanted) and (not states or any(c.state in states for c in a.contacts))]
+        matched = [
+            a
+            for a in candidates
+            if a.logged_in and _matches(instance, a, key, wanted) and (not states or any(c.state in states for c in a.contacts))
+        ]
         offset = _read_token(body.get("NextToken"), filters)
         page = matched[offset : offset + max_results]
         result: dict[str, Any] = {"UserDataList": [_user_data(instance, a) for a in page], "ApproximateTotalCount": len(matched)}
@@ -227,8 +241,11 @@ class ConnectSimulator:
             items = [{"Id": g.id, "Arn": g.arn, "Name": g.name} for g in instance.groups.values()]
             key = "UserHierarchyGroupSummaryList"
         else:
-            items = [{"Id": q.id, "Arn": q.arn, **({"Name": q.name} if q.name else {}), "QueueType": q.kind}
-                     for q in instance.queues.values() if not types or q.kind in types]  # agent queues: no name
+            items = [
+                {"Id": q.id, "Arn": q.arn, **({"Name": q.name} if q.name else {}), "QueueType": q.kind}
+                for q in instance.queues.values()
+                if not types or q.kind in types
+            ]  # agent queues: no name
             key = "QueueSummaryList"
         items.sort(key=lambda item: item["Id"])
         return key, items
@@ -356,7 +373,5 @@ class _Handler(BaseHTTPRequestHandler):
         if error_code:
             self.send_header("x-amzn-ErrorType", error_code)
         self.end_headers()
-        try:
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):  # the client timed out first: nothing to answer
             self.wfile.write(payload)
-        except (BrokenPipeError, ConnectionResetError):  # the client timed out first: nothing to answer
-            pass

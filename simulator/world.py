@@ -17,7 +17,15 @@ ACCOUNT = "123456789012"
 REGION = "us-east-1"
 CHANNELS = ("VOICE", "CHAT", "TASK", "EMAIL")
 CONTACT_STATES = (
-    "INCOMING", "PENDING", "CONNECTING", "CONNECTED", "CONNECTED_ONHOLD", "MISSED", "ERROR", "ENDED", "REJECTED",
+    "INCOMING",
+    "PENDING",
+    "CONNECTING",
+    "CONNECTED",
+    "CONNECTED_ONHOLD",
+    "MISSED",
+    "ERROR",
+    "ENDED",
+    "REJECTED",
 )
 # States in which a contact holds a slot (ENDED = after-contact work).
 ACTIVE_STATES = frozenset({"INCOMING", "PENDING", "CONNECTING", "CONNECTED", "CONNECTED_ONHOLD", "ENDED"})
@@ -76,7 +84,7 @@ class Instance:
     queues: dict[str, Named]
     groups: dict[str, Named]
     statuses: dict[str, Named]
-    clock: dt.datetime = field(default_factory=lambda: dt.datetime(2026, 11, 24, 3, 0, tzinfo=dt.timezone.utc))
+    clock: dt.datetime = field(default_factory=lambda: dt.datetime(2026, 11, 24, 3, 0, tzinfo=dt.UTC))
     motion: random.Random = field(default_factory=random.Random)
 
     @property
@@ -116,7 +124,7 @@ def build_instance(
 ) -> Instance:
     """One instance, a pure function of its arguments."""
     rng = random.Random(f"{seed}/{index}")
-    epoch = epoch or dt.datetime(2026, 11, 24, 3, 0, tzinfo=dt.timezone.utc)
+    epoch = epoch or dt.datetime(2026, 11, 24, 3, 0, tzinfo=dt.UTC)
     iid = _uuid(rng)
     base = f"arn:aws:connect:{REGION}:{ACCOUNT}:instance/{iid}"
 
@@ -182,7 +190,9 @@ def _contacts(rng: random.Random, agent: Agent, profile: RoutingProfile, epoch: 
         for _ in range(rng.randint(0, profile.concurrency[channel])):
             state = rng.choice(CONTACT_STATES)
             start = epoch - dt.timedelta(seconds=rng.randint(1, 1800), milliseconds=rng.randint(0, 999))
-            connected = start - dt.timedelta(seconds=rng.randint(0, 60)) if state in {"CONNECTED", "CONNECTED_ONHOLD", "ENDED"} else None
+            connected = (
+                start - dt.timedelta(seconds=rng.randint(0, 60)) if state in {"CONNECTED", "CONNECTED_ONHOLD", "ENDED"} else None
+            )
             contact_id, method = _uuid(rng), rng.choice(INITIATION_METHODS)
             contacts.append(Contact(contact_id, channel, method, state, start, connected, _queue(agent, method, profile, rng)))
     return contacts
@@ -276,7 +286,12 @@ def _offer_contacts(instance: Instance, agent: Agent, now: dt.datetime, rng: ran
         if active[channel] < profile.concurrency[channel] and rng.random() < P_ARRIVAL[channel]:
             agent.contacts.append(
                 Contact(
-                    _uuid(rng), channel, method := rng.choice(INITIATION_METHODS),
-                    "INCOMING" if channel == "VOICE" else "CONNECTING", _stamp(now, rng), None, _queue(agent, method, profile, rng),
+                    _uuid(rng),
+                    channel,
+                    method := rng.choice(INITIATION_METHODS),
+                    "INCOMING" if channel == "VOICE" else "CONNECTING",
+                    _stamp(now, rng),
+                    None,
+                    _queue(agent, method, profile, rng),
                 )
             )

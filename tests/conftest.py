@@ -27,8 +27,13 @@ def connect_sim(monkeypatch):
     """Start a simulator over the given instances; the exporter's boto3 client is pointed at it."""
     started: list[ConnectSimulator] = []
 
-    def start(instances, rate: float = 1000.0, burst: int = 1000, faults: Faults | None = None,
-              quotas: dict[str, tuple[float, int]] | None = None) -> ConnectSimulator:
+    def start(
+        instances,
+        rate: float = 1000.0,
+        burst: int = 1000,
+        faults: Faults | None = None,
+        quotas: dict[str, tuple[float, int]] | None = None,
+    ) -> ConnectSimulator:
         sim = ConnectSimulator(list(instances), rate=rate, burst=burst, faults=faults, quotas=quotas)
         monkeypatch.setenv("AWS_ENDPOINT_URL_CONNECT", sim.serve())
         started.append(sim)
@@ -59,6 +64,11 @@ def s3(moto_endpoint, monkeypatch, request):
     client = boto3.client("s3")
     # The test's name, shortened, and a hash of its whole id: parametrized cases never share a bucket.
     digest = hashlib.sha1(request.node.nodeid.encode()).hexdigest()[:8]
-    bucket = "snapshots-" + request.node.name.lower().replace("_", "-").replace("[", "-").replace("]", "")[:32].strip("-") + "-" + digest
+    bucket = (
+        "snapshots-"
+        + request.node.name.lower().replace("_", "-").replace("[", "-").replace("]", "")[:32].strip("-")
+        + "-"
+        + digest
+    )
     client.create_bucket(Bucket=bucket)
     return client, bucket

@@ -6,6 +6,7 @@ S3 that answers later than the deadline.
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import socket
 import threading
@@ -88,7 +89,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _body(self) -> bytes:
         if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
-            chunks = []
+            chunks: list[bytes] = []
             while True:
                 size = int(self.rfile.readline().split(b";")[0], 16)
                 if size == 0:
@@ -108,28 +109,32 @@ class _Handler(BaseHTTPRequestHandler):
             faults.puts.append(self.path)
             fault = faults.take()
         if fault == SLOW_DOWN:
-            self._answer(503, {"Content-Type": "application/xml"},
-                         b"<Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>")
+            self._answer(
+                503,
+                {"Content-Type": "application/xml"},
+                b"<Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>",
+            )
             return
         if fault == SLOW:
             time.sleep(faults.delay)
         status, headers, payload = self._forward(method, body)
         if fault == LOST:  # stored upstream; the client never hears
             self.close_connection = True
-            try:
+            with contextlib.suppress(OSError):
                 self.connection.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
             return
         if fault == ERROR_AFTER_STORE:
-            self._answer(500, {"Content-Type": "application/xml"},
-                         b"<Error><Code>InternalError</Code><Message>We encountered an internal error.</Message></Error>")
+            self._answer(
+                500,
+                {"Content-Type": "application/xml"},
+                b"<Error><Code>InternalError</Code><Message>We encountered an internal error.</Message></Error>",
+            )
             return
         self._answer(status, headers, payload, head=method == "HEAD")
 
     def _forward(self, method: str, body: bytes) -> tuple[int, dict[str, str], bytes]:
         up = self.owner.upstream
-        conn = http.client.HTTPConnection(up.hostname, up.port, timeout=30)
+        conn = http.client.HTTPConnection(str(up.hostname), up.port, timeout=30)
         headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "transfer-encoding", "content-length")}
         headers["Content-Length"] = str(len(body))
         conn.request(method, self.path, body=body, headers=headers)

@@ -70,9 +70,12 @@ def emf_value(docs: list[dict], name: str, **dims: str) -> float | None:
     """The value of metric `name` in the document whose dimensions are exactly `dims`."""
     for doc in docs:
         directive = doc["_aws"]["CloudWatchMetrics"][0]
-        if directive["Dimensions"] == [list(dims)] and all(doc.get(k) == v for k, v in dims.items()):
-            if any(m["Name"] == name for m in directive["Metrics"]):
-                return doc[name][0]
+        if (
+            directive["Dimensions"] == [list(dims)]
+            and all(doc.get(k) == v for k, v in dims.items())
+            and any(m["Name"] == name for m in directive["Metrics"])
+        ):
+            return doc[name][0]
     return None
 
 

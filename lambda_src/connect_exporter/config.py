@@ -16,7 +16,9 @@ from pydantic import ConfigDict, Field, field_validator, model_validator
 from .validation import ConfigError, Model, Rule, Say, parse_json, validate
 
 # The API's ContactState enum (botocore connect model).
-ContactState = Literal["INCOMING", "PENDING", "CONNECTING", "CONNECTED", "CONNECTED_ONHOLD", "MISSED", "ERROR", "ENDED", "REJECTED"]
+ContactState = Literal[
+    "INCOMING", "PENDING", "CONNECTING", "CONNECTED", "CONNECTED_ONHOLD", "MISSED", "ERROR", "ENDED", "REJECTED"
+]
 CONTACT_STATES: tuple[str, ...] = get_args(ContactState)
 
 # Filter kind in the config -> (key in the API's Filters, ARN resource type, values per API call).
@@ -60,8 +62,11 @@ UNIQUE = {"uniqueItems": True}
 FilterName = Annotated[str, Field(pattern=FILTER_NAME), Say(f"must match {FILTER_NAME}")]
 InstanceId = Annotated[str, Field(pattern=INSTANCE_ID), Say("must be an Amazon Connect instance id (letters, digits, -)")]
 Families = Annotated[tuple[Family, ...], Field(strict=False, json_schema_extra=UNIQUE)]  # JSON arrays read as tuples
-ResourceIds = Annotated[tuple[str, ...], Field(strict=False, min_length=1, json_schema_extra={**UNIQUE, "items": {"type": "string", "pattern": ID_OR_ARN}}),
-                        Say("must be a string id or ARN")]
+ResourceIds = Annotated[
+    tuple[str, ...],
+    Field(strict=False, min_length=1, json_schema_extra={**UNIQUE, "items": {"type": "string", "pattern": ID_OR_ARN}}),
+    Say("must be a string id or ARN"),
+]
 
 
 def unique(items: tuple[Any, ...], key: Any = None) -> tuple[Any, ...]:
@@ -78,8 +83,11 @@ def unique(items: tuple[Any, ...], key: Any = None) -> tuple[Any, ...]:
 class FilterConfig(Model):
     """One named filter of an instance: which agents a snapshot covers. At most one of the four kinds."""
 
-    model_config = ConfigDict(json_schema_extra={"not": {"anyOf": [
-        {"required": [a, b]} for n, a in enumerate(FILTER_KINDS) for b in list(FILTER_KINDS)[n + 1:]]}})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "not": {"anyOf": [{"required": [a, b]} for n, a in enumerate(FILTER_KINDS) for b in list(FILTER_KINDS)[n + 1 :]]}
+        }
+    )
 
     name: FilterName
     queues: ResourceIds | None = None
@@ -117,7 +125,7 @@ class FilterConfig(Model):
 
     @property
     def kind(self) -> str:
-        """"all", or the key of FILTER_KINDS this filter sets."""
+        """ "all", or the key of FILTER_KINDS this filter sets."""
         return next((k for k in FILTER_KINDS if getattr(self, k) is not None), ALL_AGENTS)
 
     @property
@@ -135,7 +143,9 @@ class InstanceConfig(Model):
             for j, value in enumerate(filt.values):
                 arn = ARN_RE.fullmatch(value)
                 if arn and arn["instance"] != self.instance_id:
-                    raise Rule(("filters", i, filt.kind, j), f"belongs to instance {arn['instance']}, not {self.instance_id}", value)
+                    raise Rule(
+                        ("filters", i, filt.kind, j), f"belongs to instance {arn['instance']}, not {self.instance_id}", value
+                    )
         return self
 
     @field_validator("filters", mode="after")
@@ -184,8 +194,11 @@ class PacingConfig(Model):
 
 
 class MetricsConfig(Model):
-    namespace: Annotated[str, Field(pattern=r"^[A-Za-z0-9.\-_/#:]{1,255}$", json_schema_extra={"pattern": r"^(?!AWS/)[A-Za-z0-9.\-_/#:]{1,255}$"}),
-                         Say("must be 1-255 of A-Z a-z 0-9 . - _ / # : and not start with AWS/")] = "ConnectUserData"
+    namespace: Annotated[
+        str,
+        Field(pattern=r"^[A-Za-z0-9.\-_/#:]{1,255}$", json_schema_extra={"pattern": r"^(?!AWS/)[A-Za-z0-9.\-_/#:]{1,255}$"}),
+        Say("must be 1-255 of A-Z a-z 0-9 . - _ / # : and not start with AWS/"),
+    ] = "ConnectUserData"
     per_agent: bool = False
     families: Families = METRIC_FAMILIES  # type: ignore[assignment]  # the Literal's own values
 
@@ -226,7 +239,7 @@ class ExporterConfig(Model):
             unique(tuple(i.instance_id for i in instances))
         except Rule as rule:
             raise Rule((*rule.at, "instance_id"), rule.problem, rule.value) from None
-        home: tuple[tuple[str, ...], tuple[str | int, ...]] | None = None
+        home: tuple[tuple[str, str, str], tuple[str | int, ...]] | None = None
         for i, instance in enumerate(instances):
             for j, filt in enumerate(instance.filters):
                 for k, value in enumerate(filt.values):
@@ -239,8 +252,12 @@ class ExporterConfig(Model):
                         home = (where, here)
                     elif where != home[0]:
                         first = "instances" + "".join(f"[{s}]" if isinstance(s, int) else f".{s}" for s in home[1])
-                        raise Rule(here, f"is in {_where(where)}, but {first} is in {_where(home[0])}: "
-                                   "the exporter reads one account and Region", value)
+                        raise Rule(
+                            here,
+                            f"is in {_where(where)}, but {first} is in {_where(home[0])}: "
+                            "the exporter reads one account and Region",
+                            value,
+                        )
         return instances
 
     @property
@@ -299,11 +316,19 @@ def home_problems(config: ExporterConfig, source: str, region: str | None, accou
                 arn = ARN_RE.fullmatch(value)
                 if arn is None:
                     continue
-                wrong = [f"{what} {arn[what]} (the deployment's is {ours})"
-                         for what, ours in (("partition", partition_of(region) if region else None), ("region", region), ("account", account))
-                         if ours and arn[what] != ours]
+                wrong = [
+                    f"{what} {arn[what]} (the deployment's is {ours})"
+                    for what, ours in (
+                        ("partition", partition_of(region) if region else None),
+                        ("region", region),
+                        ("account", account),
+                    )
+                    if ours and arn[what] != ours
+                ]
                 if wrong:
-                    problems.append(f"{source}: instances[{i}].filters[{j}].{filt.kind}[{k}]: is in " + ", ".join(wrong) + f" (got {value!r})")
+                    problems.append(
+                        f"{source}: instances[{i}].filters[{j}].{filt.kind}[{k}]: is in " + ", ".join(wrong) + f" (got {value!r})"
+                    )
     return problems
 
 

@@ -259,7 +259,9 @@ class ConnectApi:
             batch = [item for item in require(page, list_key, operation) if isinstance(item, dict)]
             new = [item for item in batch if item.get("Id") not in ids]
             if batch and not new:
-                raise PagingError(f"{operation} answered page {guard.pages + 1} with only items it had already sent: paging stopped")
+                raise PagingError(
+                    f"{operation} answered page {guard.pages + 1} with only items it had already sent: paging stopped"
+                )
             ids.update(item.get("Id") for item in new)
             items.extend(new)
             token = page.get("NextToken")
@@ -281,10 +283,14 @@ class PageGuard:
         """Call with each NextToken before sending it."""
         self.pages += 1
         if token in self._tokens:
-            raise PagingError(f"{self.what} handed back a NextToken it had already given, after {self.pages} page(s): paging stopped")
+            raise PagingError(
+                f"{self.what} handed back a NextToken it had already given, after {self.pages} page(s): paging stopped"
+            )
         if self.pages >= max_pages:
-            raise PagingError(f"{self.what} still had a NextToken after {self.pages} pages, more than its answers make possible "
-                              f"({why}): paging stopped")
+            raise PagingError(
+                f"{self.what} still had a NextToken after {self.pages} pages, more than its answers make possible "
+                f"({why}): paging stopped"
+            )
         self._tokens.add(token)
 
 

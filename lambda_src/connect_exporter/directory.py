@@ -16,9 +16,9 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from .connect import ConnectApi, ExportError, MalformedResponse, describe_error
 from .observability import logger
 from .pacing import Clock
-from .connect import ConnectApi, ExportError, MalformedResponse, describe_error
 from .records import Names
 
 # kind -> (operation, list key in the response, name key in a summary, extra request parameters)
@@ -80,9 +80,8 @@ class Directory:
             if kind not in maps:
                 maps[kind] = self._cached(api, instance_id, kind, failed)
         entry = self._cache.get((instance_id, "users"))
-        if entry and self._clock() - entry.fetched_at > USER_REFRESH_SECONDS:
-            if any(uid not in entry.names for uid in user_ids):
-                maps["users"] = self._cached(api, instance_id, "users", failed, force=True)
+        if entry and self._clock() - entry.fetched_at > USER_REFRESH_SECONDS and any(uid not in entry.names for uid in user_ids):
+            maps["users"] = self._cached(api, instance_id, "users", failed, force=True)
         return Names(**maps)
 
     def _fresh(self, instance_id: str, kind: str) -> bool:
@@ -112,7 +111,6 @@ class Directory:
         names = {item["Id"]: _text(item.get(name_key)) for item in items if isinstance(item.get("Id"), str)}
         self._cache[(instance_id, kind)] = _Entry(self._clock(), names)
         return names
-
 
 
 def _text(value: Any) -> str | None:

@@ -50,8 +50,9 @@ class Settings(Model):
     model_config = ConfigDict(frozen=True, extra="ignore", strict=False)  # variables are text: "5" is 5 seconds
 
     config_path: str = Field(DEFAULT_CONFIG_PATH, validation_alias="EXPORTER_CONFIG_PATH")
-    destination: Annotated[str, Field(pattern=r"^s3://", validation_alias="EXPORTER_DESTINATION"),
-                           Say("must be s3://bucket/prefix")]
+    destination: Annotated[
+        str, Field(pattern=r"^s3://", validation_alias="EXPORTER_DESTINATION"), Say("must be s3://bucket/prefix")
+    ]
     deadline_reserve_seconds: float = Field(5.0, ge=0, le=900, validation_alias="EXPORTER_DEADLINE_RESERVE_SECONDS")
     # The schedule's period; a run that starts a whole period after its scheduled time writes nothing.
     schedule_seconds: float | None = Field(None, ge=0, le=900, validation_alias="EXPORTER_SCHEDULE_SECONDS")
@@ -136,7 +137,7 @@ def lambda_handler(event: Any, context: LambdaContext) -> dict[str, Any]:
     except (ConfigError, ValueError, OSError) as exc:
         logger.error("cannot start: the function's environment or config is unusable", extra={"error": str(exc)})
         raise StartupFailed(" ".join(str(exc).split())) from None
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     # The function's own Region and account: the config's ARNs must name them (synth checks when it knows them).
     arn = str(getattr(context, "invoked_function_arn", "")).split(":")
     home = home_problems(rt.config, rt.settings.config_path, os.environ.get("AWS_REGION"), arn[4] if len(arn) > 4 else None)

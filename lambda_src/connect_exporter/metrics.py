@@ -92,11 +92,20 @@ class Summarizer:
 
 # Each metric's family (config.METRIC_FAMILIES), "instance" for the per-instance health, "agent" for per-agent.
 METRIC_FAMILY: dict[str, str] = {
-    "AvailableSlots": "slots", "MaxSlots": "slots", "ActiveSlots": "slots",
-    "Agents": "agents", "AgentsByStatus": "status", "Contacts": "contacts",
-    "FilterFailed": "health", "ApiCalls": "health", "Throttles": "health", "AgentsShortOfTotal": "health", "AlreadyWritten": "health",
+    "AvailableSlots": "slots",
+    "MaxSlots": "slots",
+    "ActiveSlots": "slots",
+    "Agents": "agents",
+    "AgentsByStatus": "status",
+    "Contacts": "contacts",
+    "FilterFailed": "health",
+    "ApiCalls": "health",
+    "Throttles": "health",
+    "AgentsShortOfTotal": "health",
+    "AlreadyWritten": "health",
     "MalformedFields": "health",
-    "AgentAvailableSlots": "agent", "AgentActiveSlots": "agent",
+    "AgentAvailableSlots": "agent",
+    "AgentActiveSlots": "agent",
 }
 
 

@@ -161,13 +161,19 @@ def _page_chunk(
             break
         idle += len(seen_in_chunk) == before
         if idle > IDLE_PAGES:
-            raise PagingError(f"GetCurrentUserData answered {idle} pages with no agent it had not already sent, "
-                              f"and a NextToken each time: paging stopped after {guard.pages + 1} pages")
-        guard.follow(str(token), math.ceil(approximate * PAGE_MARGIN) + PAGE_SLACK,
-                     f"ApproximateTotalCount {approximate}, at least one new agent a page")
+            raise PagingError(
+                f"GetCurrentUserData answered {idle} pages with no agent it had not already sent, "
+                f"and a NextToken each time: paging stopped after {guard.pages + 1} pages"
+            )
+        guard.follow(
+            str(token),
+            math.ceil(approximate * PAGE_MARGIN) + PAGE_SLACK,
+            f"ApproximateTotalCount {approximate}, at least one new agent a page",
+        )
     if malformed:
-        logger.warning("GetCurrentUserData items without a user id were dropped",
-                       extra={"instance_id": instance_id, "items": malformed})
+        logger.warning(
+            "GetCurrentUserData items without a user id were dropped", extra={"instance_id": instance_id, "items": malformed}
+        )
     return approximate, len(seen_in_chunk), malformed
 
 

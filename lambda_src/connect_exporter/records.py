@@ -28,7 +28,10 @@ _CONTACT_NAMED = tuple((c.name, *c.named) for c in CONTACT_COLUMNS if c.named)
 
 
 def flatten(
-    user_data: Mapping[str, Any], snapshot_time: dt.datetime, names: Names = NO_NAMES, problems: list[str] | None = None,
+    user_data: Mapping[str, Any],
+    snapshot_time: dt.datetime,
+    names: Names = NO_NAMES,
+    problems: list[str] | None = None,
 ) -> dict[str, Any]:
     """One record with every schema key present, in schema order; None wherever the API gave nothing. A value
     that cannot be read (a null slot count, a contact that is not an object, a timestamp that is not one) is

@@ -32,8 +32,8 @@ def iso_utc(value: dt.datetime | float | str | None) -> str | None:
         raise ValueError(f"not a timestamp: {value!r}")
     if isinstance(value, dt.datetime):
         if value.tzinfo is None:
-            value = value.replace(tzinfo=dt.timezone.utc)
-        value = value.astimezone(dt.timezone.utc)
+            value = value.replace(tzinfo=dt.UTC)
+        value = value.astimezone(dt.UTC)
         if value.year < 1970:
             raise ValueError(f"timestamp before 1970: {value!r}")
         return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
@@ -55,7 +55,7 @@ def epoch_seconds(value: dt.datetime | float | str) -> float:
     if isinstance(value, str):
         value = _parse_time(value)
     if isinstance(value, dt.datetime):
-        return (value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)).timestamp()
+        return (value if value.tzinfo else value.replace(tzinfo=dt.UTC)).timestamp()
     seconds = float(value)
     if not 0 <= seconds < _YEAR_10000:  # also NaN and infinity, which JSON cannot carry
         raise ValueError(f"epoch seconds out of range: {value!r}")
@@ -88,7 +88,7 @@ def _seconds_between(start: dt.datetime | float | None, end: dt.datetime) -> flo
         return None
     seconds = epoch_seconds(end) - epoch_seconds(start)  # also checks `start` is a time at all
     if isinstance(start, dt.datetime):  # exact in microseconds: two float epochs can round a tie the wrong way
-        seconds = (end - (start if start.tzinfo else start.replace(tzinfo=dt.timezone.utc))).total_seconds()
+        seconds = (end - (start if start.tzinfo else start.replace(tzinfo=dt.UTC))).total_seconds()
     return round(seconds, 3)
 
 
@@ -144,15 +144,27 @@ CONTACT_COLUMNS: tuple[Column, ...] = (
     Column("contact_id", "string", "Contact id", lambda c: _text(c.get("ContactId"))),
     Column("channel", "string", "VOICE, CHAT, TASK, EMAIL, …", lambda c: _text(c.get("Channel"))),
     Column("initiation_method", "string", "INBOUND, OUTBOUND, TRANSFER, …", lambda c: _text(c.get("InitiationMethod"))),
-    Column("agent_contact_state", "string", "INCOMING, CONNECTED, CONNECTED_ONHOLD, …", lambda c: _text(c.get("AgentContactState"))),
-    Column("state_start_time", "timestamp", "When the contact entered its state (UTC)",
-           lambda c: iso_utc(c.get("StateStartTimestamp"))),
-    Column("connected_to_agent_time", "timestamp", "When the contact reached the agent (UTC)",
-           lambda c: iso_utc(c.get("ConnectedToAgentTimestamp"))),
+    Column(
+        "agent_contact_state", "string", "INCOMING, CONNECTED, CONNECTED_ONHOLD, …", lambda c: _text(c.get("AgentContactState"))
+    ),
+    Column(
+        "state_start_time",
+        "timestamp",
+        "When the contact entered its state (UTC)",
+        lambda c: iso_utc(c.get("StateStartTimestamp")),
+    ),
+    Column(
+        "connected_to_agent_time",
+        "timestamp",
+        "When the contact reached the agent (UTC)",
+        lambda c: iso_utc(c.get("ConnectedToAgentTimestamp")),
+    ),
     Column("queue_id", "string", "Queue id", lambda c: _text(_get(c.get("Queue"), "Id"))),
     # Connect names standard queues only: a contact in an agent's own queue keeps a null name.
     Column("queue_name", "string", "Queue name, from ListQueues (null for an agent queue)", named=("queue_id", "queues")),
 )
+
+
 def _get(block: Any, key: str) -> Any:
     """`block[key]` of an optional nested object; a block that is not an object raises (the field is counted)."""
     if block is None:
@@ -186,7 +198,9 @@ def _contacts(agent: Agent) -> list[dict[str, Any]]:
     try:
         return [{c.name: c.value(contact) if c.value else None for c in CONTACT_COLUMNS} for contact in agent.contacts]
     except UNREADABLE:  # one bad field costs that field of that contact
-        return [read_columns(CONTACT_COLUMNS, contact, agent.problems, f"contacts[{i}].") for i, contact in enumerate(agent.contacts)]
+        return [
+            read_columns(CONTACT_COLUMNS, contact, agent.problems, f"contacts[{i}].") for i, contact in enumerate(agent.contacts)
+        ]
 
 
 _SLOTS = "map<string,int>"
@@ -198,21 +212,59 @@ COLUMNS: tuple[Column, ...] = (
     Column("username", "string", "Agent login name, from ListUsers", named=("user_id", "users")),
     Column("routing_profile_id", "string", "Routing profile id", lambda a: _text(a.profile.get("Id"))),
     Column("routing_profile_arn", "string", "Routing profile ARN", lambda a: _text(a.profile.get("Arn"))),
-    Column("routing_profile_name", "string", "Routing profile name, from ListRoutingProfiles",
-           named=("routing_profile_id", "routing_profiles")),
-    *(Column(f"hierarchy_level_{n}_id", "string", f"Hierarchy group id at level {n}",
-             lambda a, i=n - 1: _text(a.levels[i].get("Id"))) for n in range(1, 6)),
-    *(Column(f"hierarchy_level_{n}_name", "string", f"Hierarchy group name at level {n}, from ListUserHierarchyGroups",
-             named=(f"hierarchy_level_{n}_id", "hierarchy_groups")) for n in range(1, 6)),
-    Column("status_name", "string", "Agent status name (Available, Offline, custom statuses)", lambda a: _text(a.status.get("StatusName"))),
+    Column(
+        "routing_profile_name",
+        "string",
+        "Routing profile name, from ListRoutingProfiles",
+        named=("routing_profile_id", "routing_profiles"),
+    ),
+    *(
+        Column(
+            f"hierarchy_level_{n}_id",
+            "string",
+            f"Hierarchy group id at level {n}",
+            lambda a, i=n - 1: _text(a.levels[i].get("Id")),
+        )
+        for n in range(1, 6)
+    ),
+    *(
+        Column(
+            f"hierarchy_level_{n}_name",
+            "string",
+            f"Hierarchy group name at level {n}, from ListUserHierarchyGroups",
+            named=(f"hierarchy_level_{n}_id", "hierarchy_groups"),
+        )
+        for n in range(1, 6)
+    ),
+    Column(
+        "status_name",
+        "string",
+        "Agent status name (Available, Offline, custom statuses)",
+        lambda a: _text(a.status.get("StatusName")),
+    ),
     Column("status_arn", "string", "Agent status ARN", lambda a: _text(a.status.get("StatusArn"))),
-    Column("status_start_time", "timestamp", "When the agent entered the status (UTC)",
-           lambda a: iso_utc(a.status.get("StatusStartTimestamp"))),
-    Column("status_duration_seconds", "double", "snapshot_time - status_start_time, in seconds",
-           lambda a: _seconds_between(a.status.get("StatusStartTimestamp"), a.snapshot_time)),
-    Column("next_status", "string", "Status the agent goes to after the current contact", lambda a: _text(a.item.get("NextStatus"))),
+    Column(
+        "status_start_time",
+        "timestamp",
+        "When the agent entered the status (UTC)",
+        lambda a: iso_utc(a.status.get("StatusStartTimestamp")),
+    ),
+    Column(
+        "status_duration_seconds",
+        "double",
+        "snapshot_time - status_start_time, in seconds",
+        lambda a: _seconds_between(a.status.get("StatusStartTimestamp"), a.snapshot_time),
+    ),
+    Column(
+        "next_status", "string", "Status the agent goes to after the current contact", lambda a: _text(a.item.get("NextStatus"))
+    ),
     Column("available_slots", _SLOTS, "Available slots by channel", lambda a: _slots(a.item.get("AvailableSlotsByChannel"))),
-    Column("max_slots", _SLOTS, "Maximum slots by channel (routing profile concurrency)", lambda a: _slots(a.item.get("MaxSlotsByChannel"))),
+    Column(
+        "max_slots",
+        _SLOTS,
+        "Maximum slots by channel (routing profile concurrency)",
+        lambda a: _slots(a.item.get("MaxSlotsByChannel")),
+    ),
     Column("active_slots", _SLOTS, "Active slots by channel", lambda a: _slots(a.item.get("ActiveSlotsByChannel"))),
     Column("contact_count", "int", "Number of contacts the agent holds", lambda a: len(a.contacts)),
     Column("contacts", f"array<{CONTACT_STRUCT}>", "The agent's contacts (fields below)", _contacts),

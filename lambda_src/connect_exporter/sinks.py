@@ -53,11 +53,8 @@ class Sink(Protocol):
 
 def object_key(instance_id: str, filter_name: str, snapshot_time: dt.datetime) -> str:
     """Hive-partitioned key; the file name is a pure function of the snapshot time, so a retry overwrites."""
-    t = snapshot_time.astimezone(dt.timezone.utc)
-    return (
-        f"instance_id={instance_id}/filter_name={filter_name}/dt={t:%Y-%m-%d}/hour={t:%H}/"
-        f"snapshot-{t:%Y%m%dT%H%M%SZ}.json.gz"
-    )
+    t = snapshot_time.astimezone(dt.UTC)
+    return f"instance_id={instance_id}/filter_name={filter_name}/dt={t:%Y-%m-%d}/hour={t:%H}/snapshot-{t:%Y%m%dT%H%M%SZ}.json.gz"
 
 
 _ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))  # one encoder: json.dumps builds one a call
@@ -71,7 +68,7 @@ class GzipLines:
     SPOOL_BYTES = 4 * 1024 * 1024
 
     def __init__(self) -> None:
-        self.file = tempfile.SpooledTemporaryFile(max_size=self.SPOOL_BYTES)
+        self.file = tempfile.SpooledTemporaryFile(max_size=self.SPOOL_BYTES)  # noqa: SIM115  # the object's, until finish()
         self._gzip = gzip.GzipFile(filename="", mode="wb", fileobj=self.file, compresslevel=6, mtime=0)
         self.records = 0
         self.size = 0  # bytes, once finished
@@ -98,7 +95,7 @@ class RecordSpool:
 
     def add(self, records: list[dict[str, Any]]) -> None:
         if self._file is None:
-            self._file = tempfile.SpooledTemporaryFile(max_size=GzipLines.SPOOL_BYTES)
+            self._file = tempfile.SpooledTemporaryFile(max_size=GzipLines.SPOOL_BYTES)  # noqa: SIM115  # the spool's, until read
         batch = marshal.dumps(records)  # plain dicts, lists, strings and numbers: marshal is the fastest codec
         self._file.write(len(batch).to_bytes(8, "little") + batch)
 
@@ -177,8 +174,10 @@ class S3Sink:
     def put(self, key: str, body: BinaryIO, run_id: str = "", seconds: float | None = None) -> str:
         full_key = f"{self.prefix}/{key}" if self.prefix else key
         uri = f"s3://{self.bucket}/{full_key}"
-        late = (f"PutObject {uri} did not finish before the Lambda deadline: not counted as written "
-                "(if S3 stored it after all, a rerun of the minute finds it written)")
+        late = (
+            f"PutObject {uri} did not finish before the Lambda deadline: not counted as written "
+            "(if S3 stored it after all, a rerun of the minute finds it written)"
+        )
         return bounded(lambda: self._put(full_key, uri, body, run_id), seconds, late)
 
     def _put(self, full_key: str, uri: str, body: BinaryIO, run_id: str) -> str:
@@ -187,7 +186,11 @@ class S3Sink:
             body.seek(0)
             try:
                 self.client.put_object(
-                    Bucket=self.bucket, Key=full_key, Body=body, ContentType="application/gzip", IfNoneMatch="*",
+                    Bucket=self.bucket,
+                    Key=full_key,
+                    Body=body,
+                    ContentType="application/gzip",
+                    IfNoneMatch="*",
                     Metadata={RUN_ID_KEY: run_id} if run_id else {},
                 )
                 return uri
@@ -207,8 +210,10 @@ class S3Sink:
         try:
             head = self.client.head_object(Bucket=self.bucket, Key=full_key)
         except (ClientError, BotoCoreError) as exc:
-            logger.warning("cannot tell who wrote an existing object (HeadObject needs s3:GetObject); taken as an earlier run's",
-                           extra={"uri": uri, "error": str(exc)})
+            logger.warning(
+                "cannot tell who wrote an existing object (HeadObject needs s3:GetObject); taken as an earlier run's",
+                extra={"uri": uri, "error": str(exc)},
+            )
             return False
         mine = (head.get("Metadata") or {}).get(RUN_ID_KEY) == run_id
         if mine:

@@ -12,8 +12,8 @@ import datetime as dt
 import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping
-from contextlib import AbstractContextManager, nullcontext
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -101,19 +101,21 @@ class SnapshotFailed(Exception):
 
 
 # Amazon Connect opened in March 2017: no snapshot is older.
-EARLIEST_SNAPSHOT = dt.datetime(2017, 1, 1, tzinfo=dt.timezone.utc)
+EARLIEST_SNAPSHOT = dt.datetime(2017, 1, 1, tzinfo=dt.UTC)
 
 
 class BadSnapshotTime(ValueError):
     """A snapshot time that cannot be right, described in one line."""
 
 
-def snapshot_time(value: str | dt.datetime | None = None, now: dt.datetime | None = None, ahead_seconds: float = 60.0) -> dt.datetime:
+def snapshot_time(
+    value: str | dt.datetime | None = None, now: dt.datetime | None = None, ahead_seconds: float = 60.0
+) -> dt.datetime:
     """The snapshot time in UTC, truncated to the minute (one object per minute, whatever the seconds): an
     ISO-8601 string or datetime as given, or now. A time before 2017 or more than `ahead_seconds` after
     `now` is refused: writing it would label today's agents with another minute, and write-once would then
     refuse the real run of that minute."""
-    now = now or dt.datetime.now(dt.timezone.utc)
+    now = now or dt.datetime.now(dt.UTC)
     if value is None:
         parsed = now
     elif isinstance(value, dt.datetime):
@@ -126,16 +128,20 @@ def snapshot_time(value: str | dt.datetime | None = None, now: dt.datetime | Non
     else:
         raise BadSnapshotTime(f"snapshot time {value!r} is not an ISO-8601 date and time")
     if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=dt.timezone.utc)
+        parsed = parsed.replace(tzinfo=dt.UTC)
     try:
-        parsed = parsed.astimezone(dt.timezone.utc).replace(second=0, microsecond=0)
+        parsed = parsed.astimezone(dt.UTC).replace(second=0, microsecond=0)
     except (OverflowError, ValueError):
         raise BadSnapshotTime(f"snapshot time {value!r} is outside the calendar once in UTC") from None
     if parsed < EARLIEST_SNAPSHOT:
-        raise BadSnapshotTime(f"snapshot time {parsed:%Y-%m-%dT%H:%M}Z is before {EARLIEST_SNAPSHOT:%Y}: not a time Connect has data for")
+        raise BadSnapshotTime(
+            f"snapshot time {parsed:%Y-%m-%dT%H:%M}Z is before {EARLIEST_SNAPSHOT:%Y}: not a time Connect has data for"
+        )
     if (parsed - now).total_seconds() > ahead_seconds:
-        raise BadSnapshotTime(f"snapshot time {parsed:%Y-%m-%dT%H:%M}Z is more than {ahead_seconds:g} s in the future "
-                              f"(now {now:%Y-%m-%dT%H:%M:%S}Z): refused, it would take that minute's place")
+        raise BadSnapshotTime(
+            f"snapshot time {parsed:%Y-%m-%dT%H:%M}Z is more than {ahead_seconds:g} s in the future "
+            f"(now {now:%Y-%m-%dT%H:%M:%S}Z): refused, it would take that minute's place"
+        )
     return parsed
 
 
@@ -218,7 +224,9 @@ def _export_instance(run: _Run, instance: InstanceConfig, api: ConnectApi) -> tu
                     outcome = _export_filter(run, filter_api, instance_id, filt, profiles, names)
             except Exception as exc:  # one filter's failure must not cost the others
                 outcome = FilterOutcome(instance_id, filt.name, error=describe_error(exc))
-                logger.error("filter failed", extra={"instance_id": instance_id, "filter_name": filt.name, "error": outcome.error})
+                logger.error(
+                    "filter failed", extra={"instance_id": instance_id, "filter_name": filt.name, "error": outcome.error}
+                )
             outcome.stats = filter_api.stats
             outcome.seconds = run.clock() - filter_started
             health = FilterHealth(
@@ -230,8 +238,15 @@ def _export_instance(run: _Run, instance: InstanceConfig, api: ConnectApi) -> tu
                 malformed_fields=outcome.malformed_fields,
             )
             run.send(
-                filter_documents(run.config.metrics.namespace, run.at, instance_id, filt.name, outcome.summary, health,
-                                 run.config.families(filt))
+                filter_documents(
+                    run.config.metrics.namespace,
+                    run.at,
+                    instance_id,
+                    filt.name,
+                    outcome.summary,
+                    health,
+                    run.config.families(filt),
+                )
                 + outcome.agent_documents
             )
             outcomes.append(outcome)
@@ -239,7 +254,12 @@ def _export_instance(run: _Run, instance: InstanceConfig, api: ConnectApi) -> tu
 
 
 def _export_filter(
-    run: _Run, api: ConnectApi, instance_id: str, filt: FilterConfig, routing_profile_ids: list[str], names_ahead: NamesAhead,
+    run: _Run,
+    api: ConnectApi,
+    instance_id: str,
+    filt: FilterConfig,
+    routing_profile_ids: list[str],
+    names_ahead: NamesAhead,
 ) -> FilterOutcome:
     """Pages become records as they arrive and are gzipped into a spool: memory does not grow with agents.
     Lines follow the API's order (chunk by chunk, page by page), not sorted. Records flattened before the
@@ -267,9 +287,15 @@ def _export_filter(
                 outcome.malformed_fields += len(problems)
                 agents_malformed += 1
                 if agents_malformed <= MALFORMED_LOG_LINES:
-                    logger.warning("fields the API sent that cannot be read are null in this agent's record",
-                                   extra={"instance_id": instance_id, "filter_name": filt.name,
-                                          "user_id": record["user_id"], "fields": ",".join(problems)})
+                    logger.warning(
+                        "fields the API sent that cannot be read are null in this agent's record",
+                        extra={
+                            "instance_id": instance_id,
+                            "filter_name": filt.name,
+                            "user_id": record["user_id"],
+                            "fields": ",".join(problems),
+                        },
+                    )
             summary.add(record)  # slots, statuses and contact states: no name needed
             records.append(record)
         if not names_ahead.ready():
@@ -295,13 +321,16 @@ def _export_filter(
         write(held)
     body = lines.finish()
     try:
-        outcome.uri = run.sink.put(object_key(instance_id, filt.name, run.at), body, run_id=run.report.run_id,
-                                   seconds=api.deadline.write_seconds())
+        outcome.uri = run.sink.put(
+            object_key(instance_id, filt.name, run.at), body, run_id=run.report.run_id, seconds=api.deadline.write_seconds()
+        )
     except AlreadyWritten as exc:
         outcome.uri, outcome.already_written = exc.uri, True
         outcome.agent_documents = []
-        logger.info("filter already written for this minute; left as it was",
-                    extra={"instance_id": instance_id, "filter_name": filt.name, "uri": exc.uri})
+        logger.info(
+            "filter already written for this minute; left as it was",
+            extra={"instance_id": instance_id, "filter_name": filt.name, "uri": exc.uri},
+        )
         return outcome
     finally:
         body.close()
@@ -313,4 +342,3 @@ def _export_filter(
         extra={"instance_id": instance_id, "filter_name": filt.name, "records": lines.records, "uri": outcome.uri},
     )
     return outcome
-

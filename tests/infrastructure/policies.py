@@ -14,8 +14,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 ACCOUNT, REGION, PARTITION, STACK = "111122223333", "us-east-1", "aws", "ConnectUserDataExporter"
-PSEUDO = {"AWS::AccountId": ACCOUNT, "AWS::Region": REGION, "AWS::Partition": PARTITION, "AWS::URLSuffix": "amazonaws.com",
-          "AWS::StackName": STACK}
+PSEUDO = {
+    "AWS::AccountId": ACCOUNT,
+    "AWS::Region": REGION,
+    "AWS::Partition": PARTITION,
+    "AWS::URLSuffix": "amazonaws.com",
+    "AWS::StackName": STACK,
+}
 
 
 def arn_of(template: dict, logical_id: str) -> str:
@@ -137,31 +142,46 @@ def resource_policies(template: dict, logical_id: str) -> list[dict]:
     resource = template["Resources"][logical_id]
     if resource["Type"] == "AWS::KMS::Key":
         return [resource["Properties"]["KeyPolicy"]]
-    kinds = {"AWS::S3::Bucket": ("AWS::S3::BucketPolicy", "Bucket"), "AWS::SQS::Queue": ("AWS::SQS::QueuePolicy", "Queues"),
-             "AWS::SNS::Topic": ("AWS::SNS::TopicPolicy", "Topics")}
+    kinds = {
+        "AWS::S3::Bucket": ("AWS::S3::BucketPolicy", "Bucket"),
+        "AWS::SQS::Queue": ("AWS::SQS::QueuePolicy", "Queues"),
+        "AWS::SNS::Topic": ("AWS::SNS::TopicPolicy", "Topics"),
+    }
     if resource["Type"] not in kinds:
         return []
     kind, key = kinds[resource["Type"]]
-    return [r["Properties"]["PolicyDocument"] for r in template["Resources"].values()
-            if r["Type"] == kind and {"Ref": logical_id} in _as_list(r["Properties"][key])]
+    return [
+        r["Properties"]["PolicyDocument"]
+        for r in template["Resources"].values()
+        if r["Type"] == kind and {"Ref": logical_id} in _as_list(r["Properties"][key])
+    ]
 
 
-def role_may(template: dict, role_id: str, action: str, resource_id: str, suffix: str = "",
-             context: dict[str, str] | None = None) -> bool:
+def role_may(
+    template: dict, role_id: str, action: str, resource_id: str, suffix: str = "", context: dict[str, str] | None = None
+) -> bool:
     """Whether the stack's role `role_id` may do `action` on resource `resource_id` (plus `suffix`, e.g. an
     object key; or a whole ARN for `resource_id` that is not the template's) over TLS, after deploy: its
     identity policies, and the resource's own policy. `context` adds request keys (e.g. s3:prefix); only
     those the action carries are seen."""
     resource = (arn_of(template, resource_id) if resource_id in template["Resources"] else resource_id) + suffix
-    request = Request("", action, resource, {"aws:SecureTransport": "true", **(context or {})}, principal=arn_of(template, role_id))
-    documents = [r["Properties"]["PolicyDocument"] for r in template["Resources"].values()
-                 if r["Type"] == "AWS::IAM::Policy" and {"Ref": role_id} in r["Properties"]["Roles"]]
+    request = Request(
+        "", action, resource, {"aws:SecureTransport": "true", **(context or {})}, principal=arn_of(template, role_id)
+    )
+    documents = [
+        r["Properties"]["PolicyDocument"]
+        for r in template["Resources"].values()
+        if r["Type"] == "AWS::IAM::Policy" and {"Ref": role_id} in r["Properties"]["Roles"]
+    ]
     documents += [p["PolicyDocument"] for p in template["Resources"][role_id]["Properties"].get("Policies", [])]
     identity = [s for doc in documents for s in resolve(template, doc)["Statement"]]
     mine = resource_id in template["Resources"]
-    on_resource = [s for doc in resource_policies(template, resource_id) for s in resolve(template, doc)["Statement"]] if mine else []
+    on_resource = (
+        [s for doc in resource_policies(template, resource_id) for s in resolve(template, doc)["Statement"]] if mine else []
+    )
     if any(s["Effect"] == "Deny" and _applies(s, request, identity=True) for s in identity) or any(
-            s["Effect"] == "Deny" and _applies(s, request) for s in on_resource):
+        s["Effect"] == "Deny" and _applies(s, request) for s in on_resource
+    ):
         return False
     by_identity = any(s["Effect"] == "Allow" and _applies(s, request, identity=True) for s in identity)
     by_resource = any(s["Effect"] == "Allow" and _applies(s, request) for s in on_resource)

@@ -84,12 +84,20 @@ def states_format(expression: str, data: dict) -> str:
     return "".join(out)
 
 
-def run(definition: dict, data: dict, athena: Callable[[str], list[dict]], max_steps: int = 500,
-        execution: str = "arn:aws:states:us-east-1:111122223333:execution:compaction:one",
-        running: Callable[[], list[str]] | None = None) -> tuple[dict, list[str]]:
+def run(
+    definition: dict,
+    data: dict,
+    athena: Callable[[str], list[dict]],
+    max_steps: int = 500,
+    execution: str = "arn:aws:states:us-east-1:111122223333:execution:compaction:one",
+    running: Callable[[], list[str]] | None = None,
+) -> tuple[dict, list[str]]:
     """Execute from StartAt as `execution`; returns the final state data and every statement run, in order.
     `running()` answers listExecutions (newest first); by default only this execution runs."""
-    context = {"Execution": {"Id": execution}, "StateMachine": {"Id": execution.rsplit(":", 1)[0].replace(":execution:", ":stateMachine:")}}
+    context = {
+        "Execution": {"Id": execution},
+        "StateMachine": {"Id": execution.rsplit(":", 1)[0].replace(":execution:", ":stateMachine:")},
+    }
     running = running or (lambda: [execution])
     results: dict[str, list[dict]] = {}
     statements: list[str] = []
@@ -102,13 +110,20 @@ def run(definition: dict, data: dict, athena: Callable[[str], list[dict]], max_s
             name = next((c["Next"] for c in state["Choices"] if _holds(c, data)), state.get("Default"))
             continue
         if state["Type"] == "Pass":
-            result = state["Result"] if "Result" in state else {
-                k.removesuffix(".$"): path_get(data, v, context) if k.endswith(".$") else v for k, v in state.get("Parameters", {}).items()}
-            data = path_set(data, state["ResultPath"], result) if state.get("ResultPath") else result
+            passed: Any = (
+                state["Result"]
+                if "Result" in state
+                else {
+                    k.removesuffix(".$"): path_get(data, v, context) if k.endswith(".$") else v
+                    for k, v in state.get("Parameters", {}).items()
+                }
+            )
+            data = path_set(data, state["ResultPath"], passed) if state.get("ResultPath") else passed
             name = state["Next"]
             continue
         assert state["Type"] == "Task", state["Type"]
         params = state["Parameters"]
+        result: Any
         if state["Resource"].endswith(":aws-sdk:sfn:listExecutions"):
             assert path_get(data, params["StateMachineArn.$"], context) == context["StateMachine"]["Id"]
             assert params["StatusFilter"] == "RUNNING"
@@ -117,16 +132,22 @@ def run(definition: dict, data: dict, athena: Callable[[str], list[dict]], max_s
             sql = states_format(params["QueryString.$"], data) if "QueryString.$" in params else params["QueryString"]
             statements.append(sql)
             results[str(len(results))] = athena(sql)
-            result: Any = {"QueryExecution": {"QueryExecutionId": str(len(results) - 1)}}
+            result = {"QueryExecution": {"QueryExecutionId": str(len(results) - 1)}}
         elif state["Resource"].endswith(":athena:getQueryResults"):
             rows = results[path_get(data, params["QueryExecutionId.$"])]
             header = {"Data": [{"VarCharValue": k} for k in rows[0]]} if rows else {"Data": []}
-            result = {"ResultSet": {"Rows": [header] + [
-                {"Data": [{"VarCharValue": None if v is None else str(v)} for v in row.values()]} for row in rows]}}
+            result = {
+                "ResultSet": {
+                    "Rows": [header]
+                    + [{"Data": [{"VarCharValue": None if v is None else str(v)} for v in row.values()]} for row in rows]
+                }
+            }
         else:
             raise AssertionError(f"task resource not simulated: {state['Resource']}")
         if "ResultSelector" in state:
-            result = {k.removesuffix(".$"): path_get(result, v) if k.endswith(".$") else v for k, v in state["ResultSelector"].items()}
+            result = {
+                k.removesuffix(".$"): path_get(result, v) if k.endswith(".$") else v for k, v in state["ResultSelector"].items()
+            }
         if state.get("ResultPath", "$") is not None:
             data = path_set(data, state["ResultPath"], result) if state.get("ResultPath", "$") != "$" else result
         name = state["Next"]

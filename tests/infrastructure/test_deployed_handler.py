@@ -10,14 +10,13 @@ import re
 import socket
 import subprocess
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from simulator.scenario import exporter_config
 
 from ..support import world
 from .support import EXPORTER_FUNCTION, REPO, properties, synth, the
-
 
 RUNNER = """
 import importlib, json, sys, time
@@ -46,14 +45,17 @@ def test_scheduled_input_through_the_synthesized_handler_lands_under_the_table_l
     client, bucket = s3
     (inst,) = world(1, 300, seed=3)
     connect_sim([inst])
-    config = exporter_config([inst], pacing={"requests_per_second": 500, "burst": 50},
-                             deployment={"alarms": [{"filter": "support", "channel": "VOICE", "threshold": 1}]})
+    config = exporter_config(
+        [inst],
+        pacing={"requests_per_second": 500, "burst": 50},
+        deployment={"alarms": [{"filter": "support", "channel": "VOICE", "threshold": 1}]},
+    )
     path = tmp_path / "config.json"
     path.write_text(json.dumps(config))
     assert path.stat().st_size > 8192  # more than Lambda's 4 KB of environment or Scheduler's 8 KB of input hold
     synthesized = synth(tmp_path, path)
     # The current minute: the function skips a run that starts a whole schedule period late.
-    scheduled = datetime.now(timezone.utc).replace(second=0, microsecond=0)
+    scheduled = datetime.now(UTC).replace(second=0, microsecond=0)
     outdir, template = synthesized.outdir, synthesized.json
 
     fn_id = the(synthesized.template, "AWS::Lambda::Function", EXPORTER_FUNCTION)
@@ -75,13 +77,20 @@ def test_scheduled_input_through_the_synthesized_handler_lands_under_the_table_l
     daemon = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     daemon.bind(("127.0.0.1", 0))
     daemon.settimeout(2)
-    env = {**os.environ, **{k: v for k, v in env_vars.items() if isinstance(v, str)},
-           "EXPORTER_DESTINATION": destination, "EXPORTER_CONFIG_PATH": config_path,
-           "PYTHONPATH": str(asset_dir(outdir, template, fn_id)), "LAMBDA_TASK_ROOT": str(asset_dir(outdir, template, fn_id)),
-           "AWS_LAMBDA_FUNCTION_NAME": "exporter", "AWS_XRAY_DAEMON_ADDRESS": f"127.0.0.1:{daemon.getsockname()[1]}",
-           "_X_AMZN_TRACE_ID": "Root=1-67891233-abcdef012345678912345678;Parent=53995c3f42cd8ad8;Sampled=1"}
-    result = subprocess.run([sys.executable, "-c", RUNNER, fn["Properties"]["Handler"], event],
-                            env=env, capture_output=True, text=True, timeout=120)
+    env = {
+        **os.environ,
+        **{k: v for k, v in env_vars.items() if isinstance(v, str)},
+        "EXPORTER_DESTINATION": destination,
+        "EXPORTER_CONFIG_PATH": config_path,
+        "PYTHONPATH": str(asset_dir(outdir, template, fn_id)),
+        "LAMBDA_TASK_ROOT": str(asset_dir(outdir, template, fn_id)),
+        "AWS_LAMBDA_FUNCTION_NAME": "exporter",
+        "AWS_XRAY_DAEMON_ADDRESS": f"127.0.0.1:{daemon.getsockname()[1]}",
+        "_X_AMZN_TRACE_ID": "Root=1-67891233-abcdef012345678912345678;Parent=53995c3f42cd8ad8;Sampled=1",
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", RUNNER, fn["Properties"]["Handler"], event], env=env, capture_output=True, text=True, timeout=120
+    )
     datagrams = []
     with contextlib.suppress(TimeoutError):
         while True:
@@ -102,13 +111,18 @@ def test_scheduled_input_through_the_synthesized_handler_lands_under_the_table_l
     traces = "\n".join(datagrams)
     assert not [a.username for a in inst.agents.values() if a.username in traces]
 
-    table = next(v for v in template["Resources"].values() if v["Type"] == "AWS::Glue::Table"
-                 and v["Properties"]["TableInput"]["TableType"] == "EXTERNAL_TABLE")["Properties"]["TableInput"]
+    table = next(
+        v
+        for v in template["Resources"].values()
+        if v["Type"] == "AWS::Glue::Table" and v["Properties"]["TableInput"]["TableType"] == "EXTERNAL_TABLE"
+    )["Properties"]["TableInput"]
     params = table["Parameters"]
     location = "".join(p if isinstance(p, str) else bucket for p in params["storage.location.template"]["Fn::Join"][1])
     pattern = re.escape(location.removeprefix(f"s3://{bucket}/"))
     for column in ("instance_id", "filter_name"):
-        pattern = pattern.replace(re.escape(f"${{{column}}}"), "(" + "|".join(map(re.escape, params[f"projection.{column}.values"].split(","))) + ")")
+        pattern = pattern.replace(
+            re.escape(f"${{{column}}}"), "(" + "|".join(map(re.escape, params[f"projection.{column}.values"].split(","))) + ")"
+        )
     pattern = pattern.replace(re.escape("${dt}"), f"{scheduled:%Y-%m-%d}").replace(re.escape("${hour}"), f"{scheduled:%H}")
     keys = [o["Key"] for o in client.list_objects_v2(Bucket=bucket)["Contents"]]
     assert len(keys) == 5
@@ -116,9 +130,23 @@ def test_scheduled_input_through_the_synthesized_handler_lands_under_the_table_l
 
 
 # What runs in Lambda, and nothing else: the CLI, plan, prices and deployment settings are operator tools.
-RUNTIME_MODULES = ["__init__.py", "clients.py", "config.py", "connect.py", "directory.py", "handler.py", "metrics.py",
-                   "observability.py", "pacing.py", "pager.py", "records.py", "schema.py", "sinks.py", "snapshot.py",
-                   "validation.py"]
+RUNTIME_MODULES = [
+    "__init__.py",
+    "clients.py",
+    "config.py",
+    "connect.py",
+    "directory.py",
+    "handler.py",
+    "metrics.py",
+    "observability.py",
+    "pacing.py",
+    "pager.py",
+    "records.py",
+    "schema.py",
+    "sinks.py",
+    "snapshot.py",
+    "validation.py",
+]
 
 
 def test_the_function_asset_holds_the_runtime_modules_only(synthesized):

@@ -21,7 +21,7 @@ from . import statemachine
 from .policies import ACCOUNT, PARTITION, REGION, resolve, role_may
 from .support import Synthesized, ids, properties, the
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 START = dt.datetime(2026, 11, 23, 23, 0, tzinfo=UTC)
 
 
@@ -57,8 +57,11 @@ def test_the_deployed_state_machine_compacts_closed_hours_and_rebuilds_the_view(
     assert "'write_compression'='zstd'" in create and "LOCATION 's3://REF/history/history/'" in create
     merges = [s for s in statements if s.startswith("MERGE")]
     assert merges and merges[-1] == history.render(history.merge_sql(), data["plan"])  # the same SQL the lake tests run
-    (counts,) = run_query(con, f"SELECT count(*) AS n, count(DISTINCT (filter_name, snapshot_time, user_id)) AS k, "
-                               f"max(snapshot_time) AS last FROM {history.ref(history.HISTORY)}")
+    (counts,) = run_query(
+        con,
+        f"SELECT count(*) AS n, count(DISTINCT (filter_name, snapshot_time, user_id)) AS k, "
+        f"max(snapshot_time) AS last FROM {history.ref(history.HISTORY)}",
+    )
     assert counts["n"] == counts["k"] > 0 and counts["last"] == dt.datetime(2026, 11, 23, 23, 59)
     assert run_query(con, f"SELECT count(*) AS n FROM {VIEW_REF}") == raw
     # Run again, as the daily maintenance run: nothing new, nothing twice, the retention delete runs.
@@ -85,19 +88,38 @@ def test_schedules_run_compaction_hourly_after_the_settle_time_and_maintenance_d
     runs_machine = {"Target": Match.object_like({"Arn": {"Ref": machine}})}
     assert len(ids(synthesized.template, "AWS::Scheduler::Schedule", runs_machine)) == 2
     for expression, maintenance in (("cron(20 * * * ? *)", False), ("cron(50 3 * * ? *)", True)):
-        synthesized.template.has_resource_properties("AWS::Scheduler::Schedule", {"ScheduleExpression": expression, "Target": Match.object_like({
-            "Arn": {"Ref": machine}, "Input": Match.serialized_json({"maintenance": maintenance}), "DeadLetterConfig": Match.any_value()})})
-    assert 20 < 60 - history.SETTLE_MINUTES + 60  # the hourly run starts after the previous hour has settled
+        synthesized.template.has_resource_properties(
+            "AWS::Scheduler::Schedule",
+            {
+                "ScheduleExpression": expression,
+                "Target": Match.object_like(
+                    {
+                        "Arn": {"Ref": machine},
+                        "Input": Match.serialized_json({"maintenance": maintenance}),
+                        "DeadLetterConfig": Match.any_value(),
+                    }
+                ),
+            },
+        )
+    assert 60 - history.SETTLE_MINUTES + 60 > 20  # the hourly run starts after the previous hour has settled
 
 
 def test_compaction_failure_and_lag_alarm_on_the_state_machine(synthesized):
     machine, _ = machine_and_role(synthesized)
     on_machine = Match.array_with([{"Name": "StateMachineArn", "Value": {"Ref": machine}}])
-    synthesized.template.has_resource_properties("AWS::CloudWatch::Alarm", {
-        "MetricName": "ExecutionsFailed", "Threshold": 1, "Dimensions": on_machine})
-    synthesized.template.has_resource_properties("AWS::CloudWatch::Alarm", {
-        "MetricName": "ExecutionsSucceeded", "Dimensions": on_machine,
-        "ComparisonOperator": "LessThanThreshold", "EvaluationPeriods": 3, "TreatMissingData": "breaching"})
+    synthesized.template.has_resource_properties(
+        "AWS::CloudWatch::Alarm", {"MetricName": "ExecutionsFailed", "Threshold": 1, "Dimensions": on_machine}
+    )
+    synthesized.template.has_resource_properties(
+        "AWS::CloudWatch::Alarm",
+        {
+            "MetricName": "ExecutionsSucceeded",
+            "Dimensions": on_machine,
+            "ComparisonOperator": "LessThanThreshold",
+            "EvaluationPeriods": 3,
+            "TreatMissingData": "breaching",
+        },
+    )
 
 
 def test_the_compaction_role_reaches_only_the_workgroup_the_database_and_two_prefixes(synthesized):
@@ -115,9 +137,15 @@ def test_the_compaction_role_reaches_only_the_workgroup_the_database_and_two_pre
     assert all(a.startswith(("logs:", "xray:")) for sid in everywhere for a in statements[sid]["Action"])
     s3_objects = sorted(json.dumps(s["Resource"]).split('"')[-2] for s in statements.values() if "s3:GetObject" in s["Action"])
     assert s3_objects == ["/history/*", "/results/*", "/snapshots/*"]
-    assert statements["ListTheTwoPrefixes"]["Condition"] == {"StringLike": {"s3:prefix": ["snapshots/*", "history/*", "snapshots", "history"]}}
+    assert statements["ListTheTwoPrefixes"]["Condition"] == {
+        "StringLike": {"s3:prefix": ["snapshots/*", "history/*", "snapshots", "history"]}
+    }
     glue = statements["ThisDatabasesTables"]["Resource"]
-    assert [r["Fn::Join"][1][-1].rsplit(":", 1)[-1] for r in glue] == ["catalog", "database/connect_user_data", "table/connect_user_data/*"]
+    assert [r["Fn::Join"][1][-1].rsplit(":", 1)[-1] for r in glue] == [
+        "catalog",
+        "database/connect_user_data",
+        "table/connect_user_data/*",
+    ]
     assert "workgroup/" in json.dumps(statements["RunQueriesInTheWorkGroup"]["Resource"])
 
 
@@ -126,8 +154,9 @@ def test_raw_snapshots_expire_history_does_not_and_the_scan_cutoff_is_20_gb(synt
     rules = {r["Prefix"]: r for r in properties(synthesized, bucket)["LifecycleConfiguration"]["Rules"]}
     assert rules["snapshots/"]["ExpirationInDays"] == 30
     assert "ExpirationInDays" not in rules["history/"]  # Iceberg removes its own files (DELETE, then VACUUM)
-    synthesized.template.has_resource_properties("AWS::Athena::WorkGroup", {
-        "WorkGroupConfiguration": Match.object_like({"BytesScannedCutoffPerQuery": 20 * 1024**3})})
+    synthesized.template.has_resource_properties(
+        "AWS::Athena::WorkGroup", {"WorkGroupConfiguration": Match.object_like({"BytesScannedCutoffPerQuery": 20 * 1024**3})}
+    )
 
 
 def test_the_compaction_role_may_make_every_request_athena_makes_for_it_as_s3_and_glue_evaluate_them(synthesized):
@@ -163,17 +192,28 @@ def test_the_view_exists_from_deploy_as_athena_stores_one_and_reads_every_raw_ro
     text = view["ViewOriginalText"]
     assert text.startswith("/* Presto View: ") and text.endswith(" */") and view["ViewExpandedText"] == "/* Presto View */"
     definition = json.loads(base64.b64decode(text.removeprefix("/* Presto View: ").removesuffix(" */")))
-    assert (definition["catalog"], definition["schema"], definition["runAsInvoker"]) == ("awsdatacatalog", "connect_user_data", True)
+    assert (definition["catalog"], definition["schema"], definition["runAsInvoker"]) == (
+        "awsdatacatalog",
+        "connect_user_data",
+        True,
+    )
     names = history.ROW.split(", ")
     assert [c["name"] for c in definition["columns"]] == names == [c["Name"] for c in view["StorageDescriptor"]["Columns"]]
     types = {c["name"]: c["type"] for c in definition["columns"]}  # as Athena engine v3 reads the raw (Hive JSON) table
     assert (types["snapshot_time"], types["hour"], types["dt"], types["available_slots"]) == (
-        "timestamp(3)", "integer", "varchar", "map(varchar, integer)")
+        "timestamp(3)",
+        "integer",
+        "varchar",
+        "map(varchar, integer)",
+    )
     assert types["contacts"].startswith("array(row(contact_id varchar, ") and "state_start_time timestamp(3)" in types["contacts"]
     con = lake.connect()
     (raw,) = run_query(con, f"SELECT count(*) AS n FROM {TABLE_REF}")
-    (seen,) = run_query(con, f"SELECT count(*) AS n, count(DISTINCT (filter_name, snapshot_time, user_id)) AS k "
-                             f"FROM ({definition['originalSql']}) AS v")
+    (seen,) = run_query(
+        con,
+        f"SELECT count(*) AS n, count(DISTINCT (filter_name, snapshot_time, user_id)) AS k "
+        f"FROM ({definition['originalSql']}) AS v",
+    )
     assert seen["n"] == seen["k"] == raw["n"] > 0
     con.close()
 
@@ -217,9 +257,14 @@ def test_a_history_made_by_an_older_version_gets_the_new_columns_before_the_merg
     now = dt.datetime(2026, 11, 24, 0, 55, tzinfo=UTC)
     data, statements = statemachine.run(machine, {}, athena_on(con, now))
     (added,) = [s for s in statements if s.startswith("ALTER TABLE")]
-    assert added == "ALTER TABLE connect_user_data.history ADD COLUMNS (next_status string)" and data["schema"]["missing"] == "next_status string"
+    assert (
+        added == "ALTER TABLE connect_user_data.history ADD COLUMNS (next_status string)"
+        and data["schema"]["missing"] == "next_status string"
+    )
     assert any(s.startswith("MERGE") for s in statements)
-    (raw,) = run_query(con, f"SELECT count(next_status) AS n FROM {TABLE_REF} WHERE snapshot_time < TIMESTAMP '2026-11-24 00:00:00'")
+    (raw,) = run_query(
+        con, f"SELECT count(next_status) AS n FROM {TABLE_REF} WHERE snapshot_time < TIMESTAMP '2026-11-24 00:00:00'"
+    )
     (kept,) = run_query(con, f"SELECT count(next_status) AS n FROM {history.ref(history.HISTORY)}")
     assert kept["n"] == raw["n"] > 0  # the new column's values arrive with the rows merged after it was added
     # Run again: nothing is missing any more, nothing is altered twice.
@@ -240,16 +285,22 @@ def test_the_daily_run_sets_properties_reconciles_first_then_trims_retains_optim
     table, mark = history.ddl_ref(history.HISTORY), history.ddl_ref(history.WATERMARK)
     properties = [s for s in daily if "SET TBLPROPERTIES" in s]
     assert properties == [history.properties_sql(history.HISTORY), history.properties_sql(history.WATERMARK)]
-    assert "'optimize_rewrite_delete_file_threshold'='1'" in properties[0] and "'vacuum_max_snapshot_age_seconds'='86400'" in properties[0]
+    assert (
+        "'optimize_rewrite_delete_file_threshold'='1'" in properties[0]
+        and "'vacuum_max_snapshot_age_seconds'='86400'" in properties[0]
+    )
     reconcile = daily.index(history.reconcile_sql(days=2))
-    assert daily.index(properties[-1]) < reconcile < min(i for i, s in enumerate(daily) if "bounds AS" in s)  # before the first plan
-    tail = daily[daily.index(history.render(history.trim_watermark_sql(), data["plan"])):]
+    assert (
+        daily.index(properties[-1]) < reconcile < min(i for i, s in enumerate(daily) if "bounds AS" in s)
+    )  # before the first plan
+    tail = daily[daily.index(history.render(history.trim_watermark_sql(), data["plan"])) :]
     assert tail == [
         history.render(history.trim_watermark_sql(), data["plan"]),
         history.expired_sql(retention_days=400),
         f"OPTIMIZE {table} REWRITE DATA USING BIN_PACK WHERE dt = '2026-11-23'",
         f"OPTIMIZE {mark} REWRITE DATA USING BIN_PACK",
-        f"VACUUM {table}", f"VACUUM {mark}",
+        f"VACUUM {table}",
+        f"VACUUM {mark}",
     ]
 
 
@@ -272,10 +323,16 @@ def test_the_compaction_role_may_do_what_the_daily_run_asks_and_delete_nothing_r
         ("s3:DeleteObject", bucket, data_file),
         ("s3:DeleteObject", bucket, "/history/history_watermark/metadata/00001.metadata.json"),
         ("s3:PutObject", bucket, data_file),
-        ("s3:GetObject", bucket, "/snapshots/instance_id=i/filter_name=f/dt=2026-11-23/hour=00/snapshot-20261123T000000Z.json.gz"),
+        (
+            "s3:GetObject",
+            bucket,
+            "/snapshots/instance_id=i/filter_name=f/dt=2026-11-23/hour=00/snapshot-20261123T000000Z.json.gz",
+        ),
     ]:
         assert role_may(template, role, action, resource, suffix), (action, suffix)
-    assert not role_may(template, role, "s3:DeleteObject", bucket, "/snapshots/instance_id=i/filter_name=f/dt=2026-11-23/hour=00/x.json.gz")
+    assert not role_may(
+        template, role, "s3:DeleteObject", bucket, "/snapshots/instance_id=i/filter_name=f/dt=2026-11-23/hour=00/x.json.gz"
+    )
     assert not role_may(template, role, "s3:PutObject", bucket, "/snapshots/x.json.gz")
     assert not role_may(template, role, "glue:UpdateTable", f"{glue}:table/connect_user_data/snapshots")  # CloudFormation's
     assert not role_may(template, role, "glue:CreateTable", f"{glue}:table/connect_user_data/other")

@@ -9,6 +9,7 @@ from importlib import metadata
 import aws_cdk.aws_lambda as lambda_
 import pytest
 from aws_cdk.assertions import Match
+
 from connect_exporter.config import ConfigError
 from connect_exporter.tools.deployment import load_settings
 from infra.exporter import RUNTIME, powertools_parameter
@@ -45,7 +46,9 @@ def kms_statements(synthesized: Synthesized, role_prefix: str) -> list[dict]:
 
 def has_bucket(synthesized: Synthesized, name: str, encryption: dict) -> None:
     bucket = the(synthesized.template, "AWS::S3::Bucket", prefix=f"Storage{name}")
-    assert bucket in ids(synthesized.template, "AWS::S3::Bucket", {"BucketEncryption": {"ServerSideEncryptionConfiguration": [encryption]}})
+    assert bucket in ids(
+        synthesized.template, "AWS::S3::Bucket", {"BucketEncryption": {"ServerSideEncryptionConfiguration": [encryption]}}
+    )
 
 
 def test_with_kms_every_store_but_the_access_logs_uses_the_stacks_one_rotating_key(kms):
@@ -53,15 +56,29 @@ def test_with_kms_every_store_but_the_access_logs_uses_the_stacks_one_rotating_k
     key_id = the(template, "AWS::KMS::Key", {"EnableKeyRotation": True})  # one key: the topic shares it
     the_key = {"Fn::GetAtt": [key_id, "Arn"]}
     for name in ("Snapshots", "AthenaResults"):
-        has_bucket(kms, name, {"BucketKeyEnabled": True, "ServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": the_key}})
+        has_bucket(
+            kms,
+            name,
+            {"BucketKeyEnabled": True, "ServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": the_key}},
+        )
     # S3 server access logging cannot deliver into an SSE-KMS bucket.
     has_bucket(kms, "AccessLogs", {"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}})
     template.resource_count_is("AWS::Logs::LogGroup", 2)
     assert len(ids(template, "AWS::Logs::LogGroup", {"KmsKeyId": the_key})) == 2
     template.resource_properties_count_is("AWS::SQS::Queue", {"KmsMasterKeyId": the_key}, 1)
     template.resource_properties_count_is("AWS::SNS::Topic", {"KmsMasterKeyId": the_key}, 1)
-    template.has_resource_properties("AWS::Athena::WorkGroup", {"WorkGroupConfiguration": Match.object_like({
-        "ResultConfiguration": Match.object_like({"EncryptionConfiguration": {"EncryptionOption": "SSE_KMS", "KmsKey": the_key}})})})
+    template.has_resource_properties(
+        "AWS::Athena::WorkGroup",
+        {
+            "WorkGroupConfiguration": Match.object_like(
+                {
+                    "ResultConfiguration": Match.object_like(
+                        {"EncryptionConfiguration": {"EncryptionOption": "SSE_KMS", "KmsKey": the_key}}
+                    )
+                }
+            )
+        },
+    )
 
 
 def test_with_kms_each_role_holds_exactly_the_key_actions_it_needs(kms):
@@ -79,13 +96,17 @@ def test_with_kms_every_write_and_read_path_is_allowed_by_role_resource_and_key_
     kms_template = kms.json
     """Walked as AWS evaluates it after deploy: the role's own policy, the bucket's or queue's policy (TLS
     only) and the key policy (which trusts IAM by its account statement) must all agree."""
+
     def one(prefix: str, kind: str) -> str:
         return the(kms.template, kind, prefix=prefix)
 
     key, queue = one("EncryptionKey", "AWS::KMS::Key"), one("ExporterFailedRuns", "AWS::SQS::Queue")
     snapshots, function = one("StorageSnapshots", "AWS::S3::Bucket"), one("ExporterFunction", "AWS::Lambda::Function")
     machine = one("HistoryStateMachine", "AWS::StepFunctions::StateMachine")
-    role = {name: one(name, "AWS::IAM::Role") for name in ("ExporterRole", "ExporterScheduleRole", "HistoryRole", "HistoryScheduleRole")}
+    role = {
+        name: one(name, "AWS::IAM::Role")
+        for name in ("ExporterRole", "ExporterScheduleRole", "HistoryRole", "HistoryScheduleRole")
+    }
     paths = [
         ("ExporterRole", "s3:PutObject", snapshots, "/snapshots/x.json.gz"),  # a snapshot, SSE-KMS
         ("ExporterRole", "s3:GetObject", snapshots, "/snapshots/x.json.gz"),  # HeadObject after a 412: is it this run's?
@@ -124,7 +145,11 @@ def test_the_key_policy_admits_log_encryption_and_alarms_of_this_account_only(km
 
 def test_a_users_key_encrypts_everything_and_the_stack_creates_none(user_key):
     user_key.template.resource_count_is("AWS::KMS::Key", 0)
-    has_bucket(user_key, "Snapshots", Match.object_like({"ServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": USER_KEY}}))
+    has_bucket(
+        user_key,
+        "Snapshots",
+        Match.object_like({"ServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": USER_KEY}}),
+    )
     user_key.template.has_resource_properties("AWS::SNS::Topic", {"KmsMasterKeyId": USER_KEY})
     (statement,) = kms_statements(user_key, "ExporterRole")
     assert (sorted(statement["Action"]), statement["Resource"]) == (["kms:Decrypt", "kms:GenerateDataKey"], USER_KEY)
@@ -138,32 +163,61 @@ def test_the_default_keeps_aws_owned_keys_and_a_topic_key_of_its_own(synthesized
 
 
 def test_tracing_is_active_by_default_and_off_when_asked(synthesized, user_key):
-    synthesized.template.has_resource_properties("AWS::Lambda::Function", {
-        **EXPORTER_FUNCTION, "TracingConfig": {"Mode": "Active"}, "Environment": {"Variables": Match.object_like(
-            {"POWERTOOLS_TRACE_DISABLED": Match.absent(), "POWERTOOLS_TRACER_CAPTURE_RESPONSE": "false"})}})
-    user_key.template.has_resource_properties("AWS::Lambda::Function", {
-        **EXPORTER_FUNCTION, "TracingConfig": Match.absent(), "Environment": {"Variables": Match.object_like(
-            {"POWERTOOLS_TRACE_DISABLED": "true"})}})
+    synthesized.template.has_resource_properties(
+        "AWS::Lambda::Function",
+        {
+            **EXPORTER_FUNCTION,
+            "TracingConfig": {"Mode": "Active"},
+            "Environment": {
+                "Variables": Match.object_like(
+                    {"POWERTOOLS_TRACE_DISABLED": Match.absent(), "POWERTOOLS_TRACER_CAPTURE_RESPONSE": "false"}
+                )
+            },
+        },
+    )
+    user_key.template.has_resource_properties(
+        "AWS::Lambda::Function",
+        {
+            **EXPORTER_FUNCTION,
+            "TracingConfig": Match.absent(),
+            "Environment": {"Variables": Match.object_like({"POWERTOOLS_TRACE_DISABLED": "true"})},
+        },
+    )
     role = the(user_key.template, "AWS::IAM::Role", prefix="ExporterRole")  # and no X-Ray permission on its role
     xray = Match.object_like({"Action": Match.array_with(["xray:PutTraceSegments"])})
-    assert ids(user_key.template, "AWS::IAM::Policy", {"Roles": [{"Ref": role}], "PolicyDocument": {"Statement": Match.array_with([xray])}}) == []
+    assert (
+        ids(
+            user_key.template,
+            "AWS::IAM::Policy",
+            {"Roles": [{"Ref": role}], "PolicyDocument": {"Statement": Match.array_with([xray])}},
+        )
+        == []
+    )
     assert ids(synthesized.template, "AWS::IAM::Policy", {"PolicyDocument": {"Statement": Match.array_with([xray])}})
 
 
 def test_the_runtime_is_the_newest_python_with_a_powertools_layer():
     cdk_pythons = [getattr(lambda_.Runtime, n).name for n in dir(lambda_.Runtime) if n.startswith("PYTHON_3_")]
-    supported = {c.rsplit(":: ", 1)[1] for c in metadata.metadata("aws-lambda-powertools").get_all("Classifier")
-                 if c.startswith("Programming Language :: Python :: 3.")}
-    newest = max((r for r in cdk_pythons if r.removeprefix("python") in supported), key=lambda r: tuple(map(int, r[6:].split("."))))
+    supported = {
+        c.rsplit(":: ", 1)[1]
+        for c in metadata.metadata("aws-lambda-powertools").get_all("Classifier")
+        if c.startswith("Programming Language :: Python :: 3.")
+    }
+    newest = max(
+        (r for r in cdk_pythons if r.removeprefix("python") in supported), key=lambda r: tuple(map(int, r[6:].split(".")))
+    )
     assert RUNTIME.name == newest
     assert powertools_parameter("3.37.0") == f"/aws/service/powertools/python/arm64/{newest}/3.37.0"
 
 
-@pytest.mark.parametrize("value, problem", [
-    ("aes", 'deployment.encryption: must be "s3-managed", "kms" or a KMS key ARN'),
-    ("arn:aws:kms:us-east-1:123:key/x", 'deployment.encryption: must be "s3-managed", "kms" or a KMS key ARN'),
-    (None, 'deployment.encryption: must be "s3-managed", "kms" or a KMS key ARN'),
-])
+@pytest.mark.parametrize(
+    "value, problem",
+    [
+        ("aes", 'deployment.encryption: must be "s3-managed", "kms" or a KMS key ARN'),
+        ("arn:aws:kms:us-east-1:123:key/x", 'deployment.encryption: must be "s3-managed", "kms" or a KMS key ARN'),
+        (None, 'deployment.encryption: must be "s3-managed", "kms" or a KMS key ARN'),
+    ],
+)
 def test_a_bad_encryption_setting_is_one_line(tmp_path, value, problem):
     config = json.loads(EXAMPLE.read_text())
     config["deployment"]["encryption"] = value

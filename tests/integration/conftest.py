@@ -13,6 +13,7 @@ import pytest
 
 from ..support import PREFIX, REPO
 
+
 @pytest.fixture
 def run_cli():
     """Run the CLI as a user would: a subprocess, env pointing boto3 at the fakes."""

@@ -16,9 +16,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from simulator.history import export_history, history_filters
 from local_athena.engine import open_table, run_query
 from local_athena.lake import Lake
+from simulator.history import export_history, history_filters
 from simulator.world import Instance, build_instance
 
 from ..hive_types import conforms, hive_type
@@ -26,9 +26,9 @@ from ..infrastructure.support import synth
 from ..support import expected_ids, read_tree
 
 # The queries ask about "today" and "the last day": they run as if today were this hour's date.
-HOUR = dt.datetime(2026, 11, 24, 9, 0, tzinfo=dt.timezone.utc)
+HOUR = dt.datetime(2026, 11, 24, 9, 0, tzinfo=dt.UTC)
 MINUTES = 60
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 
 @dataclass(frozen=True)
@@ -93,6 +93,7 @@ def hour(tmp_path_factory) -> Hour:
 
 # --- the table and the queries, from the template ---------------------------------------------------
 
+
 def _resources(template: dict, kind: str) -> list[dict]:
     return [r["Properties"] for r in template["Resources"].values() if r["Type"] == kind]
 
@@ -131,6 +132,7 @@ def naive(value: dt.datetime) -> dt.datetime:
 
 
 # --- the answers -----------------------------------------------------------------------------------
+
 
 def test_the_hour_has_every_kind_of_movement(hour: Hour):
     # Not a test of the exporter: a guard that the checks below are checking something.
@@ -188,7 +190,10 @@ def test_query_latest_agent_state(hour: Hour, athena):
 def test_query_agents_per_status_over_time(hour: Hour, athena):
     rows = run_named_query(hour, athena, "agents-per-status-over-time")
     expected = Counter(
-        (naive(minute), name, agent.status) for minute, agents in hour.truth.items() for agent in agents.values() for name in agent.filters
+        (naive(minute), name, agent.status)
+        for minute, agents in hour.truth.items()
+        for agent in agents.values()
+        for name in agent.filters
     )
     assert {(r["snapshot_time"], r["filter_name"], r["status_name"]): r["agents"] for r in rows} == expected
     assert len(rows) == len(expected)
@@ -205,20 +210,29 @@ def test_query_slots_per_channel_over_time(hour: Hour, athena):
                     sums = expected[(naive(minute), name, channel)]
                     for i in range(3):
                         sums[i] += agent.slots[i][channel]
-    got = {(r["snapshot_time"], r["filter_name"], r["channel"]): [r["available_slots"], r["max_slots"], r["active_slots"]] for r in rows}
+    got = {
+        (r["snapshot_time"], r["filter_name"], r["channel"]): [r["available_slots"], r["max_slots"], r["active_slots"]]
+        for r in rows
+    }
     assert got == expected
     # The same minute's EMF carries the same sums: what the alarms see is what Athena shows.
     emf = {
-        (naive(dt.datetime.fromtimestamp(d["_aws"]["Timestamp"] / 1000, UTC)), d["Filter"], d["Channel"]):
-            [d["AvailableSlots"][0], d["MaxSlots"][0], d["ActiveSlots"][0]]
-        for d in hour.emf if "AvailableSlots" in d
+        (naive(dt.datetime.fromtimestamp(d["_aws"]["Timestamp"] / 1000, UTC)), d["Filter"], d["Channel"]): [
+            d["AvailableSlots"][0],
+            d["MaxSlots"][0],
+            d["ActiveSlots"][0],
+        ]
+        for d in hour.emf
+        if "AvailableSlots" in d
     }
     assert {key: sums for key, sums in emf.items() if key in got} == got
     # A minute the filter had nobody logged in has no rows, but its metrics say 0: an alarm sees no capacity.
     empty = {key for key in emf if key not in got}
     assert all(emf[key] == [0, 0, 0] for key in empty)
     assert {(minute, name) for minute, name, _ in empty} == {
-        (naive(minute), f["name"]) for minute, agents in hour.truth.items() for f in hour.filters
+        (naive(minute), f["name"])
+        for minute, agents in hour.truth.items()
+        for f in hour.filters
         if not any(f["name"] in a.filters for a in agents.values())
     }
 
@@ -255,8 +269,11 @@ def test_query_status_minutes_per_agent_today(hour: Hour, athena):
 
 def test_query_status_minutes_per_agent_per_day(hour: Hour, athena):
     rows = run_named_query(hour, athena, "status-minutes-per-agent-per-day")
-    expected = Counter((f"{minute:%Y-%m-%d}", agent_id, agent.status)
-                       for minute, agents in hour.truth.items() for agent_id, agent in agents.items())
+    expected = Counter(
+        (f"{minute:%Y-%m-%d}", agent_id, agent.status)
+        for minute, agents in hour.truth.items()
+        for agent_id, agent in agents.items()
+    )
     assert {(r["dt"], r["user_id"], r["status_name"]): r["snapshots"] for r in rows} == expected
 
 

@@ -8,8 +8,7 @@ import pytest
 
 from simulator.scenario import exporter_config, five_filters
 
-from ..support import world
-from ..support import emf_lines, emf_value, expected_calls, expected_ids, read_tree
+from ..support import emf_lines, emf_value, expected_calls, expected_ids, read_tree, world
 
 AT = "2026-11-24T03:45:00Z"
 
@@ -49,7 +48,11 @@ def test_five_filter_kinds_are_exported_complete_and_exact(tmp_path, instance, c
             available, maximum, active = instance.slots(agent)
             profile = instance.routing_profiles[agent.routing_profile_id]
             assert record["snapshot_time"] == "2026-11-24T03:45:00.000Z"
-            assert (record["username"], record["routing_profile_name"], record["status_name"]) == (agent.username, profile.name, agent.status)
+            assert (record["username"], record["routing_profile_name"], record["status_name"]) == (
+                agent.username,
+                profile.name,
+                agent.status,
+            )
             assert (record["available_slots"], record["max_slots"], record["active_slots"]) == (available, maximum, active)
             assert [c["contact_id"] for c in record["contacts"]] == [c.contact_id for c in agent.contacts]
             # Agent queues (a transfer to this agent) have no name in Connect: null, never another queue's.
@@ -66,7 +69,9 @@ def test_five_filter_kinds_are_exported_complete_and_exact(tmp_path, instance, c
     assert sim.throttled["GetCurrentUserData"] == 0
     # Names of standard queues only: one page, where agent queues would have needed one more per 1,000 agents.
     assert sim.calls["ListQueues"] == 1 and len(instance.queues) > 1000
-    assert any(c["queue_id"] == r["user_id"] and c["queue_name"] is None for rs in tree.values() for r in rs for c in r["contacts"])
+    assert any(
+        c["queue_id"] == r["user_id"] and c["queue_name"] is None for rs in tree.values() for r in rs for c in r["contacts"]
+    )
     assert "5/5 filters written" in result.stderr
 
 
@@ -149,7 +154,10 @@ def test_a_filter_the_api_rejects_fails_alone(tmp_path, instance, connect_sim, r
     out = tmp_path / "out"
     result = run_cli("snapshot", "--config", write_config(tmp_path, config), "--out", str(out), "--at", AT)
     assert result.returncode == 1
-    assert f"error: instance {instance.id} filter stale: GetCurrentUserData InvalidParameterException: Queues value not found in instance: no-such-queue" in result.stderr
+    assert (
+        f"error: instance {instance.id} filter stale: GetCurrentUserData InvalidParameterException: Queues value not found in instance: no-such-queue"
+        in result.stderr
+    )
     written = {key.split("/")[1] for key in read_tree(out)}
     assert written == {"filter_name=" + f["name"] for f in five_filters(instance)}
 

@@ -16,20 +16,20 @@ import math
 import boto3
 from botocore.awsrequest import AWSResponse
 from botocore.config import Config
+
 from connect_exporter.clients import CONNECT_CONFIG, connect_client, s3_client
 from connect_exporter.config import validate_config
-from connect_exporter.directory import Directory
 from connect_exporter.connect import ConnectApi
+from connect_exporter.directory import Directory
 from connect_exporter.sinks import LocalSink, S3Sink
 from connect_exporter.snapshot import run_snapshot
-
 from simulator.scenario import build_instances
 from simulator.server import ApiError, Faults, page_token
 from simulator.world import build_instance
 
 from ..support import emf_value, expected_ids, read_tree
 
-AT = dt.datetime(2026, 11, 24, 10, 0, tzinfo=dt.timezone.utc)
+AT = dt.datetime(2026, 11, 24, 10, 0, tzinfo=dt.UTC)
 FAST = {"requests_per_second": 500, "burst": 50}
 
 
@@ -45,7 +45,9 @@ def export(root, instance, filters, pacing=None, client=None, sink=None):
 
     api = ConnectApi(client or connect_client(), config.pacing)
     report = run_snapshot(config, AT, api, Directory(config.names_ttl_seconds), sink or LocalSink(root), emit=emit)
-    by_filter = {key.split("/")[1].removeprefix("filter_name="): rows for key, rows in read_tree(root).items()} if sink is None else {}
+    by_filter = (
+        {key.split("/")[1].removeprefix("filter_name="): rows for key, rows in read_tree(root).items()} if sink is None else {}
+    )
     return report, docs, by_filter
 
 
@@ -75,7 +77,10 @@ def test_latency_spikes_past_the_read_timeout_are_retried_and_lose_nothing(tmp_p
     sim = connect_sim([inst], faults=Faults(spike_rate=0.3, spike_seconds=1.5, seed=4))
     # The product's client settings, with a read timeout short enough for a test to outlast.
     client = boto3.client("connect", config=CONNECT_CONFIG.merge(Config(read_timeout=0.5)))
-    filters = [{"name": "all-agents"}, {"name": "support", "queues": sorted(q.id for q in inst.queues.values() if q.kind == "STANDARD")[:5]}]
+    filters = [
+        {"name": "all-agents"},
+        {"name": "support", "queues": sorted(q.id for q in inst.queues.values() if q.kind == "STANDARD")[:5]},
+    ]
     report, docs, by_filter = export(tmp_path, inst, filters, client=client)
     assert not report.failures
     assert_complete(inst, filters, by_filter)
@@ -143,8 +148,11 @@ def test_surprising_responses_are_kept_as_the_api_sent_them(tmp_path, connect_si
         if params["Filters"].get("Agents") == nobody:  # nobody logged in: an empty list, no count
             return {"UserDataList": []}
         if not params.get("NextToken"):  # an empty first page that still points at the data
-            return {"UserDataList": [], "ApproximateTotalCount": response["ApproximateTotalCount"],
-                    "NextToken": page_token(0, params["Filters"])}
+            return {
+                "UserDataList": [],
+                "ApproximateTotalCount": response["ApproximateTotalCount"],
+                "NextToken": page_token(0, params["Filters"]),
+            }
         for i, user in enumerate(response["UserDataList"]):
             uid = user["User"]["Id"]
             if i % 3 == 0:  # a channel this exporter has never heard of
@@ -222,7 +230,9 @@ def test_put_object_failures_are_retried_and_the_object_lands_whole(connect_sim,
     def slow_down_twice(request, **_):
         attempts.append(request.url)
         if len(attempts) <= 2:
-            return AWSResponse(request.url, 503, {}, _Body(b"<Error><Code>SlowDown</Code><Message>Reduce your request rate.</Message></Error>"))
+            return AWSResponse(
+                request.url, 503, {}, _Body(b"<Error><Code>SlowDown</Code><Message>Reduce your request rate.</Message></Error>")
+            )
         return None
 
     writer.meta.events.register("before-send.s3.PutObject", slow_down_twice)
@@ -231,7 +241,9 @@ def test_put_object_failures_are_retried_and_the_object_lands_whole(connect_sim,
     assert not report.failures
     assert len(attempts) == 4  # three for the first object, one for the second
     for filt in filters:
-        (key,) = [o["Key"] for o in client.list_objects_v2(Bucket=bucket)["Contents"] if f"filter_name={filt['name']}/" in o["Key"]]
+        (key,) = [
+            o["Key"] for o in client.list_objects_v2(Bucket=bucket)["Contents"] if f"filter_name={filt['name']}/" in o["Key"]
+        ]
         body = client.get_object(Bucket=bucket, Key=key)["Body"].read()
         ids = [json.loads(line)["user_id"] for line in gzip.decompress(body).splitlines()]
         assert len(ids) == len(set(ids)) and set(ids) == expected_ids(inst, filt)

@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import gzip
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
+
 from connect_exporter import handler
 from connect_exporter.snapshot import SnapshotFailed
-
 from simulator.scenario import build_instances
 from simulator.server import Faults
 
-from ..support import world
-from ..support import PREFIX, Context, emf_lines, emf_value, expected_ids
+from ..support import PREFIX, Context, emf_lines, emf_value, expected_ids, world
 
 SCHEDULED = {"scheduled_time": "2026-11-24T03:46:00Z"}
 
@@ -23,7 +22,9 @@ def test_scheduled_run_writes_every_filter_to_s3_and_prints_emf(deploy, connect_
     (inst,) = world(1, 1500)
     connect_sim([inst])
     filters = [{"name": "all-agents"}, {"name": "vip", "agents": sorted(inst.agents)[:120]}]
-    objects = deploy({"instances": [{"instance_id": inst.id, "filters": filters}], "pacing": {"requests_per_second": 500, "burst": 50}})
+    objects = deploy(
+        {"instances": [{"instance_id": inst.id, "filters": filters}], "pacing": {"requests_per_second": 500, "burst": 50}}
+    )
     result = handler.lambda_handler(SCHEDULED, Context())
     assert result["records"] == 1620 and result["filters"] == 2
     written = objects()
@@ -39,8 +40,16 @@ def test_throttling_storms_and_500s_lose_nothing(deploy, connect_sim, capsys):
     (inst,) = build_instances(1, 400, seed=11, routing_profiles=30, queues=40)
     # The account's quota is 5/s burst 2 but the config claims 200/s: throttles are certain; 20 % of calls fail with 500.
     sim = connect_sim([inst], rate=5, burst=2, faults=Faults(error_rate=0.2, seed=3))
-    filters = [{"name": "all-agents"}, {"name": "q", "queues": sorted(q.id for q in inst.queues.values() if q.kind == "STANDARD")}]
-    objects = deploy({"instances": [{"instance_id": inst.id, "filters": filters}], "pacing": {"requests_per_second": 200, "burst": 20, "max_attempts": 12}})
+    filters = [
+        {"name": "all-agents"},
+        {"name": "q", "queues": sorted(q.id for q in inst.queues.values() if q.kind == "STANDARD")},
+    ]
+    objects = deploy(
+        {
+            "instances": [{"instance_id": inst.id, "filters": filters}],
+            "pacing": {"requests_per_second": 200, "burst": 20, "max_attempts": 12},
+        }
+    )
     handler.lambda_handler(SCHEDULED, Context())
     written = objects()
     for filt in filters:
@@ -66,7 +75,9 @@ def test_a_failing_filter_raises_after_the_others_are_saved(deploy, connect_sim)
     (inst,) = world(1, 1500)
     connect_sim([inst])
     filters = [{"name": "broken", "routing_profiles": ["no-such-profile"]}, {"name": "vip", "agents": sorted(inst.agents)[:5]}]
-    objects = deploy({"instances": [{"instance_id": inst.id, "filters": filters}], "pacing": {"requests_per_second": 500, "burst": 50}})
+    objects = deploy(
+        {"instances": [{"instance_id": inst.id, "filters": filters}], "pacing": {"requests_per_second": 500, "burst": 50}}
+    )
     with pytest.raises(SnapshotFailed, match=f"instance {inst.id} filter broken: GetCurrentUserData InvalidParameterException"):
         handler.lambda_handler(SCHEDULED, Context())
     assert [k.split("/")[2] for k in objects()] == ["filter_name=vip"]
@@ -75,9 +86,15 @@ def test_a_failing_filter_raises_after_the_others_are_saved(deploy, connect_sim)
 def test_paging_stops_before_the_deadline_and_keeps_finished_filters(deploy, connect_sim, capsys):
     (inst,) = world(1, 1500)
     connect_sim([inst])
-    filters = [{"name": "vip", "agents": sorted(inst.agents)[:100]}, {"name": "all-agents"}, {"name": "later", "agents": sorted(inst.agents)[:1]}]
+    filters = [
+        {"name": "vip", "agents": sorted(inst.agents)[:100]},
+        {"name": "all-agents"},
+        {"name": "later", "agents": sorted(inst.agents)[:1]},
+    ]
     # 2 calls/s: the 15+ pages of all-agents cannot fit in 9 s minus the 5 s reserve.
-    objects = deploy({"instances": [{"instance_id": inst.id, "filters": filters}], "pacing": {"requests_per_second": 2, "burst": 5}})
+    objects = deploy(
+        {"instances": [{"instance_id": inst.id, "filters": filters}], "pacing": {"requests_per_second": 2, "burst": 5}}
+    )
     started = time.monotonic()
     with pytest.raises(SnapshotFailed) as info:
         handler.lambda_handler(SCHEDULED, Context(budget_seconds=9))
@@ -92,8 +109,14 @@ def test_the_same_minute_twice_restores_a_deleted_object_and_never_rewrites_an_e
     client, bucket = s3
     (inst,) = world(1, 1500)
     connect_sim([inst])
-    filters = [{"name": "all-agents"}, {"name": "vip", "agents": sorted(inst.agents)[:120]}, {"name": "few", "agents": sorted(inst.agents)[:3]}]
-    objects = deploy({"instances": [{"instance_id": inst.id, "filters": filters}], "pacing": {"requests_per_second": 500, "burst": 50}})
+    filters = [
+        {"name": "all-agents"},
+        {"name": "vip", "agents": sorted(inst.agents)[:120]},
+        {"name": "few", "agents": sorted(inst.agents)[:3]},
+    ]
+    objects = deploy(
+        {"instances": [{"instance_id": inst.id, "filters": filters}], "pacing": {"requests_per_second": 500, "burst": 50}}
+    )
     first = handler.lambda_handler(SCHEDULED, Context())
     assert (first["written"], first["already_written"]) == (3, 0)
     written = objects()
@@ -117,9 +140,14 @@ def test_the_same_minute_twice_restores_a_deleted_object_and_never_rewrites_an_e
 def test_a_run_that_starts_after_the_next_scheduled_run_writes_nothing(deploy, connect_sim, monkeypatch, capsys):
     (inst,) = world(1, 1500)
     sim = connect_sim([inst])
-    objects = deploy({"instances": [{"instance_id": inst.id, "filters": [{"name": "all-agents"}]}], "pacing": {"requests_per_second": 500, "burst": 50}})
+    objects = deploy(
+        {
+            "instances": [{"instance_id": inst.id, "filters": [{"name": "all-agents"}]}],
+            "pacing": {"requests_per_second": 500, "burst": 50},
+        }
+    )
     monkeypatch.setenv("EXPORTER_SCHEDULE_SECONDS", "60")
-    now = datetime.now(timezone.utc).replace(second=0, microsecond=0)
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
     late = {"scheduled_time": (now - timedelta(minutes=2)).isoformat().replace("+00:00", "Z")}
     result = handler.lambda_handler(late, Context())
     assert result["skipped"] == "late" and result["written"] == 0
@@ -134,8 +162,12 @@ def test_a_run_that_starts_after_the_next_scheduled_run_writes_nothing(deploy, c
 def test_an_eventbridge_rule_event_is_timed_by_its_time_field(deploy, connect_sim):
     (inst,) = world(1, 1500)
     connect_sim([inst])
-    objects = deploy({"instances": [{"instance_id": inst.id, "filters": [{"name": "vip", "agents": sorted(inst.agents)[:5]}]}],
-                      "pacing": {"requests_per_second": 500, "burst": 50}})
+    objects = deploy(
+        {
+            "instances": [{"instance_id": inst.id, "filters": [{"name": "vip", "agents": sorted(inst.agents)[:5]}]}],
+            "pacing": {"requests_per_second": 500, "burst": 50},
+        }
+    )
     event = {"source": "aws.events", "detail-type": "Scheduled Event", "time": "2026-11-24T05:12:00Z", "detail": {}}
     assert handler.lambda_handler(event, Context())["snapshot_time"] == "2026-11-24T05:12:00+00:00"
     (key,) = objects()
@@ -145,15 +177,21 @@ def test_an_eventbridge_rule_event_is_timed_by_its_time_field(deploy, connect_si
 def test_a_destination_that_is_not_s3_is_refused_by_name(deploy, monkeypatch):
     deploy({"instances": [{"instance_id": "i-1", "filters": [{"name": "all-agents"}]}]})
     monkeypatch.setenv("EXPORTER_DESTINATION", "/tmp/snapshots")
-    with pytest.raises(handler.StartupFailed, match=r"^EXPORTER_DESTINATION: must be s3://bucket/prefix \(got '/tmp/snapshots'\)$"):
+    with pytest.raises(
+        handler.StartupFailed, match=r"^EXPORTER_DESTINATION: must be s3://bucket/prefix \(got '/tmp/snapshots'\)$"
+    ):
         handler.lambda_handler(SCHEDULED, Context())
 
 
 def test_the_deadline_reserve_is_read_from_the_environment(deploy, connect_sim, monkeypatch):
     (inst,) = world(1, 1500)
     sim = connect_sim([inst])
-    objects = deploy({"instances": [{"instance_id": inst.id, "filters": [{"name": "vip", "agents": sorted(inst.agents)[:5]}]}],
-                      "pacing": {"requests_per_second": 500, "burst": 50}})
+    objects = deploy(
+        {
+            "instances": [{"instance_id": inst.id, "filters": [{"name": "vip", "agents": sorted(inst.agents)[:5]}]}],
+            "pacing": {"requests_per_second": 500, "burst": 50},
+        }
+    )
     monkeypatch.setenv("EXPORTER_DEADLINE_RESERVE_SECONDS", "50")  # more than the 40 s this run has
     with pytest.raises(SnapshotFailed, match=r"filter vip: stopped paging \(GetCurrentUserData\) with \d+\.\d s left"):
         handler.lambda_handler(SCHEDULED, Context(budget_seconds=40))
@@ -183,6 +221,7 @@ def test_a_raised_user_data_quota_is_used_without_driving_the_list_apis_past_the
 
 def test_the_fast_client_gives_the_records_botocore_s_own_parsing_gives(connect_sim):
     import boto3
+
     from connect_exporter.clients import CONNECT_CONFIG, connect_client
     from connect_exporter.records import Names, flatten
 
@@ -193,12 +232,14 @@ def test_the_fast_client_gives_the_records_botocore_s_own_parsing_gives(connect_
     standard = boto3.client("connect", config=CONNECT_CONFIG).get_current_user_data(**request)
     assert isinstance(standard["UserDataList"][0]["Status"]["StatusStartTimestamp"], datetime)  # botocore's datetimes
     assert isinstance(fast["UserDataList"][0]["Status"]["StatusStartTimestamp"], float)  # as Connect sent them
-    at = datetime(2026, 11, 24, 3, 46, tzinfo=timezone.utc)
+    at = datetime(2026, 11, 24, 3, 46, tzinfo=UTC)
     records = [[flatten(u, at, Names()) for u in page["UserDataList"]] for page in (fast, standard)]
     assert records[0] == records[1] and len(records[0]) == 100 and any(r["contacts"] for r in records[0])
     assert fast["NextToken"] == standard["NextToken"] and fast["ApproximateTotalCount"] == standard["ApproximateTotalCount"]
     users = connect_client().list_users(InstanceId=inst.id, MaxResults=1000)["UserSummaryList"]
-    assert {u["Id"]: u["Username"] for u in users} == {a.id: a.username for a in sorted(inst.agents.values(), key=lambda a: a.id)[:1000]}
+    assert {u["Id"]: u["Username"] for u in users} == {
+        a.id: a.username for a in sorted(inst.agents.values(), key=lambda a: a.id)[:1000]
+    }
 
 
 def test_pages_that_arrive_before_the_names_wait_on_disk_and_still_get_every_name(deploy, connect_sim, capsys):
@@ -209,8 +250,12 @@ def test_pages_that_arrive_before_the_names_wait_on_disk_and_still_get_every_nam
             time.sleep(1.0)  # every page of GetCurrentUserData is in before the user names are
 
     connect_sim([inst], faults=Faults(intercept=slow_user_list))
-    objects = deploy({"instances": [{"instance_id": inst.id, "filters": [{"name": "all-agents"}]}],
-                      "pacing": {"requests_per_second": 500, "burst": 50}})
+    objects = deploy(
+        {
+            "instances": [{"instance_id": inst.id, "filters": [{"name": "all-agents"}]}],
+            "pacing": {"requests_per_second": 500, "burst": 50},
+        }
+    )
     result = handler.lambda_handler(SCHEDULED, Context())
     (records,) = objects().values()
     assert result["records"] == len(records) == sum(a.logged_in for a in inst.agents.values())

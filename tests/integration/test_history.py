@@ -28,7 +28,7 @@ from simulator.world import build_instance
 
 from ..support import REPO
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 START = dt.datetime(2026, 11, 23, 22, 40, tzinfo=UTC)
 MINUTES = 150  # to 01:09 on the 24th
 TODAY = dt.date(2026, 11, 24)
@@ -38,10 +38,10 @@ AD_HOC = {
     "rows": "SELECT count(*) AS n FROM {t}",
     "keys": "SELECT count(DISTINCT (instance_id, filter_name, snapshot_time, user_id)) AS n FROM {t}",
     "per-filter-hour": "SELECT filter_name, dt, hour, count(*) AS agents, sum(contact_count) AS contacts FROM {t} "
-                       "GROUP BY filter_name, dt, hour ORDER BY filter_name, dt, hour",
+    "GROUP BY filter_name, dt, hour ORDER BY filter_name, dt, hour",
     "span": "SELECT min(snapshot_time) AS first, max(snapshot_time) AS last FROM {t}",
     "voice": "SELECT snapshot_time, sum(coalesce(element_at(available_slots, 'VOICE'), 0)) AS available FROM {t} "
-             "WHERE filter_name = 'all-agents' GROUP BY snapshot_time ORDER BY snapshot_time",
+    "WHERE filter_name = 'all-agents' GROUP BY snapshot_time ORDER BY snapshot_time",
     "statuses": "SELECT status_name, count(DISTINCT user_id) AS agents FROM {t} GROUP BY status_name ORDER BY status_name",
 }
 
@@ -80,8 +80,9 @@ def answers(lake: Lake, table: str) -> dict[str, list[str]]:
 def history_rows(lake: Lake) -> tuple[int, int]:
     con = lake.connect()
     try:
-        (total, keys), = con.execute(
-            f"SELECT count(*), count(DISTINCT (instance_id, filter_name, snapshot_time, user_id)) FROM {ref(HISTORY)}").fetchall()
+        ((total, keys),) = con.execute(
+            f"SELECT count(*), count(DISTINCT (instance_id, filter_name, snapshot_time, user_id)) FROM {ref(HISTORY)}"
+        ).fetchall()
         return total, keys
     finally:
         con.close()
@@ -109,7 +110,7 @@ def test_the_whole_span_compacted_answers_the_same(lake, truth):
     compact(lake, dt.datetime(2026, 11, 24, 2, 0, tzinfo=UTC))
     total, _ = history_rows(lake)
     con = lake.connect()
-    (raw_rows,), = con.execute(f"SELECT count(*) FROM {TABLE_REF}").fetchall()
+    ((raw_rows,),) = con.execute(f"SELECT count(*) FROM {TABLE_REF}").fetchall()
     con.close()
     assert total == raw_rows  # everything moved: the view reads history only
     assert answers(lake, VIEW_REF) == truth
@@ -164,7 +165,9 @@ def test_no_compaction_write_crosses_midnight(lake):
     compact(lake, PART)
     steps = compact(lake, dt.datetime(2026, 11, 24, 2, 40, tzinfo=UTC)).steps
     assert [(s.start, s.stop) for s in steps] == [
-        ("2026-11-23 22:00:00", "2026-11-24 00:00:00"), ("2026-11-24 00:00:00", "2026-11-24 02:00:00")]
+        ("2026-11-23 22:00:00", "2026-11-24 00:00:00"),
+        ("2026-11-24 00:00:00", "2026-11-24 02:00:00"),
+    ]
     total, keys = history_rows(lake)
     assert total == keys
 
@@ -193,13 +196,13 @@ def test_a_minute_written_after_its_look_back_reaches_history_at_the_daily_run(l
 def test_the_daily_run_keeps_one_watermark_row_and_drops_expired_days(lake):
     compact(lake, dt.datetime(2026, 11, 24, 2, 0, tzinfo=UTC))
     con = lake.connect()
-    (rows,), = con.execute(f"SELECT count(*) FROM {ref('history_watermark')}").fetchall()
+    ((rows,),) = con.execute(f"SELECT count(*) FROM {ref('history_watermark')}").fetchall()
     con.close()
     assert rows > 1  # a row an hourly period
     daily = compact(lake, dt.datetime(2026, 11, 25, 3, 50, tzinfo=UTC), maintenance=True, retention_days=1)
     assert daily.expired_days == ["2026-11-23"]  # the 24th is within a day of the 25th
     con = lake.connect()
-    (rows,), = con.execute(f"SELECT count(*) FROM {ref('history_watermark')}").fetchall()
-    (days,), = con.execute(f"SELECT array_agg(DISTINCT dt ORDER BY dt) FROM {ref(HISTORY)}").fetchall()
+    ((rows,),) = con.execute(f"SELECT count(*) FROM {ref('history_watermark')}").fetchall()
+    ((days,),) = con.execute(f"SELECT array_agg(DISTINCT dt ORDER BY dt) FROM {ref(HISTORY)}").fetchall()
     con.close()
     assert rows == 1 and days == ["2026-11-24"]

@@ -60,7 +60,9 @@ def assert_exact(inst, filt, records):
 @pytest.mark.parametrize("mode", ["repeat-token", "endless-pages"])
 def test_a_filter_that_pages_forever_fails_alone_in_one_line(tmp_path, connect_sim, run_cli, center, mode):
     vip = sorted(center.agents)[:100]  # one chunk: the loop hands its page one token back
-    rewrite = hostile.repeat_token("GetCurrentUserData") if mode == "repeat-token" else hostile.endless_pages("GetCurrentUserData")
+    rewrite = (
+        hostile.repeat_token("GetCurrentUserData") if mode == "repeat-token" else hostile.endless_pages("GetCurrentUserData")
+    )
     connect_sim([center], faults=Faults(rewrite=only_for(vip, rewrite)))
     filters = [{"name": "vip", "agents": vip}, {"name": "all-agents"}]
     started = time.monotonic()
@@ -132,7 +134,9 @@ def s3_faults(s3, moto_endpoint, monkeypatch):
 
 
 @pytest.mark.parametrize("mode", [LOST, ERROR_AFTER_STORE])
-def test_a_put_whose_answer_is_lost_counts_as_this_runs_write_with_its_metrics(deploy, connect_sim, center, s3, s3_faults, mode, capsys):
+def test_a_put_whose_answer_is_lost_counts_as_this_runs_write_with_its_metrics(
+    deploy, connect_sim, center, s3, s3_faults, mode, capsys
+):
     from connect_exporter import handler
 
     connect_sim([center])
@@ -147,7 +151,8 @@ def test_a_put_whose_answer_is_lost_counts_as_this_runs_write_with_its_metrics(d
         assert_exact(center, filt, records)
     docs = emf_lines(capsys.readouterr().out)
     assert emf_value(docs, "Agents", InstanceId=center.id, Filter="all-agents") == len(center.agents) - sum(
-        not a.logged_in for a in center.agents.values())
+        not a.logged_in for a in center.agents.values()
+    )
     assert emf_value(docs, "AvailableSlots", InstanceId=center.id, Filter="all-agents", Channel="VOICE") is not None
     assert emf_value(docs, "AlreadyWritten", InstanceId=center.id, Filter="all-agents") is None
     client, bucket = s3
@@ -184,7 +189,11 @@ def test_a_connect_slower_than_the_budget_ends_inside_it_with_every_filter_repor
         handler.lambda_handler({"scheduled_time": AT}, Context(budget_seconds=12))
     assert time.monotonic() - started < 12 - 1  # before: a call took its 15 s read timeout: "Task timed out"
     # The first call in flight is cut off at the deadline; the filters after it do not start.
-    assert "did not answer within" in str(info.value) and "filter vip: " in str(info.value) and "filter all-agents: " in str(info.value)
+    assert (
+        "did not answer within" in str(info.value)
+        and "filter vip: " in str(info.value)
+        and "filter all-agents: " in str(info.value)
+    )
     assert emf_value(emf_lines(capsys.readouterr().out), "FailedFilters", InstanceId=center.id) == 2
 
 
@@ -208,15 +217,35 @@ def test_an_s3_slower_than_the_budget_ends_inside_it_and_names_the_write(deploy,
 # --- 4, 5. never a wrong empty minute; each agent once ------------------------------------------------------
 
 
-@pytest.mark.parametrize("rewrite, message", [
-    (hostile.null_list("GetCurrentUserData"), "filter all-agents: GetCurrentUserData answered UserDataList null, not a list"),
-    (hostile.null_list("ListRoutingProfiles", []), "filter all-agents: cannot list routing profiles: ListRoutingProfiles answered no routing profiles"),
-    (hostile.null_list("ListRoutingProfiles"), "filter all-agents: cannot list routing profiles: ListRoutingProfiles answered RoutingProfileSummaryList null"),
-    (hostile.lost_items(0.5), "filter all-agents: GetCurrentUserData counted "),
-], ids=["user-data-null", "no-routing-profiles", "routing-profiles-null", "lost-items"])
-def test_an_impossible_answer_fails_its_filter_instead_of_writing_an_empty_minute(tmp_path, connect_sim, run_cli, center, rewrite, message):
+@pytest.mark.parametrize(
+    "rewrite, message",
+    [
+        (hostile.null_list("GetCurrentUserData"), "filter all-agents: GetCurrentUserData answered UserDataList null, not a list"),
+        (
+            hostile.null_list("ListRoutingProfiles", []),
+            "filter all-agents: cannot list routing profiles: ListRoutingProfiles answered no routing profiles",
+        ),
+        (
+            hostile.null_list("ListRoutingProfiles"),
+            "filter all-agents: cannot list routing profiles: ListRoutingProfiles answered RoutingProfileSummaryList null",
+        ),
+        (hostile.lost_items(0.5), "filter all-agents: GetCurrentUserData counted "),
+    ],
+    ids=["user-data-null", "no-routing-profiles", "routing-profiles-null", "lost-items"],
+)
+def test_an_impossible_answer_fails_its_filter_instead_of_writing_an_empty_minute(
+    tmp_path, connect_sim, run_cli, center, rewrite, message
+):
     connect_sim([center], faults=Faults(rewrite=rewrite))
-    result = run_cli("snapshot", "--config", write_config(tmp_path, center, [{"name": "all-agents"}]), "--out", str(tmp_path / "out"), "--at", AT)
+    result = run_cli(
+        "snapshot",
+        "--config",
+        write_config(tmp_path, center, [{"name": "all-agents"}]),
+        "--out",
+        str(tmp_path / "out"),
+        "--at",
+        AT,
+    )
     assert result.returncode == 1
     (line,) = errors(result.stderr)
     assert message in line
@@ -225,14 +254,23 @@ def test_an_impossible_answer_fails_its_filter_instead_of_writing_an_empty_minut
 
 def test_an_agent_repeated_within_a_page_is_written_once(tmp_path, connect_sim, run_cli, center):
     connect_sim([center], faults=Faults(rewrite=hostile.repeated_in_page(2)))
-    result = run_cli("snapshot", "--config", write_config(tmp_path, center, [{"name": "all-agents"}]), "--out", str(tmp_path / "out"), "--at", AT)
+    result = run_cli(
+        "snapshot",
+        "--config",
+        write_config(tmp_path, center, [{"name": "all-agents"}]),
+        "--out",
+        str(tmp_path / "out"),
+        "--at",
+        AT,
+    )
     assert result.returncode == 0, result.stderr
     (records,) = read_tree(tmp_path / "out").values()
     assert_exact(center, {"name": "all-agents"}, records)
     docs = emf_lines(result.stdout)
     assert emf_value(docs, "Agents", InstanceId=center.id, Filter="all-agents") == len(records)
     assert emf_value(docs, "MaxSlots", InstanceId=center.id, Filter="all-agents", Channel="VOICE") == sum(
-        r["max_slots"]["VOICE"] for r in records)
+        r["max_slots"]["VOICE"] for r in records
+    )
 
 
 # --- smaller: one bad agent costs one field -----------------------------------------------------------------
@@ -254,7 +292,15 @@ def test_one_agents_unreadable_values_cost_those_fields_only(tmp_path, connect_s
         return answer
 
     connect_sim([center], faults=Faults(rewrite=spoil))
-    result = run_cli("snapshot", "--config", write_config(tmp_path, center, [{"name": "all-agents"}]), "--out", str(tmp_path / "out"), "--at", AT)
+    result = run_cli(
+        "snapshot",
+        "--config",
+        write_config(tmp_path, center, [{"name": "all-agents"}]),
+        "--out",
+        str(tmp_path / "out"),
+        "--at",
+        AT,
+    )
     assert result.returncode == 0, result.stderr
     (rows,) = read_tree(tmp_path / "out").values()
     assert_exact(center, {"name": "all-agents"}, rows)
@@ -275,7 +321,9 @@ def test_a_mistyped_destination_is_refused_before_any_call(tmp_path, connect_sim
     sim = connect_sim([center])
     cwd = tmp_path / "cwd"  # an empty working directory, so a stray local write would show
     cwd.mkdir()
-    result = run_cli("snapshot", "--config", write_config(tmp_path, center, [{"name": "all-agents"}]), "--out", dest, "--at", AT, cwd=cwd)
+    result = run_cli(
+        "snapshot", "--config", write_config(tmp_path, center, [{"name": "all-agents"}]), "--out", dest, "--at", AT, cwd=cwd
+    )
     assert result.returncode == 2
     (line,) = errors(result.stderr)
     assert repr(dest) in line or "destination is empty" in line
@@ -286,7 +334,15 @@ def test_a_destination_that_cannot_be_written_fails_before_any_call(tmp_path, co
     sim = connect_sim([center])
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder")
-    result = run_cli("snapshot", "--config", write_config(tmp_path, center, [{"name": "all-agents"}]), "--out", str(blocker / "out"), "--at", AT)
+    result = run_cli(
+        "snapshot",
+        "--config",
+        write_config(tmp_path, center, [{"name": "all-agents"}]),
+        "--out",
+        str(blocker / "out"),
+        "--at",
+        AT,
+    )
     assert result.returncode == 2
     (line,) = errors(result.stderr)
     assert "Not a directory" in line and "Traceback" not in result.stderr
@@ -304,11 +360,28 @@ def test_seconds_in_at_are_truncated_so_a_minute_is_one_object(tmp_path, connect
     assert {r["snapshot_time"] for r in read_tree(tmp_path / "out")[key]} == {"2026-11-24T03:00:00.000Z"}
 
 
-@pytest.mark.parametrize("at", ["2099-01-01T00:00:00Z", "9999-12-31T23:59:00-14:00", "0001-01-01T00:00:00+14:00",
-                                "2016-12-31T23:59:00Z", "yesterday", "2026-13-01T00:00:00Z"])
+@pytest.mark.parametrize(
+    "at",
+    [
+        "2099-01-01T00:00:00Z",
+        "9999-12-31T23:59:00-14:00",
+        "0001-01-01T00:00:00+14:00",
+        "2016-12-31T23:59:00Z",
+        "yesterday",
+        "2026-13-01T00:00:00Z",
+    ],
+)
 def test_an_impossible_at_is_one_line(tmp_path, connect_sim, run_cli, center, at):
     sim = connect_sim([center])
-    result = run_cli("snapshot", "--config", write_config(tmp_path, center, [{"name": "all-agents"}]), "--out", str(tmp_path / "out"), "--at", at)
+    result = run_cli(
+        "snapshot",
+        "--config",
+        write_config(tmp_path, center, [{"name": "all-agents"}]),
+        "--out",
+        str(tmp_path / "out"),
+        "--at",
+        at,
+    )
     assert result.returncode == 2 and "Traceback" not in result.stderr
     (line,) = errors(result.stderr)
     assert line.startswith("error: snapshot time ")
@@ -329,17 +402,40 @@ BAD_FILES = {
     "not-utf8": b'{"instances": [{"instance_id": "caf\xe9", "filters": [{"name": "all-agents"}]}]}',
     "huge-integer": b'{"instances": [], "names": {"ttl_seconds": ' + b"9" * 5000 + b"}}",
     "deep": b"[" * 100000 + b"]" * 100000,
-    "comparison-list": json.dumps({"instances": [{"instance_id": "i-1", "filters": [{"name": "all-agents"}]}],
-                                   "deployment": {"alarms": [{"filter": "all-agents", "channel": "VOICE", "threshold": 1,
-                                                              "comparison": ["<"]}]}}).encode(),
-    "instance-id-list": json.dumps({"instances": [{"instance_id": "i-1", "filters": [{"name": "all-agents"}]}],
-                                    "deployment": {"alarms": [{"filter": "all-agents", "channel": "VOICE", "threshold": 1,
-                                                               "instance_id": ["i-1"]}]}}).encode(),
+    "comparison-list": json.dumps(
+        {
+            "instances": [{"instance_id": "i-1", "filters": [{"name": "all-agents"}]}],
+            "deployment": {"alarms": [{"filter": "all-agents", "channel": "VOICE", "threshold": 1, "comparison": ["<"]}]},
+        }
+    ).encode(),
+    "instance-id-list": json.dumps(
+        {
+            "instances": [{"instance_id": "i-1", "filters": [{"name": "all-agents"}]}],
+            "deployment": {"alarms": [{"filter": "all-agents", "channel": "VOICE", "threshold": 1, "instance_id": ["i-1"]}]},
+        }
+    ).encode(),
     "trailing-newline": json.dumps({"instances": [{"instance_id": "i-1", "filters": [{"name": "all-agents\n"}]}]}).encode(),
-    "ttl-zero": json.dumps({"instances": [{"instance_id": "i-1", "filters": [{"name": "all-agents"}]}], "names": {"ttl_seconds": 0}}).encode(),
-    "two-accounts": json.dumps({"instances": [{"instance_id": "i-1", "filters": [{"name": "vip", "agents": [
-        "arn:aws:connect:us-east-1:111111111111:instance/i-1/agent/a1",
-        "arn:aws:connect:us-east-1:222222222222:instance/i-1/agent/a2"]}]}]}).encode(),
+    "ttl-zero": json.dumps(
+        {"instances": [{"instance_id": "i-1", "filters": [{"name": "all-agents"}]}], "names": {"ttl_seconds": 0}}
+    ).encode(),
+    "two-accounts": json.dumps(
+        {
+            "instances": [
+                {
+                    "instance_id": "i-1",
+                    "filters": [
+                        {
+                            "name": "vip",
+                            "agents": [
+                                "arn:aws:connect:us-east-1:111111111111:instance/i-1/agent/a1",
+                                "arn:aws:connect:us-east-1:222222222222:instance/i-1/agent/a2",
+                            ],
+                        }
+                    ],
+                }
+            ]
+        }
+    ).encode(),
 }
 
 
@@ -363,15 +459,34 @@ def test_every_bad_file_is_one_line_naming_it_for_every_command(tmp_path, connec
 # --- the handler: every event shape -------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("event", ["a string", ["list"], {"scheduled_time": ""}, {"scheduled_time": 1795491960},
-                                   {"time": None}, {"scheduled_time": "2099-01-01T00:00:00Z"},
-                                   {"scheduled_time": "not a time"}, {"scheduled_time": "9999-12-31T23:59:00-14:00"}],
-                         ids=["string", "list", "empty-time", "numeric-time", "null-time", "year-2099", "not-a-time", "calendar-edge"])
+@pytest.mark.parametrize(
+    "event",
+    [
+        "a string",
+        ["list"],
+        {"scheduled_time": ""},
+        {"scheduled_time": 1795491960},
+        {"time": None},
+        {"scheduled_time": "2099-01-01T00:00:00Z"},
+        {"scheduled_time": "not a time"},
+        {"scheduled_time": "9999-12-31T23:59:00-14:00"},
+    ],
+    ids=["string", "list", "empty-time", "numeric-time", "null-time", "year-2099", "not-a-time", "calendar-edge"],
+)
 def test_every_event_shape_ends_in_one_line_and_emf_saying_the_run_failed(deploy, connect_sim, center, capsys, caplog, event):
     from connect_exporter import handler
 
     sim = connect_sim([center])
-    objects = deploy({"instances": [{"instance_id": center.id, "filters": [{"name": "all-agents"}, {"name": "vip", "agents": sorted(center.agents)[:5]}]}]})
+    objects = deploy(
+        {
+            "instances": [
+                {
+                    "instance_id": center.id,
+                    "filters": [{"name": "all-agents"}, {"name": "vip", "agents": sorted(center.agents)[:5]}],
+                }
+            ]
+        }
+    )
     result = handler.lambda_handler(event, Context())
     assert "refused" in result
     (line,) = [r for r in caplog.records if r.levelname == "ERROR"]
@@ -382,16 +497,22 @@ def test_every_event_shape_ends_in_one_line_and_emf_saying_the_run_failed(deploy
     assert objects() == {} and sum(sim.calls.values()) == 0
 
 
-def test_a_scheduled_time_a_few_minutes_ahead_is_refused_and_leaves_the_real_minute_free(deploy, connect_sim, center, monkeypatch, capsys):
+def test_a_scheduled_time_a_few_minutes_ahead_is_refused_and_leaves_the_real_minute_free(
+    deploy, connect_sim, center, monkeypatch, capsys
+):
     import datetime as dt
 
     from connect_exporter import handler
 
     connect_sim([center])
     monkeypatch.setenv("EXPORTER_SCHEDULE_SECONDS", "60")
-    objects = deploy({"instances": [{"instance_id": center.id, "filters": [{"name": "vip", "agents": sorted(center.agents)[:5]}]}],
-                      "pacing": FAST})
-    soon = (dt.datetime.now(dt.timezone.utc) + dt.timedelta(minutes=3)).replace(second=0, microsecond=0)
+    objects = deploy(
+        {
+            "instances": [{"instance_id": center.id, "filters": [{"name": "vip", "agents": sorted(center.agents)[:5]}]}],
+            "pacing": FAST,
+        }
+    )
+    soon = (dt.datetime.now(dt.UTC) + dt.timedelta(minutes=3)).replace(second=0, microsecond=0)
     assert "more than 60 s in the future" in handler.lambda_handler({"scheduled_time": soon.isoformat()}, Context())["refused"]
     assert objects() == {}  # before: that minute was written early, and its real run then found it "already written"
 
@@ -405,4 +526,3 @@ def test_arns_of_another_account_than_the_functions_are_refused_at_run_time(depl
     result = handler.lambda_handler({"scheduled_time": AT}, Context())  # the function is in account 123456789012
     assert "account 999999999999 (the deployment's is 123456789012)" in result["refused"]
     assert emf_value(emf_lines(capsys.readouterr().out), "RunsRefused", InstanceId=center.id) == 1
-

@@ -32,11 +32,27 @@ def test_history_compact_then_every_named_query_and_any_sql_runs_locally(tmp_pat
     latest = run("local_athena", "query", "--lake", str(tmp_path), "--name", "latest-agent-state", "--format", "json")
     rows = [json.loads(line) for line in latest.stdout.splitlines()]
     assert len(rows) == 60 and {"user_id", "status_name", "last_seen"} <= set(rows[0])  # every agent was logged in
-    counted = run("local_athena", "query", "--lake", str(tmp_path), "--format", "json",
-                  "--sql", 'SELECT count(*) AS n FROM "connect_user_data"."user_data"')
+    counted = run(
+        "local_athena",
+        "query",
+        "--lake",
+        str(tmp_path),
+        "--format",
+        "json",
+        "--sql",
+        'SELECT count(*) AS n FROM "connect_user_data"."user_data"',
+    )
     (row,) = [json.loads(line) for line in counted.stdout.splitlines()]
-    raw = run("local_athena", "query", "--lake", str(tmp_path), "--format", "json",
-              "--sql", 'SELECT count(*) AS n FROM "connect_user_data"."snapshots"')
+    raw = run(
+        "local_athena",
+        "query",
+        "--lake",
+        str(tmp_path),
+        "--format",
+        "json",
+        "--sql",
+        'SELECT count(*) AS n FROM "connect_user_data"."snapshots"',
+    )
     assert row == json.loads(raw.stdout) and row["n"] > 0
 
 
@@ -44,12 +60,17 @@ def test_bad_lake_input_is_one_line(tmp_path):
     missing = run("local_athena", "query", "--lake", str(tmp_path), "--name", "latest-agent-state")
     assert missing.returncode == 2
     assert missing.stderr.strip().splitlines() == [
-        f"error: no snapshots under {tmp_path / 'snapshots'} (write some with `connect_exporter snapshot --out {tmp_path / 'snapshots'}`)"]
+        f"error: no snapshots under {tmp_path / 'snapshots'} (write some with `connect_exporter snapshot --out {tmp_path / 'snapshots'}`)"
+    ]
     run("simulator", "history", "--minutes", "1", "--agents", "10", "--out", str(tmp_path))
     unknown = run("local_athena", "query", "--lake", str(tmp_path), "--name", "nope")
     assert unknown.returncode == 2 and unknown.stderr.startswith("error: no named query nope; there are latest-agent-state")
     broken = run("local_athena", "query", "--lake", str(tmp_path), "--sql", "SELECT nope FROM nowhere")
-    assert broken.returncode == 2 and len(broken.stderr.strip().splitlines()) == 1 and broken.stderr.startswith("error: query failed:")
+    assert (
+        broken.returncode == 2
+        and len(broken.stderr.strip().splitlines()) == 1
+        and broken.stderr.startswith("error: query failed:")
+    )
     when = run("local_athena", "compact", "--lake", str(tmp_path), "--until", "yesterday")
     assert when.returncode == 2 and when.stderr.strip() == "error: --until: not an ISO-8601 time: 'yesterday'"
 
@@ -64,7 +85,7 @@ def test_compact_brings_a_history_made_by_an_older_version_up_to_the_schema(tmp_
     assert run("simulator", "history", "--minutes", "3", "--agents", "30", "--out", str(tmp_path)).returncode == 0
     import datetime as dt
 
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     until = (now.replace(minute=0, second=0, microsecond=0) + dt.timedelta(hours=1)).isoformat()  # the span's hours are closed
     assert run("local_athena", "compact", "--lake", str(tmp_path), "--until", until).returncode == 0
     con = duckdb.connect(str(tmp_path / "history" / "lake.duckdb"))
@@ -77,12 +98,19 @@ def test_compact_brings_a_history_made_by_an_older_version_up_to_the_schema(tmp_
     assert again.returncode == 0, again.stderr
 
     def one(sql: str) -> dict:
-        (row,) = [json.loads(line) for line in run("local_athena", "query", "--lake", str(tmp_path), "--format", "json", "--sql", sql).stdout.splitlines()]
+        (row,) = [
+            json.loads(line)
+            for line in run(
+                "local_athena", "query", "--lake", str(tmp_path), "--format", "json", "--sql", sql
+            ).stdout.splitlines()
+        ]
         return row
 
     kept = one(f"SELECT count(*) AS n, count(status_name) AS named FROM {history.ref(history.HISTORY)}")
     assert kept["n"] == kept["named"] > 0
-    assert one(f"SELECT count(*) AS n FROM {history.ref(history.VIEW)}") == one('SELECT count(*) AS n FROM "connect_user_data"."snapshots"')
+    assert one(f"SELECT count(*) AS n FROM {history.ref(history.VIEW)}") == one(
+        'SELECT count(*) AS n FROM "connect_user_data"."snapshots"'
+    )
 
 
 def test_compact_maintenance_runs_the_daily_execution_locally(tmp_path):
@@ -91,7 +119,7 @@ def test_compact_maintenance_runs_the_daily_execution_locally(tmp_path):
     import datetime as dt
 
     assert run("simulator", "history", "--minutes", "3", "--agents", "20", "--out", str(tmp_path)).returncode == 0
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     closed = (now.replace(minute=0, second=0, microsecond=0) + dt.timedelta(hours=1)).isoformat()
     assert run("local_athena", "compact", "--lake", str(tmp_path), "--until", closed).returncode == 0
     daily = run("local_athena", "compact", "--lake", str(tmp_path), "--until", closed, "--maintenance")
@@ -101,6 +129,14 @@ def test_compact_maintenance_runs_the_daily_execution_locally(tmp_path):
     assert expired.returncode == 0, expired.stderr
     days = {line.split()[-1] for line in expired.stderr.splitlines() if line.startswith("retention: dropped history of")}
     assert days == {f"{now - dt.timedelta(minutes=m):%Y-%m-%d}" for m in range(3)}  # the span's day(s)
-    rows = run("local_athena", "query", "--lake", str(tmp_path), "--format", "json",
-               "--sql", 'SELECT count(*) AS n FROM "connect_user_data"."history"')
+    rows = run(
+        "local_athena",
+        "query",
+        "--lake",
+        str(tmp_path),
+        "--format",
+        "json",
+        "--sql",
+        'SELECT count(*) AS n FROM "connect_user_data"."history"',
+    )
     assert json.loads(rows.stdout) == {"n": 0}

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from simulator.benchmark import bench_filters, monthly_cost
 from simulator.scenario import build_instances
 
@@ -46,7 +47,10 @@ def test_validate_accepts_the_example_and_names_the_first_problem_in_one_line(tm
     bad.write_text(json.dumps(config))
     result = run("validate", "--config", str(bad))
     assert (result.returncode, result.stdout) == (2, "")
-    assert result.stderr == f"error: {bad}: deployment.schedule: must be rate(N minute[s]) with N from 1 to 15 (got 'rate(90 seconds)')\n"
+    assert (
+        result.stderr
+        == f"error: {bad}: deployment.schedule: must be rate(N minute[s]) with N from 1 to 15 (got 'rate(90 seconds)')\n"
+    )
     # Every problem at once, one line each, in the order synth would meet them (it stops at the first). The
     # alarms' filters are checked against the filters once those are valid: here, after the name is fixed.
     config["instances"][0]["filters"][1]["name"] = "Support"
@@ -56,7 +60,11 @@ def test_validate_accepts_the_example_and_names_the_first_problem_in_one_line(tm
     result = run("validate", "--config", str(bad))
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert [line.split(": ")[2] for line in result.stderr.splitlines()] == [
-        "instances[0].filters[1].name", "pacing.burst", "deployment.schedule", "deployment.encryption"]
+        "instances[0].filters[1].name",
+        "pacing.burst",
+        "deployment.schedule",
+        "deployment.encryption",
+    ]
     config["instances"][0]["filters"][1]["name"] = "support-voice"
     config["pacing"] = {}
     config["deployment"].update(schedule="rate(1 minute)", encryption="kms")
@@ -97,15 +105,23 @@ def test_plan_measures_fit_metrics_and_cost_of_the_users_config(tmp_path, center
     assert cost["custom_metrics"] == pytest.approx(plan["custom_metrics"] * 0.30, abs=0.01)
     assert cost["total"] == pytest.approx(sum(v for k, v in cost.items() if k != "total"), abs=0.05)
     # The same model as the benchmark, fed the benchmark's measured 1,000-agent case: within 5 %.
-    recorded = next(c for c in json.loads((REPO / "docs" / "benchmarks.json").read_text())["cases"] if c["case"] == "1,000 agents")
+    recorded = next(
+        c for c in json.loads((REPO / "docs" / "benchmarks.json").read_text())["cases"] if c["case"] == "1,000 agents"
+    )
     assert cost["total"] == pytest.approx(monthly_cost(recorded)["total"], rel=0.05)
 
 
 def test_plan_prices_come_from_a_file_and_a_bad_one_is_one_line(tmp_path, center, connect_sim):
     connect_sim([center])
     config = tmp_path / "config.json"
-    config.write_text(json.dumps({"instances": [{"instance_id": center.id, "filters": [
-        {"name": "alarm-only", "metrics": ["slots"]}]}], "pacing": {"requests_per_second": 1000, "burst": 1000}}))
+    config.write_text(
+        json.dumps(
+            {
+                "instances": [{"instance_id": center.id, "filters": [{"name": "alarm-only", "metrics": ["slots"]}]}],
+                "pacing": {"requests_per_second": 1000, "burst": 1000},
+            }
+        )
+    )
     prices = tmp_path / "prices.json"
     prices.write_text(json.dumps({"custom_metric_month": 0.10}))
     result = run("plan", "--config", str(config), "--prices", str(prices))
@@ -143,8 +159,14 @@ def _on_a_terminal(args: list[str], env: dict[str, str]) -> tuple[int, str, str]
 def test_progress_shows_on_a_terminal_only_and_never_on_stdout(tmp_path, center, connect_sim):
     connect_sim([center])
     config = tmp_path / "config.json"
-    config.write_text(json.dumps({"instances": [{"instance_id": center.id, "filters": [{"name": "all-agents"}]}],
-                                  "pacing": {"requests_per_second": 1000, "burst": 1000}}))
+    config.write_text(
+        json.dumps(
+            {
+                "instances": [{"instance_id": center.id, "filters": [{"name": "all-agents"}]}],
+                "pacing": {"requests_per_second": 1000, "burst": 1000},
+            }
+        )
+    )
     args = ["snapshot", "--config", str(config), "--at", "2026-11-24T09:00:00Z", "--quiet"]
     code, stdout, terminal = _on_a_terminal([*args, "--out", str(tmp_path / "tty")], dict(os.environ))
     assert code == 0, terminal

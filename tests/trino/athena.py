@@ -35,7 +35,7 @@ import trino
 
 from .server import VERSION
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 BUCKET = "s3://REF/"  # the bucket as a synthesized definition names it (tokens read as REF)
 LOCAL = "local:///"
 
@@ -67,22 +67,42 @@ def metastore_table(table_input: dict, version: str) -> dict:
     partitions = [{"name": c["Name"], "type": c["Type"], "properties": {}} for c in table.get("PartitionKeys", [])]
     parameters = {k: v.replace(BUCKET, LOCAL) for k, v in table.get("Parameters", {}).items()}
     serde = storage.get("SerdeInfo", {})
-    out: dict[str, Any] = {"writerVersion": version, "owner": "athena", "tableType": table["TableType"], "dataColumns": columns,
-                           "partitionColumns": partitions, "serdeParameters": serde.get("Parameters", {}), "columnStatistics": {}}
+    out: dict[str, Any] = {
+        "writerVersion": version,
+        "owner": "athena",
+        "tableType": table["TableType"],
+        "dataColumns": columns,
+        "partitionColumns": partitions,
+        "serdeParameters": serde.get("Parameters", {}),
+        "columnStatistics": {},
+    }
     if table["TableType"] == "VIRTUAL_VIEW":
-        out.update(parameters=parameters, originalStorageFormat={},
-                   viewOriginalText=table["ViewOriginalText"], viewExpandedText=table["ViewExpandedText"])
+        out.update(
+            parameters=parameters,
+            originalStorageFormat={},
+            viewOriginalText=table["ViewOriginalText"],
+            viewExpandedText=table["ViewExpandedText"],
+        )
     else:
-        out.update(parameters={**parameters, "EXTERNAL": "TRUE"}, externalLocation=local(storage["Location"]),
-                   originalStorageFormat={"serde": serde["SerializationLibrary"], "inputFormat": storage["InputFormat"],
-                                          "outputFormat": storage["OutputFormat"]})
+        out.update(
+            parameters={**parameters, "EXTERNAL": "TRUE"},
+            externalLocation=local(storage["Location"]),
+            originalStorageFormat={
+                "serde": serde["SerializationLibrary"],
+                "inputFormat": storage["InputFormat"],
+                "outputFormat": storage["OutputFormat"],
+            },
+        )
     return out
 
 
 def glue_tables(template: dict) -> list[tuple[str, dict]]:
     """(database, TableInput) of every table and view the stack creates in Glue."""
-    return [(r["Properties"]["DatabaseName"], r["Properties"]["TableInput"])
-            for r in template["Resources"].values() if r["Type"] == "AWS::Glue::Table"]
+    return [
+        (r["Properties"]["DatabaseName"], r["Properties"]["TableInput"])
+        for r in template["Resources"].values()
+        if r["Type"] == "AWS::Glue::Table"
+    ]
 
 
 def pin_clock(sql: str, now: dt.datetime) -> str:
@@ -92,7 +112,10 @@ def pin_clock(sql: str, now: dt.datetime) -> str:
     return re.sub(r"\bcurrent_date\b", f"DATE '{now:%Y-%m-%d}'", sql, flags=re.I)
 
 
-_CREATE = re.compile(r"CREATE TABLE IF NOT EXISTS (\S+) \((.*?)\)\s*(?:PARTITIONED BY \(([^)]*)\)\s*)?LOCATION '([^']*)'\s*TBLPROPERTIES \((.*)\)", re.S)
+_CREATE = re.compile(
+    r"CREATE TABLE IF NOT EXISTS (\S+) \((.*?)\)\s*(?:PARTITIONED BY \(([^)]*)\)\s*)?LOCATION '([^']*)'\s*TBLPROPERTIES \((.*)\)",
+    re.S,
+)
 
 
 def to_trino(statement: str) -> list[str]:
@@ -104,8 +127,12 @@ def to_trino(statement: str) -> list[str]:
             raise ValueError(f"only Iceberg tables are created by statement: {text[:80]}")
         typed = sqlglot.parse_one(f"CREATE TABLE t ({columns})", read="athena").this.expressions
         partitioning = ", ".join(f"'{p.strip()}'" for p in (partitions or "").split(",") if p.strip())
-        return [f"CREATE TABLE IF NOT EXISTS iceberg.{name} ({', '.join(c.sql('trino') for c in typed)}) WITH ("
-                f"format = 'PARQUET', location = '{local(location)}'" + (f", partitioning = ARRAY[{partitioning}]" if partitioning else "") + ")"]
+        return [
+            f"CREATE TABLE IF NOT EXISTS iceberg.{name} ({', '.join(c.sql('trino') for c in typed)}) WITH ("
+            f"format = 'PARQUET', location = '{local(location)}'"
+            + (f", partitioning = ARRAY[{partitioning}]" if partitioning else "")
+            + ")"
+        ]
     if added := re.fullmatch(r"ALTER TABLE (\S+) ADD COLUMNS \((.*)\)", text, re.S):
         typed = sqlglot.parse_one(f"CREATE TABLE t ({added[2]})", read="athena").this.expressions
         return [f"ALTER TABLE {added[1]} ADD COLUMN {c.sql('trino')}" for c in typed]
@@ -114,9 +141,13 @@ def to_trino(statement: str) -> list[str]:
     if optimized := re.fullmatch(r"OPTIMIZE (\S+) REWRITE DATA USING BIN_PACK(\s+WHERE .*)?", text, re.S):
         return [f"ALTER TABLE {optimized[1]} EXECUTE optimize{optimized[2] or ''}"]
     if vacuumed := re.fullmatch(r"VACUUM (\S+)", text):
-        return [f"ALTER TABLE {vacuumed[1]} EXECUTE expire_snapshots(retention_threshold => '0s')",
-                f"ALTER TABLE {vacuumed[1]} EXECUTE remove_orphan_files(retention_threshold => '0s')"]
-    if re.match(r"(CREATE|ALTER|DROP|OPTIMIZE|VACUUM|MSCK)\b", text, re.I) and not text.upper().startswith("CREATE OR REPLACE VIEW"):
+        return [
+            f"ALTER TABLE {vacuumed[1]} EXECUTE expire_snapshots(retention_threshold => '0s')",
+            f"ALTER TABLE {vacuumed[1]} EXECUTE remove_orphan_files(retention_threshold => '0s')",
+        ]
+    if re.match(r"(CREATE|ALTER|DROP|OPTIMIZE|VACUUM|MSCK)\b", text, re.I) and not text.upper().startswith(
+        "CREATE OR REPLACE VIEW"
+    ):
         raise ValueError(f"no Trino form derived for: {text[:80]}")
     return [text]
 
@@ -126,8 +157,9 @@ class TrinoAthena:
 
     def __init__(self, port: int, metastore: Path) -> None:
         self.metastore = metastore
-        self.connection = trino.dbapi.connect(host="127.0.0.1", port=port, user="athena", catalog="awsdatacatalog",
-                                              schema="default", http_scheme="http")
+        self.connection = trino.dbapi.connect(
+            host="127.0.0.1", port=port, user="athena", catalog="awsdatacatalog", schema="default", http_scheme="http"
+        )
         self.read: list[tuple[str, int]] = []  # (statement, bytes read), in the order run
 
     def execute(self, sql: str) -> list[dict[str, Any]]:
@@ -160,7 +192,8 @@ class TrinoAthena:
 
     def drop_all(self, database: str) -> None:
         """Every table and view of `database` gone from the catalog (Iceberg's files with them)."""
-        for row in self.execute(f"SELECT table_name, table_type FROM awsdatacatalog.information_schema.tables "
-                                f"WHERE table_schema = '{database}'"):
+        for row in self.execute(
+            f"SELECT table_name, table_type FROM awsdatacatalog.information_schema.tables WHERE table_schema = '{database}'"
+        ):
             kind = "VIEW" if row["table_type"] == "VIEW" else "TABLE"
             self.execute(f'DROP {kind} IF EXISTS awsdatacatalog."{database}"."{row["table_name"]}"')

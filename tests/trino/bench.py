@@ -18,7 +18,6 @@ import tempfile
 from pathlib import Path
 
 from connect_exporter.observability import logger
-
 from lake_sql import history
 from lake_sql.queries import QUERIES, VIEW_REF
 from simulator.history import export_history, history_filters
@@ -30,11 +29,16 @@ from .athena import TrinoAthena
 from .server import TrinoServer, free_port
 
 REPO = Path(__file__).resolve().parents[2]
-UTC = dt.timezone.utc
+UTC = dt.UTC
 START = dt.datetime(2026, 11, 23, 0, 0, tzinfo=UTC)
 MINUTES, AGENTS = 360, 300
-NOW_QUERIES = ("latest-agent-state", "agents-per-status-over-time", "slots-per-channel-over-time",
-               "agents-on-contacts-by-state", "status-minutes-per-agent-today")
+NOW_QUERIES = (
+    "latest-agent-state",
+    "agents-per-status-over-time",
+    "slots-per-channel-over-time",
+    "agents-on-contacts-by-state",
+    "status-minutes-per-agent-today",
+)
 
 
 def main() -> int:
@@ -84,9 +88,18 @@ def measure(root: Path) -> dict:
     finally:
         server.stop()
     ratios = [m["read_bytes"] / m["raw_bytes"] for m in merges if m["raw_bytes"]]
-    return {"date": f"{dt.date.today()}", "machine": f"{platform.machine()}, Python {platform.python_version()}",
-            "agents": AGENTS, "minutes": MINUTES, "filters": len(filters), "watermark": until, "merges": merges,
-            "merge_ratio_median": sorted(ratios)[len(ratios) // 2], "merge_ratio_max": max(ratios), "queries": queries}
+    return {
+        "date": f"{dt.date.today()}",
+        "machine": f"{platform.machine()}, Python {platform.python_version()}",
+        "agents": AGENTS,
+        "minutes": MINUTES,
+        "filters": len(filters),
+        "watermark": until,
+        "merges": merges,
+        "merge_ratio_median": sorted(ratios)[len(ratios) // 2],
+        "merge_ratio_max": max(ratios),
+        "queries": queries,
+    }
 
 
 def _merge(sql: str, read: int, snapshots: Path) -> dict:
@@ -124,8 +137,10 @@ def render(r: dict) -> str:
         "|---|---:|---:|---:|",
     ]
     for m in r["merges"]:
-        lines.append(f"| {m['start']} .. {m['stop'][11:]} | {m['raw_bytes'] / kb:,.0f} KB | {m['read_bytes'] / kb:,.0f} KB "
-                     f"| {m['read_bytes'] / max(m['raw_bytes'], 1):.2f}x |")
+        lines.append(
+            f"| {m['start']} .. {m['stop'][11:]} | {m['raw_bytes'] / kb:,.0f} KB | {m['read_bytes'] / kb:,.0f} KB "
+            f"| {m['read_bytes'] / max(m['raw_bytes'], 1):.2f}x |"
+        )
     lines += [
         "",
         f"Named queries about now, over the view with the watermark at {r['watermark']}: before, the view's raw side "
@@ -135,8 +150,10 @@ def render(r: dict) -> str:
         "|---|---:|---:|---:|",
     ]
     for q in r["queries"]:
-        lines.append(f"| {q['query']} | {q['before_bytes'] / kb:,.0f} KB | {q['after_bytes'] / kb:,.0f} KB "
-                     f"| {1 - q['after_bytes'] / max(q['before_bytes'], 1):.0%} |")
+        lines.append(
+            f"| {q['query']} | {q['before_bytes'] / kb:,.0f} KB | {q['after_bytes'] / kb:,.0f} KB "
+            f"| {1 - q['after_bytes'] / max(q['before_bytes'], 1):.0%} |"
+        )
     return "\n".join(lines) + "\n"
 
 

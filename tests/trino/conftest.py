@@ -17,7 +17,7 @@ from tests.infrastructure.support import EXAMPLE, synth
 from .athena import TrinoAthena
 from .server import TrinoServer, free_port
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 START = dt.datetime(2026, 11, 23, 22, 40, tzinfo=UTC)
 MINUTES = 150  # to 01:09 on the 24th
 SEED, AGENTS = 5, 60

@@ -58,27 +58,64 @@ class TrinoServer:
         etc = self.root / "etc"
         (etc / "catalog").mkdir(parents=True, exist_ok=True)
         (self.lake / "metastore").mkdir(parents=True, exist_ok=True)
-        _write(etc / "config.properties", {
-            "coordinator": "true", "node-scheduler.include-coordinator": "true",
-            "http-server.http.port": self.port, "discovery.uri": f"http://127.0.0.1:{self.port}",
-            "catalog.config-dir": etc / "catalog", "node.environment": "test", "node.id": "trino-suite",
-            "query.max-memory": "2GB", "query.max-memory-per-node": "1GB",
-        })
-        files = {"hive.metastore.catalog.dir": "local:///metastore", "fs.native-local.enabled": "true", "local.location": self.lake}
-        _write(etc / "catalog" / "awsdatacatalog.properties", {
-            "connector.name": "hive", "hive.metastore": "file", **files,
-            "hive.iceberg-catalog-name": "iceberg", "hive.ignore-absent-partitions": "true",
-        })
-        _write(etc / "catalog" / "iceberg.properties", {
-            "connector.name": "iceberg", "iceberg.catalog.type": "TESTING_FILE_METASTORE", **files,
-            "iceberg.hive-catalog-name": "awsdatacatalog", "iceberg.compression-codec": "ZSTD",
-            "iceberg.expire-snapshots.min-retention": "0s", "iceberg.remove-orphan-files.min-retention": "0s",
-        })
+        _write(
+            etc / "config.properties",
+            {
+                "coordinator": "true",
+                "node-scheduler.include-coordinator": "true",
+                "http-server.http.port": self.port,
+                "discovery.uri": f"http://127.0.0.1:{self.port}",
+                "catalog.config-dir": etc / "catalog",
+                "node.environment": "test",
+                "node.id": "trino-suite",
+                "query.max-memory": "2GB",
+                "query.max-memory-per-node": "1GB",
+            },
+        )
+        files = {
+            "hive.metastore.catalog.dir": "local:///metastore",
+            "fs.native-local.enabled": "true",
+            "local.location": self.lake,
+        }
+        _write(
+            etc / "catalog" / "awsdatacatalog.properties",
+            {
+                "connector.name": "hive",
+                "hive.metastore": "file",
+                **files,
+                "hive.iceberg-catalog-name": "iceberg",
+                "hive.ignore-absent-partitions": "true",
+            },
+        )
+        _write(
+            etc / "catalog" / "iceberg.properties",
+            {
+                "connector.name": "iceberg",
+                "iceberg.catalog.type": "TESTING_FILE_METASTORE",
+                **files,
+                "iceberg.hive-catalog-name": "awsdatacatalog",
+                "iceberg.compression-codec": "ZSTD",
+                "iceberg.expire-snapshots.min-retention": "0s",
+                "iceberg.remove-orphan-files.min-retention": "0s",
+            },
+        )
         log = (self.root / "server.log").open("wb")
         self.process = subprocess.Popen(
-            [str(JAVA), "-Xmx4G", "-XX:+UseG1GC", "-XX:+ExitOnOutOfMemoryError", "-Djdk.attach.allowAttachSelf=true",
-             f"-Dconfig={etc / 'config.properties'}", "-cp", str(HOME / "lib" / "*"), "io.trino.server.TrinoServer"],
-            cwd=HOME, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            [
+                str(JAVA),
+                "-Xmx4G",
+                "-XX:+UseG1GC",
+                "-XX:+ExitOnOutOfMemoryError",
+                "-Djdk.attach.allowAttachSelf=true",
+                f"-Dconfig={etc / 'config.properties'}",
+                "-cp",
+                str(HOME / "lib" / "*"),
+                "io.trino.server.TrinoServer",
+            ],
+            cwd=HOME,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
         )
         deadline = time.monotonic() + STARTUP_SECONDS
         while time.monotonic() < deadline:

@@ -8,8 +8,10 @@ from local_athena.lake import Lake
 
 
 def test_the_raw_table_reads_every_snapshot_row_with_its_timestamps_as_duckdb_does(athena, snapshots):
-    sql = (f"SELECT count(*) AS n, count(DISTINCT user_id) AS agents, min(snapshot_time) AS first, max(snapshot_time) AS last, "
-           f"sum(cardinality(contacts)) AS contacts, max(hour) AS last_hour FROM {TABLE_REF}")
+    sql = (
+        f"SELECT count(*) AS n, count(DISTINCT user_id) AS agents, min(snapshot_time) AS first, max(snapshot_time) AS last, "
+        f"sum(cardinality(contacts)) AS contacts, max(hour) AS last_hour FROM {TABLE_REF}"
+    )
     (on_trino,) = athena.execute(sql)
     con = Lake(snapshots.parent).connect()
     (on_duckdb,) = run_query(con, sql)

@@ -23,7 +23,7 @@ from tests.infrastructure.test_history_stack import athena_on
 from .athena import to_trino
 from .conftest import deployed
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 NOW = dt.datetime(2026, 11, 24, 0, 55, tzinfo=UTC)  # 35 settle minutes: 22:00-00:00 closed, 00:00-01:09 raw
 TODAY = NOW.date()
 KEYS = "SELECT count(*) AS n, count(DISTINCT (instance_id, filter_name, snapshot_time, user_id)) AS k FROM {t}"
@@ -96,9 +96,11 @@ def test_the_daily_run_drops_expired_days_and_vacuum_deletes_their_files(trino_s
     assert parquet_files(trino_server, "2026-11-23")
     two_days_on = dt.datetime(2026, 11, 26, 3, 50, tzinfo=UTC)  # the daily run, history kept a day (the template's)
     data, statements = statemachine.run(machine, {"maintenance": True}, athena.athena(two_days_on))
-    dropped = [s for s in statements if s.startswith("DELETE FROM") and "history\" WHERE dt" in s]
+    dropped = [s for s in statements if s.startswith("DELETE FROM") and 'history" WHERE dt' in s]
     assert dropped == [f"DELETE FROM {HISTORY} WHERE dt = '2026-11-23'", f"DELETE FROM {HISTORY} WHERE dt = '2026-11-24'"]
-    assert [s.split(" WHERE")[0] for s in statements if s.startswith("OPTIMIZE")].count(f"OPTIMIZE {history.ddl_ref(history.HISTORY)} REWRITE DATA USING BIN_PACK") == 3
+    assert [s.split(" WHERE")[0] for s in statements if s.startswith("OPTIMIZE")].count(
+        f"OPTIMIZE {history.ddl_ref(history.HISTORY)} REWRITE DATA USING BIN_PACK"
+    ) == 3
     assert parquet_files(trino_server, "2026-11-23") == parquet_files(trino_server, "2026-11-24") == []
     assert athena.execute(f"SELECT count(*) AS n FROM {history.ref(history.WATERMARK)}") == [{"n": 1}]
     assert athena.execute(f'SELECT count(*) AS n FROM "{history.DATABASE}"."{history.HISTORY}$snapshots"')[0]["n"] == 1
@@ -111,9 +113,13 @@ def test_a_history_made_by_an_older_version_gets_the_new_columns_on_trinos_icebe
         athena.execute(sql)
     data, statements = statemachine.run(statemachine.definition(template), {}, athena.athena(NOW))
     assert data["schema"]["missing"] == "next_status string"
-    assert [s for s in statements if s.startswith("ALTER TABLE")] == [f"ALTER TABLE {history.ddl_ref(history.HISTORY)} ADD COLUMNS (next_status string)"]
+    assert [s for s in statements if s.startswith("ALTER TABLE")] == [
+        f"ALTER TABLE {history.ddl_ref(history.HISTORY)} ADD COLUMNS (next_status string)"
+    ]
     (kept,) = athena.execute(f"SELECT count(next_status) AS n FROM {HISTORY}")
-    (raw,) = athena.execute(f"SELECT count(next_status) AS n FROM {TABLE_REF} WHERE snapshot_time < TIMESTAMP '2026-11-24 00:00:00'")
+    (raw,) = athena.execute(
+        f"SELECT count(next_status) AS n FROM {TABLE_REF} WHERE snapshot_time < TIMESTAMP '2026-11-24 00:00:00'"
+    )
     assert kept == raw and raw["n"] > 0
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+
 from connect_exporter.config import (
     ALL_AGENTS,
     ConfigError,
@@ -64,55 +65,63 @@ def test_defaults_are_the_connect_quota_and_namespace():
 
 # Each broken config and the words of its error (tests/unit/test_config_schema.py holds the JSON Schema to them too).
 BROKEN = [
-        ([], "must be a JSON object"),
-        ({}, "instances: is required"),
-        ({"instances": [], "x": 1}, "x: unknown key"),
-        ({"instances": []}, "instances: must hold at least 1"),
-        (cfg(extra=1), "extra: unknown key"),
-        ({"instances": [{"instance_id": IID}]}, "instances[0].filters: is required"),
-        ({"instances": [{"instance_id": "a/b", "filters": [{"name": "x"}]}]}, "instances[0].instance_id: must be"),
-        ({"instances": [{"instance_id": IID, "filters": []}]}, "instances[0].filters: must hold at least 1"),
-        ({"instances": [{"instance_id": IID, "filters": [{"name": "a"}]}] * 2}, "instances[1].instance_id: is a duplicate"),
-        (cfg({"name": "x", "queue": ["q"]}), "instances[0].filters[0].queue: unknown key"),
-        (cfg({"queues": ["q"]}), "instances[0].filters[0].name: is required"),
-        (cfg({"name": "Support"}), "filters[0].name: must match"),
-        (cfg({"name": "-x"}), "filters[0].name: must match"),
-        (cfg({"name": "a" * 64}), "filters[0].name: must match"),
-        (cfg({"name": "a"}, {"name": "a"}), "filters[1].name: is a duplicate (got 'a')"),
-        (cfg({"name": "x", "queues": ["q"], "agents": ["a"]}), "sets queues and agents; the API takes at most one"),
-        (cfg({"name": "x", "queues": []}), "filters[0].queues: must hold at least 1"),
-        (cfg({"name": "x", "queues": "q1"}), "filters[0].queues: must be a JSON array"),
-        (cfg({"name": "x", "queues": [7]}), "filters[0].queues[0]: must be a string id or ARN (got 7)"),
-        (cfg({"name": "x", "queues": ["q 1"]}), "filters[0].queues[0]: must be a queue id or ARN"),
-        (cfg({"name": "x", "queues": ["q1", "q2", "q1"]}), "filters[0].queues[2]: repeats"),
-        (cfg({"name": "x", "queues": [f"{ARN}/routing-profile/r1"]}), "is a routing-profile ARN; queues takes queue ARNs"),
-        (
-            cfg({"name": "x", "agents": ["arn:aws:connect:us-east-1:123456789012:instance/other/agent/a1"]}),
-            "belongs to instance other",
-        ),
-        (cfg({"name": "x", "contact_states": ["TALKING"]}), "contact_states[0]: must be one of INCOMING"),
-        (cfg({"name": "x", "contact_states": []}), "contact_states: must hold at least 1"),
-        (cfg({"name": "x", "contact_states": ["MISSED", "MISSED"]}),
-         "instances[0].filters[0].contact_states[1]: is a duplicate (got 'MISSED')"),
-        (cfg(pacing={"requests_per_second": 0}), "pacing.requests_per_second: must be a number"),
-        (cfg(pacing={"burst": 2.5}), "pacing.burst: must be a whole number"),
-        (cfg(pacing={"rate": 2}), "pacing.rate: unknown key"),
-        (cfg(pacing={"requests per second": 2}), 'pacing["requests per second"]: unknown key'),
-        (cfg(pacing={"operations": {"GetUserData": {"burst": 9}}}),
-         "pacing.operations.GetUserData: unknown key; allowed keys: GetCurrentUserData, ListQueues, ListRoutingProfiles"),
-        (cfg(pacing={"operations": {"GetCurrentUserData": {"requests_per_second": 0}}}),
-         "pacing.operations.GetCurrentUserData.requests_per_second: must be a number from 0.01 to 1000 (got 0)"),
-        (cfg(pacing={"operations": {"ListUsers": {"burst": 1.5}}}), "pacing.operations.ListUsers.burst: must be a whole number"),
-        (cfg(pacing={"operations": {"ListUsers": 5}}), "pacing.operations.ListUsers: must be a JSON object (got 5)"),
-        (cfg(metrics={"namespace": "AWS/Connect"}), "metrics.namespace: must be"),
-        (cfg(metrics={"per_agent": "yes"}), "metrics.per_agent: must be true or false"),
-        (cfg(names={"ttl_seconds": -1}), "names.ttl_seconds: must be a whole number"),
-        (cfg(metrics={"families": ["slots", "queues"]}),
-         "metrics.families[1]: must be one of slots, agents, status, contacts, health (got 'queues')"),
-        (cfg(metrics={"families": "slots"}), "metrics.families: must be a JSON array (got 'slots')"),
-        (cfg({"name": "x", "metrics": ["slots", "slots"]}), "instances[0].filters[0].metrics[1]: is a duplicate (got 'slots')"),
-        (cfg({"name": "x", "metrics": ["Slots"]}), "instances[0].filters[0].metrics[0]: must be one of slots"),
-        (cfg(deployment=[1]), "deployment: must be a JSON object"),
+    ([], "must be a JSON object"),
+    ({}, "instances: is required"),
+    ({"instances": [], "x": 1}, "x: unknown key"),
+    ({"instances": []}, "instances: must hold at least 1"),
+    (cfg(extra=1), "extra: unknown key"),
+    ({"instances": [{"instance_id": IID}]}, "instances[0].filters: is required"),
+    ({"instances": [{"instance_id": "a/b", "filters": [{"name": "x"}]}]}, "instances[0].instance_id: must be"),
+    ({"instances": [{"instance_id": IID, "filters": []}]}, "instances[0].filters: must hold at least 1"),
+    ({"instances": [{"instance_id": IID, "filters": [{"name": "a"}]}] * 2}, "instances[1].instance_id: is a duplicate"),
+    (cfg({"name": "x", "queue": ["q"]}), "instances[0].filters[0].queue: unknown key"),
+    (cfg({"queues": ["q"]}), "instances[0].filters[0].name: is required"),
+    (cfg({"name": "Support"}), "filters[0].name: must match"),
+    (cfg({"name": "-x"}), "filters[0].name: must match"),
+    (cfg({"name": "a" * 64}), "filters[0].name: must match"),
+    (cfg({"name": "a"}, {"name": "a"}), "filters[1].name: is a duplicate (got 'a')"),
+    (cfg({"name": "x", "queues": ["q"], "agents": ["a"]}), "sets queues and agents; the API takes at most one"),
+    (cfg({"name": "x", "queues": []}), "filters[0].queues: must hold at least 1"),
+    (cfg({"name": "x", "queues": "q1"}), "filters[0].queues: must be a JSON array"),
+    (cfg({"name": "x", "queues": [7]}), "filters[0].queues[0]: must be a string id or ARN (got 7)"),
+    (cfg({"name": "x", "queues": ["q 1"]}), "filters[0].queues[0]: must be a queue id or ARN"),
+    (cfg({"name": "x", "queues": ["q1", "q2", "q1"]}), "filters[0].queues[2]: repeats"),
+    (cfg({"name": "x", "queues": [f"{ARN}/routing-profile/r1"]}), "is a routing-profile ARN; queues takes queue ARNs"),
+    (
+        cfg({"name": "x", "agents": ["arn:aws:connect:us-east-1:123456789012:instance/other/agent/a1"]}),
+        "belongs to instance other",
+    ),
+    (cfg({"name": "x", "contact_states": ["TALKING"]}), "contact_states[0]: must be one of INCOMING"),
+    (cfg({"name": "x", "contact_states": []}), "contact_states: must hold at least 1"),
+    (
+        cfg({"name": "x", "contact_states": ["MISSED", "MISSED"]}),
+        "instances[0].filters[0].contact_states[1]: is a duplicate (got 'MISSED')",
+    ),
+    (cfg(pacing={"requests_per_second": 0}), "pacing.requests_per_second: must be a number"),
+    (cfg(pacing={"burst": 2.5}), "pacing.burst: must be a whole number"),
+    (cfg(pacing={"rate": 2}), "pacing.rate: unknown key"),
+    (cfg(pacing={"requests per second": 2}), 'pacing["requests per second"]: unknown key'),
+    (
+        cfg(pacing={"operations": {"GetUserData": {"burst": 9}}}),
+        "pacing.operations.GetUserData: unknown key; allowed keys: GetCurrentUserData, ListQueues, ListRoutingProfiles",
+    ),
+    (
+        cfg(pacing={"operations": {"GetCurrentUserData": {"requests_per_second": 0}}}),
+        "pacing.operations.GetCurrentUserData.requests_per_second: must be a number from 0.01 to 1000 (got 0)",
+    ),
+    (cfg(pacing={"operations": {"ListUsers": {"burst": 1.5}}}), "pacing.operations.ListUsers.burst: must be a whole number"),
+    (cfg(pacing={"operations": {"ListUsers": 5}}), "pacing.operations.ListUsers: must be a JSON object (got 5)"),
+    (cfg(metrics={"namespace": "AWS/Connect"}), "metrics.namespace: must be"),
+    (cfg(metrics={"per_agent": "yes"}), "metrics.per_agent: must be true or false"),
+    (cfg(names={"ttl_seconds": -1}), "names.ttl_seconds: must be a whole number"),
+    (
+        cfg(metrics={"families": ["slots", "queues"]}),
+        "metrics.families[1]: must be one of slots, agents, status, contacts, health (got 'queues')",
+    ),
+    (cfg(metrics={"families": "slots"}), "metrics.families: must be a JSON array (got 'slots')"),
+    (cfg({"name": "x", "metrics": ["slots", "slots"]}), "instances[0].filters[0].metrics[1]: is a duplicate (got 'slots')"),
+    (cfg({"name": "x", "metrics": ["Slots"]}), "instances[0].filters[0].metrics[0]: must be one of slots"),
+    (cfg(deployment=[1]), "deployment: must be a JSON object"),
 ]
 
 
@@ -122,9 +131,21 @@ def test_each_rule_rejects_with_a_one_line_error_naming_the_field(raw, expected)
 
 
 def test_metric_families_default_to_all_and_a_filter_overrides_the_config():
-    assert validate_config(cfg({"name": "a"})).families(FilterConfig(name="a")) == {"slots", "agents", "status", "contacts", "health"}
-    config = validate_config(cfg({"name": "a"}, {"name": "b", "metrics": ["slots"]}, {"name": "c", "metrics": []},
-                                 metrics={"families": ["slots", "health"]}))
+    assert validate_config(cfg({"name": "a"})).families(FilterConfig(name="a")) == {
+        "slots",
+        "agents",
+        "status",
+        "contacts",
+        "health",
+    }
+    config = validate_config(
+        cfg(
+            {"name": "a"},
+            {"name": "b", "metrics": ["slots"]},
+            {"name": "c", "metrics": []},
+            metrics={"families": ["slots", "health"]},
+        )
+    )
     a, b, c = config.instances[0].filters
     assert (config.families(a), config.families(b), config.families(c)) == ({"slots", "health"}, {"slots"}, set())
 
@@ -153,9 +174,15 @@ def test_missing_file_is_one_line(tmp_path):
 
 
 def test_pacing_per_operation_overrides_only_the_operations_it_names():
-    config = validate_config(cfg(pacing={"requests_per_second": 2, "burst": 5,
-                                         "operations": {"GetCurrentUserData": {"requests_per_second": 20, "burst": 40},
-                                                        "ListUsers": {"burst": 8}}}))
+    config = validate_config(
+        cfg(
+            pacing={
+                "requests_per_second": 2,
+                "burst": 5,
+                "operations": {"GetCurrentUserData": {"requests_per_second": 20, "burst": 40}, "ListUsers": {"burst": 8}},
+            }
+        )
+    )
     pace = config.pacing.pace
     assert (pace("GetCurrentUserData").requests_per_second, pace("GetCurrentUserData").burst) == (20, 40)
     assert (pace("ListUsers").requests_per_second, pace("ListUsers").burst) == (2, 8)  # unnamed values: the default

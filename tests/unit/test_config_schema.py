@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import copy
-import re
 import json
+import re
 from pathlib import Path
 
 import jsonschema
 import pytest
+
 from connect_exporter.config import ConfigError, validate_config
 from connect_exporter.tools.deployment import config_schema
 
@@ -49,11 +50,22 @@ def test_rules_across_objects_are_checked_by_validate_alone(schema, raw, expecte
         validate_config(raw)
 
 
-@pytest.mark.parametrize("deployment", [
-    {"schedule": "rate(90 seconds)"}, {"schedule": "rate(16 minutes)"}, {"encryption": "aes"}, {"reserved_concurrency": 0},
-    {"prefix": "history/raw"}, {"prefix": "snapshots/"}, {"log_retention_days": 31}, {"tracing": "yes"},
-    {"alarms": [{"filter": "support", "channel": "FAX", "threshold": 1}]}, {"database": "Connect-Data"}, {"unknown": 1},
-])
+@pytest.mark.parametrize(
+    "deployment",
+    [
+        {"schedule": "rate(90 seconds)"},
+        {"schedule": "rate(16 minutes)"},
+        {"encryption": "aes"},
+        {"reserved_concurrency": 0},
+        {"prefix": "history/raw"},
+        {"prefix": "snapshots/"},
+        {"log_retention_days": 31},
+        {"tracing": "yes"},
+        {"alarms": [{"filter": "support", "channel": "FAX", "threshold": 1}]},
+        {"database": "Connect-Data"},
+        {"unknown": 1},
+    ],
+)
 def test_the_schema_rejects_each_broken_deployment_setting(schema, deployment):
     config = copy.deepcopy(EXAMPLE)
     config["deployment"].update(deployment)

@@ -9,6 +9,7 @@ from connect_exporter.schema import COLUMNS, CONTACT_COLUMNS
 
 ROOT = Path(__file__).resolve().parents[2]
 spec = importlib.util.spec_from_file_location("columns", ROOT / "docs" / "columns.py")
+assert spec is not None and spec.loader is not None
 columns = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(columns)
 

@@ -18,13 +18,26 @@ from connect_exporter.observability import emit_emf
 
 from ..support import summarize
 
-AT = dt.datetime(2026, 11, 24, 3, 45, tzinfo=dt.timezone.utc)
+AT = dt.datetime(2026, 11, 24, 3, 45, tzinfo=dt.UTC)
 RECORDS = [
-    {"status_name": "Available", "available_slots": {"VOICE": 1, "CHAT": 2}, "max_slots": {"VOICE": 1, "CHAT": 3},
-     "active_slots": {"VOICE": 0, "CHAT": 1}, "contacts": [{"agent_contact_state": "CONNECTED"}], "username": "a", "user_id": "1"},
-    {"status_name": "Break", "available_slots": {"VOICE": 0, "CHAT": 0}, "max_slots": {"VOICE": 1, "CHAT": 1},
-     "active_slots": {"VOICE": 1, "CHAT": 0}, "contacts": [{"agent_contact_state": "CONNECTED"}, {"agent_contact_state": "ENDED"}],
-     "username": "b", "user_id": "2"},
+    {
+        "status_name": "Available",
+        "available_slots": {"VOICE": 1, "CHAT": 2},
+        "max_slots": {"VOICE": 1, "CHAT": 3},
+        "active_slots": {"VOICE": 0, "CHAT": 1},
+        "contacts": [{"agent_contact_state": "CONNECTED"}],
+        "username": "a",
+        "user_id": "1",
+    },
+    {
+        "status_name": "Break",
+        "available_slots": {"VOICE": 0, "CHAT": 0},
+        "max_slots": {"VOICE": 1, "CHAT": 1},
+        "active_slots": {"VOICE": 1, "CHAT": 0},
+        "contacts": [{"agent_contact_state": "CONNECTED"}, {"agent_contact_state": "ENDED"}],
+        "username": "b",
+        "user_id": "2",
+    },
 ]
 
 
@@ -66,10 +79,14 @@ def test_slot_sums_per_channel_include_zero_channels():
 def test_filter_documents_have_exactly_the_documented_dimension_sets():
     docs = printed(filter_documents("NS", AT, "inst-1", "support", summarize(RECORDS), FilterHealth(False, 7, 1, 0)))
     dim_sets = sorted({tuple(d["_aws"]["CloudWatchMetrics"][0]["Dimensions"][0]) for d in docs})
-    assert dim_sets == sorted({
-        ("InstanceId", "Filter"), ("InstanceId", "Filter", "Channel"),
-        ("InstanceId", "Filter", "Status"), ("InstanceId", "Filter", "ContactState"),
-    })
+    assert dim_sets == sorted(
+        {
+            ("InstanceId", "Filter"),
+            ("InstanceId", "Filter", "Channel"),
+            ("InstanceId", "Filter", "Status"),
+            ("InstanceId", "Filter", "ContactState"),
+        }
+    )
     assert all("service" not in d for d in docs)  # POWERTOOLS_SERVICE_NAME is set in conftest
     assert all(d["_aws"]["Timestamp"] == int(AT.timestamp() * 1000) for d in docs)
     assert all(d["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "NS" for d in docs)
@@ -101,15 +118,22 @@ def test_new_channels_get_their_own_datapoints():
 
 def test_per_agent_and_instance_health_documents():
     agent_docs = printed(agent_documents("NS", AT, "i", "f", RECORDS))
-    assert {tuple(d["_aws"]["CloudWatchMetrics"][0]["Dimensions"][0]) for d in agent_docs} == {("InstanceId", "Filter", "Agent", "Channel")}
+    assert {tuple(d["_aws"]["CloudWatchMetrics"][0]["Dimensions"][0]) for d in agent_docs} == {
+        ("InstanceId", "Filter", "Agent", "Channel")
+    }
     assert len(agent_docs) == 4
     (health,) = printed([instance_document("NS", AT, "i", InstanceHealth(1, 20, 2, 12.5, already_written_filters=3))])
     assert health["_aws"]["CloudWatchMetrics"][0]["Dimensions"] == [["InstanceId"]]
     names = ("FailedFilters", "AlreadyWrittenFilters", "ApiCalls", "Throttles", "SnapshotDurationSeconds")
     assert [value(health, n) for n in names] == [1, 3, 20, 2, 12.5]
     units = {m["Name"]: m["Unit"] for m in health["_aws"]["CloudWatchMetrics"][0]["Metrics"]}
-    assert units == {"FailedFilters": "Count", "AlreadyWrittenFilters": "Count", "ApiCalls": "Count", "Throttles": "Count",
-                     "SnapshotDurationSeconds": "Seconds"}
+    assert units == {
+        "FailedFilters": "Count",
+        "AlreadyWrittenFilters": "Count",
+        "ApiCalls": "Count",
+        "Throttles": "Count",
+        "SnapshotDurationSeconds": "Seconds",
+    }
 
 
 def test_an_already_written_filter_emits_its_health_and_no_second_datapoint():
@@ -136,13 +160,19 @@ def test_metric_families_change_the_dimension_sets_exactly_as_configured():
 
     def emitted(families) -> set[tuple]:
         docs = printed(filter_documents("NS", AT, "i-1", "f", summary, health, frozenset(families)))
-        return {(m["Name"], tuple(sorted((d, doc[d]) for d in dims)))
-                for doc in docs for directive in doc["_aws"]["CloudWatchMetrics"]
-                for dims in directive["Dimensions"] for m in directive["Metrics"]}
+        return {
+            (m["Name"], tuple(sorted((d, doc[d]) for d in dims)))
+            for doc in docs
+            for directive in doc["_aws"]["CloudWatchMetrics"]
+            for dims in directive["Dimensions"]
+            for m in directive["Metrics"]
+        }
 
     base = (("Filter", "f"), ("InstanceId", "i-1"))
     heartbeat = {("FilterFailed", base)}
-    slots = {(m, tuple(sorted(base + (("Channel", ch),)))) for m in ("AvailableSlots", "MaxSlots", "ActiveSlots") for ch in CHANNELS}
+    slots = {
+        (m, tuple(sorted(base + (("Channel", ch),)))) for m in ("AvailableSlots", "MaxSlots", "ActiveSlots") for ch in CHANNELS
+    }
     status = {("AgentsByStatus", tuple(sorted(base + (("Status", s),)))) for s in ("Available", "Break")}
     contacts = {("Contacts", tuple(sorted(base + (("ContactState", s),)))) for s in ("CONNECTED", "ENDED")}
     health_metrics = {(m, base) for m in ("ApiCalls", "Throttles", "AgentsShortOfTotal")}
@@ -154,4 +184,5 @@ def test_metric_families_change_the_dimension_sets_exactly_as_configured():
     everything = emitted(["slots", "agents", "status", "contacts", "health"])
     assert everything == slots | heartbeat | {("Agents", base)} | status | contacts | health_metrics
     assert printed(filter_documents("NS", AT, "i-1", "f", summary, health)) == printed(
-        filter_documents("NS", AT, "i-1", "f", summary, health, frozenset(["slots", "agents", "status", "contacts", "health"])))
+        filter_documents("NS", AT, "i-1", "f", summary, health, frozenset(["slots", "agents", "status", "contacts", "health"]))
+    )

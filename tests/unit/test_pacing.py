@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 
 import pytest
+
 from connect_exporter.pacing import TokenBucket, backoff_delay
 
 

@@ -6,13 +6,16 @@ import random
 
 import pytest
 from botocore.exceptions import ClientError
+
 from connect_exporter.config import FilterConfig, OperationPace, Operations, PacingConfig
 from connect_exporter.connect import ConnectApi, Deadline, DeadlineReached, MalformedResponse, parallel_pages
 from connect_exporter.pager import fetch_filter, filter_chunks
 
 
 def error(code: str, status: int, message: str = "x") -> ClientError:
-    return ClientError({"Error": {"Code": code, "Message": message}, "ResponseMetadata": {"HTTPStatusCode": status}}, "GetCurrentUserData")
+    return ClientError(
+        {"Error": {"Code": code, "Message": message}, "ResponseMetadata": {"HTTPStatusCode": status}}, "GetCurrentUserData"
+    )
 
 
 class FakeConnect:
@@ -31,16 +34,19 @@ class FakeConnect:
         (key, values), *_ = [(k, v) for k, v in params["Filters"].items() if k != "ContactFilter"]
         users = sorted({u for v in values for u in self.members.get(v, [])})
         start = int(params.get("NextToken", "0"))
-        page = {"UserDataList": [{"User": {"Id": u, "Arn": f"arn/{u}"}} for u in users[start : start + self.page]],
-                "ApproximateTotalCount": len(users)}
+        page = {
+            "UserDataList": [{"User": {"Id": u, "Arn": f"arn/{u}"}} for u in users[start : start + self.page]],
+            "ApproximateTotalCount": len(users),
+        }
         if start + self.page < len(users):
             page["NextToken"] = str(start + self.page)
         return page
 
 
 def api(client, **pacing) -> ConnectApi:
-    return ConnectApi(client, PacingConfig(**{"requests_per_second": 1000, "burst": 1000, **pacing}),
-                      sleep=lambda s: None, rng=random.Random(0))
+    return ConnectApi(
+        client, PacingConfig(**{"requests_per_second": 1000, "burst": 1000, **pacing}), sleep=lambda s: None, rng=random.Random(0)
+    )
 
 
 def test_a_150_queue_filter_is_two_calls_of_at_most_100_with_contact_states():
@@ -129,7 +135,7 @@ def shrinking_after_first_page(leaving: int) -> FakeConnect:
         client.members["rp"] = client.members["rp"][: 200 - leaving]  # agents log out after the first page
         return page
 
-    client.get_current_user_data = shrinking
+    client.get_current_user_data = shrinking  # type: ignore[method-assign]  # the fake's own method, swapped
     return client
 
 
@@ -155,7 +161,12 @@ def test_the_deadline_stops_paging_before_a_call_that_would_not_finish():
 
     client.get_current_user_data = slow
     with pytest.raises(DeadlineReached, match="Lambda deadline"):
-        fetch_filter(ConnectApi(client, PacingConfig(), Deadline(lambda: budget[0], reserve=5)), "i", [{"RoutingProfiles": ["rp"]}], list().extend)
+        fetch_filter(
+            ConnectApi(client, PacingConfig(), Deadline(lambda: budget[0], reserve=5)),
+            "i",
+            [{"RoutingProfiles": ["rp"]}],
+            list().extend,
+        )
     assert len(client.requests) == 1
 
 
@@ -181,6 +192,9 @@ def test_a_failing_chunk_stops_the_others_and_raises():
 
 
 def test_parallel_pages_grow_with_a_raised_user_data_quota_only():
-    raised = [PacingConfig(operations=Operations(GetCurrentUserData=OperationPace(requests_per_second=rate, burst=5))) for rate in (2, 5, 10, 20, 100)]
+    raised = [
+        PacingConfig(operations=Operations(GetCurrentUserData=OperationPace(requests_per_second=rate, burst=5)))
+        for rate in (2, 5, 10, 20, 100)
+    ]
     assert [parallel_pages(p) for p in raised] == [1, 1, 2, 4, 8]
     assert parallel_pages(PacingConfig(requests_per_second=500, burst=50)) == 1  # the default pace, however high

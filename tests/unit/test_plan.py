@@ -5,21 +5,25 @@ from __future__ import annotations
 import datetime as dt
 import json
 
+from connect_exporter.snapshot import FilterOutcome, SnapshotReport
 from connect_exporter.tools.costs import PRICES
 from connect_exporter.tools.deployment import load_settings
 from connect_exporter.tools.plan import make_plan, paced_seconds
-from connect_exporter.snapshot import FilterOutcome, SnapshotReport
 
-AT = dt.datetime(2026, 11, 24, 9, tzinfo=dt.timezone.utc)
+AT = dt.datetime(2026, 11, 24, 9, tzinfo=dt.UTC)
 IID = "aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee"
 
 
 def settings(tmp_path, schedule: str = "rate(1 minute)"):
     path = tmp_path / "config.json"
-    path.write_text(json.dumps({
-        "instances": [{"instance_id": IID, "filters": [{"name": "all-agents"}, {"name": "team", "queues": ["q1"]}]}],
-        "deployment": {"schedule": schedule},
-    }))
+    path.write_text(
+        json.dumps(
+            {
+                "instances": [{"instance_id": IID, "filters": [{"name": "all-agents"}, {"name": "team", "queues": ["q1"]}]}],
+                "deployment": {"schedule": schedule},
+            }
+        )
+    )
     return load_settings(path)
 
 
@@ -37,7 +41,9 @@ def test_a_snapshot_longer_than_a_run_says_it_does_not_fit_and_what_to_change(tm
     plan = make_plan(settings(tmp_path), report(62.0), [], PRICES)
     assert (plan.budget_seconds, plan.headroom_seconds, plan.share_of_schedule) == (50, -12.0, round(62 / 60, 3))
     assert [(f.name, f.agents, f.calls, f.share_of_schedule) for f in plan.instances[0].filters] == [
-        ("all-agents", 6000, 60, round(31 / 60, 3)), ("team", 2500, 25, round(31 / 60, 3))]
+        ("all-agents", 6000, 60, round(31 / 60, 3)),
+        ("team", 2500, 25, round(31 / 60, 3)),
+    ]
     (warning,) = plan.warnings
     assert warning.startswith("does not fit: a snapshot takes 62.0 s of the 50 s a run has.")
     assert "Service Quotas L-9E54B88B" in warning and "pacing.operations.GetCurrentUserData" in warning
@@ -49,8 +55,10 @@ def test_a_longer_schedule_makes_room_and_halves_the_per_run_costs(tmp_path):
     every_two = make_plan(settings(tmp_path, "rate(2 minutes)"), report(62.0), [], PRICES)
     assert every_two.budget_seconds == 110 and every_two.headroom_seconds == 48.0 and every_two.warnings == []
     for item in ("lambda", "s3_puts", "log_ingestion"):
-        assert every_two.monthly_cost_usd[item] == round(every_minute.monthly_cost_usd[item] / 2, 2) or abs(
-            every_two.monthly_cost_usd[item] - every_minute.monthly_cost_usd[item] / 2) <= 0.01
+        assert (
+            every_two.monthly_cost_usd[item] == round(every_minute.monthly_cost_usd[item] / 2, 2)
+            or abs(every_two.monthly_cost_usd[item] - every_minute.monthly_cost_usd[item] / 2) <= 0.01
+        )
 
 
 def test_the_paced_floor_is_the_slowest_operation_at_its_own_pace(tmp_path):

@@ -8,6 +8,9 @@ import json
 import re
 
 import botocore.session
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
 from connect_exporter.config import (
     CONTACT_STATES,
     FILTER_KINDS,
@@ -20,11 +23,9 @@ from connect_exporter.metrics import CHANNELS, FilterHealth, filter_documents
 from connect_exporter.pager import fetch_filter, filter_chunks
 from connect_exporter.records import Names, flatten
 from connect_exporter.schema import COLUMNS, CONTACT_COLUMNS
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
-from ..support import summarize
 from ..hive_types import conforms, hive_type
+from ..support import summarize
 from .test_pager import FakeConnect, api
 
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -68,7 +69,10 @@ def valid_configs(draw) -> dict:
             "max_attempts": draw(st.integers(1, 20)),
         }
     if draw(st.booleans()):
-        config["metrics"] = {"namespace": draw(st.from_regex(r"[A-Za-z0-9._#:-]{1,40}", fullmatch=True)), "per_agent": draw(st.booleans())}
+        config["metrics"] = {
+            "namespace": draw(st.from_regex(r"[A-Za-z0-9._#:-]{1,40}", fullmatch=True)),
+            "per_agent": draw(st.booleans()),
+        }
     return config
 
 
@@ -197,7 +201,7 @@ def test_anything_else_is_a_one_line_config_error_never_a_traceback(value):
 
 MODEL = botocore.session.get_session().get_service_model("connect")
 USER_DATA = MODEL.operation_model("GetCurrentUserData").output_shape.members["UserDataList"].member
-ZONES = st.sampled_from([dt.timezone.utc, dt.timezone(dt.timedelta(hours=5, minutes=30)), dt.timezone(dt.timedelta(hours=-8))])
+ZONES = st.sampled_from([dt.UTC, dt.timezone(dt.timedelta(hours=5, minutes=30)), dt.timezone(dt.timedelta(hours=-8))])
 
 
 def from_shape(shape) -> st.SearchStrategy:
@@ -219,7 +223,7 @@ def from_shape(shape) -> st.SearchStrategy:
     raise AssertionError(f"no strategy for {shape.name} ({kind})")
 
 
-snapshot_times = st.datetimes(dt.datetime(2000, 1, 1), dt.datetime(2100, 1, 1), timezones=st.just(dt.timezone.utc))
+snapshot_times = st.datetimes(dt.datetime(2000, 1, 1), dt.datetime(2100, 1, 1), timezones=st.just(dt.UTC))
 COLUMN_TYPES = [(c.name, hive_type(c.type)) for c in COLUMNS]
 
 
@@ -237,7 +241,11 @@ def test_any_user_data_flattens_to_a_record_the_glue_table_reads(user, at):
     assert record["contact_count"] == len(record["contacts"]) == len(contacts)
     assert all(tuple(c) == tuple(c.name for c in CONTACT_COLUMNS) for c in record["contacts"])
     assert [c["agent_contact_state"] for c in record["contacts"]] == [c.get("AgentContactState") for c in contacts]
-    for api_key, column in (("AvailableSlotsByChannel", "available_slots"), ("MaxSlotsByChannel", "max_slots"), ("ActiveSlotsByChannel", "active_slots")):
+    for api_key, column in (
+        ("AvailableSlotsByChannel", "available_slots"),
+        ("MaxSlotsByChannel", "max_slots"),
+        ("ActiveSlotsByChannel", "active_slots"),
+    ):
         assert record[column] == user.get(api_key)  # every channel kept, new ones included
     start = (user.get("Status") or {}).get("StatusStartTimestamp")
     if start is not None:
@@ -252,26 +260,32 @@ def test_any_records_sum_into_valid_emf_with_every_channel(users, at):
     docs = filter_documents("ConnectUserData", at, "i-1", "f", summary, FilterHealth(failed=False))
     channel_docs = [d for d in docs if "Channel" in d]
     channels = [d["Channel"] for d in channel_docs]
-    named = {ch for r in records for key in ("available_slots", "max_slots", "active_slots") for ch in (r[key] or {}) if ch.strip()}
+    named = {
+        ch for r in records for key in ("available_slots", "max_slots", "active_slots") for ch in (r[key] or {}) if ch.strip()
+    }
     assert len(channels) == len(set(channels)) and set(channels) >= set(CHANNELS) | {ch[:1024] for ch in named}
     # Nothing is lost or double counted, whatever the channel keys (a blank one is reported as UNKNOWN).
     assert sum(d["MaxSlots"][0] for d in channel_docs) == sum(sum((r["max_slots"] or {}).values()) for r in records)
     assert all(d["_aws"]["CloudWatchMetrics"][0]["Dimensions"] == [["InstanceId", "Filter", "Channel"]] for d in channel_docs)
     for doc in docs:
         directive = doc["_aws"]["CloudWatchMetrics"][0]
-        assert all(len(dims) <= 30 and all(isinstance(doc[d], str) and doc[d].strip() for d in dims) for dims in directive["Dimensions"])
+        assert all(
+            len(dims) <= 30 and all(isinstance(doc[d], str) and doc[d].strip() for d in dims) for dims in directive["Dimensions"]
+        )
         assert len(directive["Metrics"]) <= 100 and doc["_aws"]["Timestamp"] == round(at.timestamp() * 1000)
         assert all(isinstance(doc[m["Name"]][0], (int, float)) for m in directive["Metrics"])
 
 
 # --- paging -------------------------------------------------------------------------------------------
 
+
 @SETTINGS
 @given(
     st.dictionaries(
         st.from_regex(r"q[0-9]{1,3}", fullmatch=True),
         st.lists(st.from_regex(r"u[0-9]{1,3}", fullmatch=True), max_size=60, unique=True),
-        min_size=1, max_size=250,
+        min_size=1,
+        max_size=250,
     ),
     st.integers(1, 100),
 )

@@ -7,8 +7,8 @@ import datetime as dt
 from connect_exporter.records import Names, flatten, iso_utc
 from connect_exporter.schema import COLUMNS, CONTACT_COLUMNS
 
-AT = dt.datetime(2026, 11, 24, 3, 45, tzinfo=dt.timezone.utc)
-UTC = dt.timezone.utc
+AT = dt.datetime(2026, 11, 24, 3, 45, tzinfo=dt.UTC)
+UTC = dt.UTC
 
 
 def full_item() -> dict:
@@ -16,8 +16,18 @@ def full_item() -> dict:
     return {
         "User": ref("u1"),
         "RoutingProfile": ref("rp1"),
-        "HierarchyPath": {"LevelOne": ref("g1"), "LevelTwo": ref("g2"), "LevelThree": ref("g3"), "LevelFour": ref("g4"), "LevelFive": ref("g5")},
-        "Status": {"StatusStartTimestamp": dt.datetime(2026, 11, 24, 3, 40, 29, 250000, tzinfo=UTC), "StatusArn": "arn:st", "StatusName": "Available"},
+        "HierarchyPath": {
+            "LevelOne": ref("g1"),
+            "LevelTwo": ref("g2"),
+            "LevelThree": ref("g3"),
+            "LevelFour": ref("g4"),
+            "LevelFive": ref("g5"),
+        },
+        "Status": {
+            "StatusStartTimestamp": dt.datetime(2026, 11, 24, 3, 40, 29, 250000, tzinfo=UTC),
+            "StatusArn": "arn:st",
+            "StatusName": "Available",
+        },
         "AvailableSlotsByChannel": {"VOICE": 0, "CHAT": 2},
         "MaxSlotsByChannel": {"VOICE": 1, "CHAT": 3},
         "ActiveSlotsByChannel": {"VOICE": 1, "CHAT": 1},
@@ -87,7 +97,13 @@ def test_missing_blocks_give_nulls_and_every_key_is_still_present():
     assert tuple(record) == tuple(c.name for c in COLUMNS)
     assert record["user_id"] == "u9" and record["username"] is None
     nulls = [k for k, v in record.items() if v is None]
-    assert set(nulls) == set(tuple(c.name for c in COLUMNS)) - {"snapshot_time", "user_id", "user_arn", "contact_count", "contacts"}
+    assert set(nulls) == set(tuple(c.name for c in COLUMNS)) - {
+        "snapshot_time",
+        "user_id",
+        "user_arn",
+        "contact_count",
+        "contacts",
+    }
     assert record["contact_count"] == 0 and record["contacts"] == []
 
 
@@ -114,7 +130,7 @@ def test_iso_utc_converts_other_zones_and_keeps_milliseconds():
 def test_a_status_duration_is_exact_to_the_millisecond_at_a_half_millisecond_tie():
     """Found by the flattening property test: two float epochs put 59.9905 s just above the tie (59.991);
     the exact difference of the two times rounds as the record's other times do (59.99)."""
-    start = dt.datetime(2000, 1, 1, 0, 0, 0, 65566, tzinfo=dt.timezone.utc)
-    at = dt.datetime(2000, 1, 1, 0, 1, 0, 56066, tzinfo=dt.timezone.utc)
+    start = dt.datetime(2000, 1, 1, 0, 0, 0, 65566, tzinfo=dt.UTC)
+    at = dt.datetime(2000, 1, 1, 0, 1, 0, 56066, tzinfo=dt.UTC)
     record = flatten({"Status": {"StatusStartTimestamp": start}}, at)
     assert record["status_duration_seconds"] == round((at - start).total_seconds(), 3) == 59.99

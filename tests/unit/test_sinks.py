@@ -8,6 +8,7 @@ import io
 import json
 
 import pytest
+
 from connect_exporter.sinks import (
     AlreadyWritten,
     LocalSink,

@@ -6,7 +6,7 @@ import datetime as dt
 
 from simulator.world import ACTIVE_STATES, CHANNELS, STATUSES, build_instance
 
-EPOCH = dt.datetime(2026, 11, 24, 9, 0, tzinfo=dt.timezone.utc)
+EPOCH = dt.datetime(2026, 11, 24, 9, 0, tzinfo=dt.UTC)
 
 
 def state(instance):

@@ -21,15 +21,15 @@ from typing import Any
 
 from ..clients import connect_client, s3_client
 from ..config import ConfigError, ExporterConfig
-from .costs import PRICES, load_prices
-from .deployment import config_schema, load_settings
+from ..connect import ConnectApi
 from ..directory import Directory
 from ..observability import emit_emf, logger, use_human_logs
-from ..connect import ConnectApi
-from .plan import format_plan, make_plan
-from .progress import terminal_progress
 from ..sinks import DiscardSink, LocalSink, S3Sink, Sink, parse_destination
 from ..snapshot import SnapshotReport, run_snapshot, snapshot_time
+from .costs import PRICES, load_prices
+from .deployment import config_schema, load_settings
+from .plan import format_plan, make_plan
+from .progress import terminal_progress
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -46,7 +46,9 @@ def build_parser() -> argparse.ArgumentParser:
     check = commands.add_parser("validate", help="check the config as cdk synth would, without calling AWS")
     check.add_argument("--config", required=True, help="exporter config JSON file")
     commands.add_parser("schema", help="print the config file's JSON Schema (what editors check config files with)")
-    plan = commands.add_parser("plan", help="one snapshot, measured: does it fit the schedule, its custom metrics, its monthly cost")
+    plan = commands.add_parser(
+        "plan", help="one snapshot, measured: does it fit the schedule, its custom metrics, its monthly cost"
+    )
     plan.add_argument("--config", required=True, help="exporter config JSON file")
     plan.add_argument("--out", help="also write the snapshot here (local directory or s3://bucket/prefix)")
     plan.add_argument("--prices", help="JSON file of prices to use instead of the defaults: " + ", ".join(PRICES))
@@ -89,8 +91,15 @@ def _one_line(exc: BaseException) -> str:
 
 def _run(config: ExporterConfig, at: Any, sink: Sink, emit: Any) -> SnapshotReport:
     with terminal_progress(sys.stderr) as progress:
-        return run_snapshot(config, at, ConnectApi(connect_client(), config.pacing), Directory(config.names_ttl_seconds),
-                            sink, emit=emit, progress=progress)
+        return run_snapshot(
+            config,
+            at,
+            ConnectApi(connect_client(), config.pacing),
+            Directory(config.names_ttl_seconds),
+            sink,
+            emit=emit,
+            progress=progress,
+        )
 
 
 def _exit_code(report: SnapshotReport) -> int:
@@ -109,8 +118,10 @@ def _validate(args: argparse.Namespace) -> int:
             print(f"error: {problem}", file=sys.stderr)
         return 2
     filters = sum(len(i.filters) for i in settings.exporter.instances)
-    print(f"ok: {args.config}: {len(settings.exporter.instances)} instance(s), {filters} filter(s), "
-          f"{settings.deployment.schedule_expression}, {len(settings.alarms)} slot alarm(s)")
+    print(
+        f"ok: {args.config}: {len(settings.exporter.instances)} instance(s), {filters} filter(s), "
+        f"{settings.deployment.schedule_expression}, {len(settings.alarms)} slot alarm(s)"
+    )
     return 0
 
 

@@ -81,18 +81,37 @@ def monthly_cost(usage: Usage, prices: Mapping[str, float] = PRICES) -> dict[str
     runs = HOURS_PER_MONTH * 60 / usage.schedule_minutes
     raw_month_gb = runs * usage.bytes / GB
     cost = {
-        "lambda": runs * (usage.seconds * usage.memory_mb / 1024 * p["lambda_gb_second_arm64"] + p["lambda_requests_per_million"] / 1e6),
+        "lambda": runs
+        * (usage.seconds * usage.memory_mb / 1024 * p["lambda_gb_second_arm64"] + p["lambda_requests_per_million"] / 1e6),
         "s3_puts": runs * usage.objects * p["s3_put_per_1000"] / 1000,
         "s3_storage": raw_month_gb * min(1.0, usage.snapshot_retention_days / DAYS_PER_MONTH) * p["s3_storage_gb_month"]
-        + (raw_month_gb * HISTORY_TO_RAW * usage.history_retention_days / DAYS_PER_MONTH * p["s3_storage_gb_month"] if usage.history else 0.0),
+        + (
+            raw_month_gb * HISTORY_TO_RAW * usage.history_retention_days / DAYS_PER_MONTH * p["s3_storage_gb_month"]
+            if usage.history
+            else 0.0
+        ),
         "custom_metrics": usage.custom_metrics * p["custom_metric_month"],
         "alarms": usage.alarms * p["alarm_month"],
-        "log_ingestion": runs * (usage.emf_bytes + PLATFORM_LOG_BYTES + FILTER_LOG_BYTES * usage.filters) / GB * p["logs_ingestion_gb"],
-        "athena_history": (HOURS_PER_MONTH * (
-            max(ATHENA_MIN_BYTES, COMPACTION_RAW_HOURS * raw_month_gb * GB / HOURS_PER_MONTH) + COMPACTION_SMALL_QUERIES * ATHENA_MIN_BYTES
-        ) + DAYS_PER_MONTH * (
-            max(ATHENA_MIN_BYTES, raw_month_gb * GB * usage.history_reconcile_days / DAYS_PER_MONTH) + DAILY_SMALL_QUERIES * ATHENA_MIN_BYTES
-        )) / TB * p["athena_tb_scanned"] if usage.history else 0.0,
+        "log_ingestion": runs
+        * (usage.emf_bytes + PLATFORM_LOG_BYTES + FILTER_LOG_BYTES * usage.filters)
+        / GB
+        * p["logs_ingestion_gb"],
+        "athena_history": (
+            HOURS_PER_MONTH
+            * (
+                max(ATHENA_MIN_BYTES, COMPACTION_RAW_HOURS * raw_month_gb * GB / HOURS_PER_MONTH)
+                + COMPACTION_SMALL_QUERIES * ATHENA_MIN_BYTES
+            )
+            + DAYS_PER_MONTH
+            * (
+                max(ATHENA_MIN_BYTES, raw_month_gb * GB * usage.history_reconcile_days / DAYS_PER_MONTH)
+                + DAILY_SMALL_QUERIES * ATHENA_MIN_BYTES
+            )
+        )
+        / TB
+        * p["athena_tb_scanned"]
+        if usage.history
+        else 0.0,
         "fixed": p["dashboard_month"] + p["kms_key_month"] if usage.fixed else 0.0,
     }
     cost["total"] = sum(cost.values())

@@ -20,7 +20,12 @@ from ..validation import Model, Rule, Say, validate
 
 LogRetention = Literal[1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653]
 LOG_RETENTION_DAYS: tuple[int, ...] = get_args(LogRetention)
-COMPARISONS = {"<": "LESS_THAN_THRESHOLD", "<=": "LESS_THAN_OR_EQUAL_TO_THRESHOLD", ">": "GREATER_THAN_THRESHOLD", ">=": "GREATER_THAN_OR_EQUAL_TO_THRESHOLD"}
+COMPARISONS = {
+    "<": "LESS_THAN_THRESHOLD",
+    "<=": "LESS_THAN_OR_EQUAL_TO_THRESHOLD",
+    ">": "GREATER_THAN_THRESHOLD",
+    ">=": "GREATER_THAN_OR_EQUAL_TO_THRESHOLD",
+}
 Comparison = Literal["<", "<=", ">", ">="]
 SlotMetric = Literal["AvailableSlots", "MaxSlots", "ActiveSlots"]
 # Athena writes at most 100 partitions a query (HIVE_TOO_MANY_OPEN_PARTITIONS); every history write covers one
@@ -45,14 +50,18 @@ class AlarmRule(Model):
     comparison: Comparison = "<"
     threshold: Annotated[float, Field(ge=-1e9, le=1e9)]
     evaluation_periods: Annotated[int, Field(ge=1, le=60)] = 5
-    datapoints_to_alarm: Annotated[int, Field(ge=1, le=60)] | None = Field(None, description="Default: min(3, evaluation_periods)")
+    datapoints_to_alarm: Annotated[int, Field(ge=1, le=60)] | None = Field(
+        None, description="Default: min(3, evaluation_periods)"
+    )
 
     @model_validator(mode="after")
     def _datapoints(self) -> AlarmRule:
         if self.datapoints_to_alarm is None:  # frozen: set once, here, the default that depends on another field
             object.__setattr__(self, "datapoints_to_alarm", min(3, self.evaluation_periods))
         elif self.datapoints_to_alarm > self.evaluation_periods:
-            raise Rule(("datapoints_to_alarm",), f"must be a whole number from 1 to {self.evaluation_periods}", self.datapoints_to_alarm)
+            raise Rule(
+                ("datapoints_to_alarm",), f"must be a whole number from 1 to {self.evaluation_periods}", self.datapoints_to_alarm
+            )
         return self
 
     @property
@@ -66,9 +75,14 @@ class Deployment(Model):
     history_prefix: ClassVar[str] = HISTORY_PREFIX
 
     schedule: Annotated[str, Field(pattern=SCHEDULE), Say("must be rate(N minute[s]) with N from 1 to 15")] = "rate(1 minute)"
-    prefix: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9/_-]{0,100}$",
-                                 json_schema_extra={"pattern": rf"^(?!{HISTORY_PREFIX}(?:/|$))[a-z0-9](?:[a-z0-9/_-]{{0,99}}[a-z0-9_-])?$"}),
-                      Say("must be a key prefix of a-z 0-9 / _ - without a trailing /")] = "snapshots"
+    prefix: Annotated[
+        str,
+        Field(
+            pattern=r"^[a-z0-9][a-z0-9/_-]{0,100}$",
+            json_schema_extra={"pattern": rf"^(?!{HISTORY_PREFIX}(?:/|$))[a-z0-9](?:[a-z0-9/_-]{{0,99}}[a-z0-9_-])?$"},
+        ),
+        Say("must be a key prefix of a-z 0-9 / _ - without a trailing /"),
+    ] = "snapshots"
     # Raw snapshots only need to outlive compaction (and serve debugging): history keeps the long record.
     snapshot_retention_days: Annotated[int, Field(ge=8, le=3650)] = 30
     log_retention_days: Annotated[LogRetention, Say(f"must be one of CloudWatch's values {LOG_RETENTION_DAYS}")] = 30
@@ -78,8 +92,14 @@ class Deployment(Model):
     alarm_email: Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$"), Say("must be an e-mail address")] | None = None
     alarms: Annotated[tuple[AlarmRule, ...], Field(strict=False)] = ()
     # The Glue database; None: derived from the stack's name (`stack.database_name`), so two stacks never share one.
-    database: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,99}$"),
-                        Say("must be a Glue database name: a-z 0-9 _, starting with a letter, at most 100")] | None = None
+    database: (
+        Annotated[
+            str,
+            Field(pattern=r"^[a-z][a-z0-9_]{0,99}$"),
+            Say("must be a Glue database name: a-z 0-9 _, starting with a letter, at most 100"),
+        ]
+        | None
+    ) = None
     history_retention_days: Days = 400
     history_max_lag_hours: Annotated[int, Field(ge=2, le=72)] = 3
     # Days of raw the daily run compares with history (a late minute in them reaches history): it reads them
@@ -88,11 +108,20 @@ class Deployment(Model):
     # None: no reservation (accounts whose concurrency quota is 10 cannot reserve any).
     reserved_concurrency: Annotated[int, Field(ge=1, le=1000)] | None = 1
     # None: the public layer of the Powertools version the project pins, resolved from its SSM parameter.
-    powertools_layer_arn: Annotated[str, Field(pattern=r"^arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:layer:[A-Za-z0-9_-]+:\d+$"),
-                                    Say("must be a Lambda layer version ARN (arn:...:lambda:REGION:ACCOUNT:layer:NAME:VERSION)")] | None = None
+    powertools_layer_arn: (
+        Annotated[
+            str,
+            Field(pattern=r"^arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:layer:[A-Za-z0-9_-]+:\d+$"),
+            Say("must be a Lambda layer version ARN (arn:...:lambda:REGION:ACCOUNT:layer:NAME:VERSION)"),
+        ]
+        | None
+    ) = None
     # "s3-managed" (AWS-owned keys), "kms" (one customer-managed key created by the stack), or a KMS key ARN.
-    encryption: Annotated[str, Field(json_schema_extra={"anyOf": [{"enum": list(ENCRYPTION_MODES)}, {"pattern": KMS_KEY_ARN}]}),
-                          Say(ENCRYPTION_PROBLEM)] = "s3-managed"
+    encryption: Annotated[
+        str,
+        Field(json_schema_extra={"anyOf": [{"enum": list(ENCRYPTION_MODES)}, {"pattern": KMS_KEY_ARN}]}),
+        Say(ENCRYPTION_PROBLEM),
+    ] = "s3-managed"
     tracing: bool = True  # X-Ray active tracing and Powertools Tracer
 
     @field_validator("encryption")
@@ -145,8 +174,11 @@ class ConfigFile(ExporterConfig):
     def _alarms_name_filters(self) -> ConfigFile:
         filters = {(i.instance_id, f.name): f for i in self.instances for f in i.filters}
         if len(filters) > MAX_WRITE_PARTITIONS:
-            raise Rule(("instances",), f"{len(filters)} filters in all: the history tier writes one partition per filter a query, "
-                                       f"and Athena writes at most {MAX_WRITE_PARTITIONS}; split the instances across stacks")
+            raise Rule(
+                ("instances",),
+                f"{len(filters)} filters in all: the history tier writes one partition per filter a query, "
+                f"and Athena writes at most {MAX_WRITE_PARTITIONS}; split the instances across stacks",
+            )
         instances = [i.instance_id for i in self.instances]
         for n, alarm in enumerate(self.deployment.alarms):
             at = ("deployment", "alarms", n)
@@ -162,8 +194,12 @@ class ConfigFile(ExporterConfig):
             if filt is None:
                 raise Rule((*at, "filter"), f"must name a filter of instance {instance_id}", alarm.filter)
             if "slots" not in self.families(filt):
-                raise Rule((*at, "filter"), f"filter {alarm.filter} of instance {instance_id} does not emit slot metrics "
-                           f"(its metrics: {', '.join(sorted(self.families(filt))) or 'none'}); add \"slots\" to them", alarm.filter)
+                raise Rule(
+                    (*at, "filter"),
+                    f"filter {alarm.filter} of instance {instance_id} does not emit slot metrics "
+                    f'(its metrics: {", ".join(sorted(self.families(filt))) or "none"}); add "slots" to them',
+                    alarm.filter,
+                )
         return self
 
 
@@ -196,7 +232,11 @@ def load_settings(path: str | Path, region: str | None = None, account: str | No
 def config_schema() -> dict[str, Any]:
     """The JSON Schema of the config file (`connect-exporter schema`, config/config.schema.json)."""
     schema = ConfigFile.model_json_schema()
-    return {"$schema": "https://json-schema.org/draft/2020-12/schema", "$id": "connect-user-data-exporter/config.schema.json", **schema}
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": "connect-user-data-exporter/config.schema.json",
+        **schema,
+    }
 
 
 def alarm_count(settings: DeploymentSettings) -> int:

@@ -12,10 +12,10 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from ..config import ALL_AGENTS, ExporterConfig, PacingConfig
-from .costs import PRICE_NOTES, Usage, monthly_cost
-from .deployment import DeploymentSettings, alarm_count
 from ..metrics import METRIC_FAMILY, metric_keys
 from ..snapshot import SnapshotReport
+from .costs import PRICE_NOTES, Usage, monthly_cost
+from .deployment import DeploymentSettings, alarm_count
 
 DEADLINE_RESERVE_SECONDS = 5.0  # the handler's default: kept to write and report (EXPORTER_DEADLINE_RESERVE_SECONDS)
 METRICS_WARNING_SHARE = 0.5  # custom metrics above half the bill are worth a look
@@ -65,8 +65,9 @@ def paced_seconds(calls: Mapping[str, int], pacing: PacingConfig) -> float:
     return max((max(0, n - pacing.pace(op).burst) / pacing.pace(op).requests_per_second for op, n in calls.items()), default=0.0)
 
 
-def make_plan(settings: DeploymentSettings, report: SnapshotReport, emf: Iterable[Mapping[str, Any]],
-              prices: Mapping[str, float]) -> Plan:
+def make_plan(
+    settings: DeploymentSettings, report: SnapshotReport, emf: Iterable[Mapping[str, Any]], prices: Mapping[str, float]
+) -> Plan:
     config = settings.exporter
     keys = metric_keys(emf)
     by_family = Counter(METRIC_FAMILY[metric] if any(d == "Filter" for d, _ in dims) else "instance" for _, metric, dims in keys)
@@ -80,8 +81,18 @@ def make_plan(settings: DeploymentSettings, report: SnapshotReport, emf: Iterabl
         for filt in instance.filters:
             o = outcomes[filt.name]
             mine = sum(1 for _, _, dims in keys if ("InstanceId", instance.instance_id) in dims and ("Filter", filt.name) in dims)
-            filters.append(FilterPlan(filt.name, o.records, o.stats.total_calls, round(o.seconds, 2), round(o.seconds / schedule, 3),
-                                      mine, sorted(config.families(filt)), o.error))
+            filters.append(
+                FilterPlan(
+                    filt.name,
+                    o.records,
+                    o.stats.total_calls,
+                    round(o.seconds, 2),
+                    round(o.seconds / schedule, 3),
+                    mine,
+                    sorted(config.families(filt)),
+                    o.error,
+                )
+            )
         own = sum(1 for _, _, dims in keys if dims == (("InstanceId", instance.instance_id),))
         instances.append(InstancePlan(instance.instance_id, filters, own))
     usage = Usage(
@@ -120,17 +131,28 @@ def make_plan(settings: DeploymentSettings, report: SnapshotReport, emf: Iterabl
 def _warnings(plan: Plan, config: ExporterConfig) -> list[str]:
     warnings = []
     if plan.headroom_seconds < 0:
-        rereads = [f"{i.instance_id}/{f.name}" for i in config.instances if any(f.kind == ALL_AGENTS for f in i.filters)
-                   for f in i.filters if f.kind != ALL_AGENTS]
+        rereads = [
+            f"{i.instance_id}/{f.name}"
+            for i in config.instances
+            if any(f.kind == ALL_AGENTS for f in i.filters)
+            for f in i.filters
+            if f.kind != ALL_AGENTS
+        ]
         warnings.append(
             f"does not fit: a snapshot takes {plan.snapshot_seconds:.1f} s of the {plan.budget_seconds:.0f} s a run has. "
             "Raise the GetCurrentUserData quota (Service Quotas L-9E54B88B) and set pacing.operations.GetCurrentUserData, "
             "or lengthen deployment.schedule"
-            + (f", or drop filters that re-read agents the all-agents filter already reads: {', '.join(rereads)}" if rereads else "")
+            + (
+                f", or drop filters that re-read agents the all-agents filter already reads: {', '.join(rereads)}"
+                if rereads
+                else ""
+            )
         )
     elif plan.headroom_seconds < 0.2 * plan.budget_seconds:
-        warnings.append(f"little headroom: {plan.headroom_seconds:.1f} s left of {plan.budget_seconds:.0f} s; "
-                        "more agents or a slower API will not fit")
+        warnings.append(
+            f"little headroom: {plan.headroom_seconds:.1f} s left of {plan.budget_seconds:.0f} s; "
+            "more agents or a slower API will not fit"
+        )
     metrics_cost = plan.monthly_cost_usd["custom_metrics"]
     if metrics_cost > METRICS_WARNING_SHARE * plan.monthly_cost_usd["total"]:
         top = ", ".join(f"{family} {n}" for family, n in plan.custom_metrics_by_family.items())
@@ -154,14 +176,21 @@ def format_plan(plan: Plan) -> str:
     for inst in plan.instances:
         for f in inst.filters:
             label = f"{inst.instance_id[:36]} / {f.name}"
-            line = (f"{label:<48} {f.agents:>7,} {f.calls:>6} {f.seconds:>8.1f} {f.share_of_schedule:>6.0%} {f.custom_metrics:>8}  "
-                    f"{', '.join(f.families) or '-'}")
+            line = (
+                f"{label:<48} {f.agents:>7,} {f.calls:>6} {f.seconds:>8.1f} {f.share_of_schedule:>6.0%} {f.custom_metrics:>8}  "
+                f"{', '.join(f.families) or '-'}"
+            )
             out.append(line + (f"  FAILED {f.error}" if f.error else ""))
-        out.append(f"{inst.instance_id[:36] + ' / (instance)':<48} {'':>7} {'':>6} {'':>8} {'':>6} {inst.custom_metrics:>8}  instance health")
+        out.append(
+            f"{inst.instance_id[:36] + ' / (instance)':<48} {'':>7} {'':>6} {'':>8} {'':>6} {inst.custom_metrics:>8}  instance health"
+        )
     out += [
         "",
-        f"Custom metrics: {plan.custom_metrics} (" + ", ".join(f"{k} {v}" for k, v in plan.custom_metrics_by_family.items()) + ")",
-        "Monthly cost (USD): " + ", ".join(f"{k} {v:,.2f}" for k, v in plan.monthly_cost_usd.items() if k != "total")
+        f"Custom metrics: {plan.custom_metrics} ("
+        + ", ".join(f"{k} {v}" for k, v in plan.custom_metrics_by_family.items())
+        + ")",
+        "Monthly cost (USD): "
+        + ", ".join(f"{k} {v:,.2f}" for k, v in plan.monthly_cost_usd.items() if k != "total")
         + f"; total {plan.monthly_cost_usd['total']:,.2f}",
         "Prices (USD; --prices FILE overrides any of them by name):",
         *(f"  {k:<28} {v:>12g}  {PRICE_NOTES[k]}" for k, v in plan.prices.items()),

@@ -21,10 +21,18 @@ def terminal_progress(stream: IO[str]) -> Iterator[Progress | None]:
         yield None
         return
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress as Bars, TextColumn, TimeElapsedColumn
+    from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
+    from rich.progress import Progress as Bars
 
-    bars = Bars(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("agents"), TimeElapsedColumn(),
-                console=Console(file=stream), transient=False)
+    bars = Bars(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("agents"),
+        TimeElapsedColumn(),
+        console=Console(file=stream),
+        transient=False,
+    )
     tasks: dict[tuple[str, str], Any] = {}
 
     def update(instance_id: str, filter_name: str, received: int, total: int) -> None:
