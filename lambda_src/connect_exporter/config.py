@@ -80,6 +80,14 @@ def unique(items: tuple[Any, ...], key: Any = None) -> tuple[Any, ...]:
     return items
 
 
+def unique_field(items: tuple[Any, ...], field: str) -> None:
+    """`Rule` at `[i].field` of the first item whose `field` repeats an earlier one's."""
+    try:
+        unique(tuple(getattr(item, field) for item in items))
+    except Rule as rule:
+        raise Rule((*rule.at, field), rule.problem, rule.value) from None
+
+
 class FilterConfig(Model):
     """One named filter of an instance: which agents a snapshot covers. At most one of the four kinds."""
 
@@ -151,10 +159,7 @@ class InstanceConfig(Model):
     @field_validator("filters", mode="after")
     @classmethod
     def _unique_names(cls, filters: tuple[FilterConfig, ...]) -> tuple[FilterConfig, ...]:
-        try:
-            unique(tuple(f.name for f in filters))
-        except Rule as rule:
-            raise Rule((*rule.at, "name"), rule.problem, rule.value) from None
+        unique_field(filters, "name")
         return filters
 
 
@@ -235,10 +240,7 @@ class ExporterConfig(Model):
     @field_validator("instances", mode="after")
     @classmethod
     def _one_account(cls, instances: tuple[InstanceConfig, ...]) -> tuple[InstanceConfig, ...]:
-        try:
-            unique(tuple(i.instance_id for i in instances))
-        except Rule as rule:
-            raise Rule((*rule.at, "instance_id"), rule.problem, rule.value) from None
+        unique_field(instances, "instance_id")
         home: tuple[tuple[str, str, str], tuple[str | int, ...]] | None = None
         for i, instance in enumerate(instances):
             for j, filt in enumerate(instance.filters):

@@ -34,6 +34,11 @@ def write_config(tmp_path, inst, filters, **extra) -> str:
     return str(path)
 
 
+def snapshot(run_cli, tmp_path, inst, filters):
+    """`connect-exporter snapshot` of these filters at AT into tmp_path/out, as a user runs it."""
+    return run_cli("snapshot", "--config", write_config(tmp_path, inst, filters), "--out", str(tmp_path / "out"), "--at", AT)
+
+
 def only_for(agents: list[str], rewrite):
     """A hostile rewrite applied to one filter's calls (Agents == `agents`); every other call is honest."""
 
@@ -237,15 +242,7 @@ def test_an_impossible_answer_fails_its_filter_instead_of_writing_an_empty_minut
     tmp_path, connect_sim, run_cli, center, rewrite, message
 ):
     connect_sim([center], faults=Faults(rewrite=rewrite))
-    result = run_cli(
-        "snapshot",
-        "--config",
-        write_config(tmp_path, center, [{"name": "all-agents"}]),
-        "--out",
-        str(tmp_path / "out"),
-        "--at",
-        AT,
-    )
+    result = snapshot(run_cli, tmp_path, center, [{"name": "all-agents"}])
     assert result.returncode == 1
     (line,) = errors(result.stderr)
     assert message in line
@@ -254,15 +251,7 @@ def test_an_impossible_answer_fails_its_filter_instead_of_writing_an_empty_minut
 
 def test_an_agent_repeated_within_a_page_is_written_once(tmp_path, connect_sim, run_cli, center):
     connect_sim([center], faults=Faults(rewrite=hostile.repeated_in_page(2)))
-    result = run_cli(
-        "snapshot",
-        "--config",
-        write_config(tmp_path, center, [{"name": "all-agents"}]),
-        "--out",
-        str(tmp_path / "out"),
-        "--at",
-        AT,
-    )
+    result = snapshot(run_cli, tmp_path, center, [{"name": "all-agents"}])
     assert result.returncode == 0, result.stderr
     (records,) = read_tree(tmp_path / "out").values()
     assert_exact(center, {"name": "all-agents"}, records)
@@ -292,15 +281,7 @@ def test_one_agents_unreadable_values_cost_those_fields_only(tmp_path, connect_s
         return answer
 
     connect_sim([center], faults=Faults(rewrite=spoil))
-    result = run_cli(
-        "snapshot",
-        "--config",
-        write_config(tmp_path, center, [{"name": "all-agents"}]),
-        "--out",
-        str(tmp_path / "out"),
-        "--at",
-        AT,
-    )
+    result = snapshot(run_cli, tmp_path, center, [{"name": "all-agents"}])
     assert result.returncode == 0, result.stderr
     (rows,) = read_tree(tmp_path / "out").values()
     assert_exact(center, {"name": "all-agents"}, rows)

@@ -17,6 +17,11 @@ def run(module: str, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", module, *args], env=env, capture_output=True, text=True, timeout=300)
 
 
+def sql_rows(lake, sql: str) -> subprocess.CompletedProcess:
+    """`python -m local_athena query --sql` on the lake, its rows as JSON lines."""
+    return run("local_athena", "query", "--lake", str(lake), "--format", "json", "--sql", sql)
+
+
 def test_history_compact_then_every_named_query_and_any_sql_runs_locally(tmp_path):
     made = run("simulator", "history", "--minutes", "3", "--agents", "60", "--out", str(tmp_path))
     assert made.returncode == 0, made.stderr
@@ -32,27 +37,9 @@ def test_history_compact_then_every_named_query_and_any_sql_runs_locally(tmp_pat
     latest = run("local_athena", "query", "--lake", str(tmp_path), "--name", "latest-agent-state", "--format", "json")
     rows = [json.loads(line) for line in latest.stdout.splitlines()]
     assert len(rows) == 60 and {"user_id", "status_name", "last_seen"} <= set(rows[0])  # every agent was logged in
-    counted = run(
-        "local_athena",
-        "query",
-        "--lake",
-        str(tmp_path),
-        "--format",
-        "json",
-        "--sql",
-        'SELECT count(*) AS n FROM "connect_user_data"."user_data"',
-    )
+    counted = sql_rows(tmp_path, 'SELECT count(*) AS n FROM "connect_user_data"."user_data"')
     (row,) = [json.loads(line) for line in counted.stdout.splitlines()]
-    raw = run(
-        "local_athena",
-        "query",
-        "--lake",
-        str(tmp_path),
-        "--format",
-        "json",
-        "--sql",
-        'SELECT count(*) AS n FROM "connect_user_data"."snapshots"',
-    )
+    raw = sql_rows(tmp_path, 'SELECT count(*) AS n FROM "connect_user_data"."snapshots"')
     assert row == json.loads(raw.stdout) and row["n"] > 0
 
 
@@ -129,14 +116,5 @@ def test_compact_maintenance_runs_the_daily_execution_locally(tmp_path):
     assert expired.returncode == 0, expired.stderr
     days = {line.split()[-1] for line in expired.stderr.splitlines() if line.startswith("retention: dropped history of")}
     assert days == {f"{now - dt.timedelta(minutes=m):%Y-%m-%d}" for m in range(3)}  # the span's day(s)
-    rows = run(
-        "local_athena",
-        "query",
-        "--lake",
-        str(tmp_path),
-        "--format",
-        "json",
-        "--sql",
-        'SELECT count(*) AS n FROM "connect_user_data"."history"',
-    )
+    rows = sql_rows(tmp_path, 'SELECT count(*) AS n FROM "connect_user_data"."history"')
     assert json.loads(rows.stdout) == {"n": 0}
