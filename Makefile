@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 export PYTHONPATH := lambda_src:.
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: setup demo plan scan history test test-trino trino test-unit test-integration test-infra lint bench bench-history synth diff deploy destroy docs schema format clean
+.PHONY: setup demo plan scan history test test-trino trino test-unit test-integration test-infra lint bench bench-history synth cdk-synth diff deploy destroy docs schema format clean
 
 setup: $(VENV)/.installed
 
@@ -128,6 +128,9 @@ CDK_ARGS = -c config=$(CONFIG) $(if $(PROFILE),--profile $(PROFILE))
 $(CDK): package.json package-lock.json
 	npm ci --no-audit --no-fund --silent
 	touch $@
+
+cdk-synth: setup $(CDK)  ## the pinned CDK CLI synthesizes CONFIG's stack offline (what deploy runs first; CI runs it)
+	$(CDK) synth -q $(CDK_ARGS) -o cdk.out/cli
 
 diff: setup $(CDK)  ## cdk diff of CONFIG's stack against the deployed one (offline it gets as far as synth)
 	$(BIN)/connect-exporter validate --config $(CONFIG)
