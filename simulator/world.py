@@ -3,7 +3,8 @@
 Everything derives from a seed, so a test can compare the exporter's output with the simulator's truth.
 `Instance.advance(to)` moves the center forward in fixed ticks: agents log in and out, change status,
 set a next status, and take contacts on every channel through their states. The state at a time is a
-pure function of the seed and that time, however the caller stepped to it.
+pure function of the seed and that time, however the caller stepped to it. `Instance.start_journal()`
+records every transition from then on (`Transition`), the truth time-in-status is tested against.
 """
 
 from __future__ import annotations
@@ -59,6 +60,20 @@ class Agent:
     logged_in: bool = True
 
 
+@dataclass(frozen=True)
+class Transition:
+    """One change the simulator made, at the instant it made it: the truth agent activity is tested against.
+    `kind` is "status" (`value` the status entered), "logout", or "contact" (`value` the state entered, or
+    "GONE" when the contact leaves the agent)."""
+
+    at: dt.datetime
+    agent_id: str
+    kind: str
+    value: str
+    contact_id: str | None = None
+    channel: str | None = None
+
+
 @dataclass
 class RoutingProfile:
     id: str
@@ -86,6 +101,23 @@ class Instance:
     statuses: dict[str, Named]
     clock: dt.datetime = field(default_factory=lambda: dt.datetime(2026, 11, 24, 3, 0, tzinfo=dt.UTC))
     motion: random.Random = field(default_factory=random.Random)
+    # Every transition from `start_journal` on; None (the default) keeps none, so a benchmark's world stays small.
+    journal: list[Transition] | None = None
+
+    def start_journal(self) -> list[Transition]:
+        """Record every transition from now on, beginning with the state each logged-in agent is in (its status
+        and contacts since their exact start times). Recording draws nothing from the seed: the world moves the same."""
+        self.journal = []
+        for agent in self.agents.values():
+            if agent.logged_in:
+                self.journal.append(Transition(agent.status_start, agent.id, "status", agent.status))
+                for c in agent.contacts:
+                    self.journal.append(Transition(c.state_start, agent.id, "contact", c.state, c.contact_id, c.channel))
+        return self.journal
+
+    def note(self, transition: Transition) -> None:
+        if self.journal is not None:
+            self.journal.append(transition)
 
     @property
     def arn(self) -> str:
@@ -220,8 +252,15 @@ def _stamp(now: dt.datetime, rng: random.Random) -> dt.datetime:
     return now - dt.timedelta(milliseconds=rng.randint(0, int(TICK.total_seconds() * 1000) - 1))
 
 
-def _set_status(agent: Agent, status: str, when: dt.datetime) -> None:
+def _set_status(instance: Instance, agent: Agent, status: str, when: dt.datetime) -> None:
     agent.status, agent.status_start = status, when
+    instance.note(Transition(when, agent.id, "status", status))
+
+
+def _contact_moved(instance: Instance, agent: Agent, contact: Contact, gone: bool = False) -> None:
+    """Note a contact's new state, from its start time; `gone`: it left the agent, at the tick."""
+    when, state = (instance.clock, "GONE") if gone else (contact.state_start, contact.state)
+    instance.note(Transition(when, agent.id, "contact", state, contact.contact_id, contact.channel))
 
 
 def _step(instance: Instance, agent: Agent, now: dt.datetime, rng: random.Random) -> None:
@@ -229,15 +268,20 @@ def _step(instance: Instance, agent: Agent, now: dt.datetime, rng: random.Random
     if not agent.logged_in:
         if rng.random() < P_LOGIN:
             agent.logged_in, agent.next_status = True, None
-            _set_status(agent, ROUTABLE, _stamp(now, rng))
+            _set_status(instance, agent, ROUTABLE, _stamp(now, rng))
         return
     kept = []
     for contact in agent.contacts:
+        before = (contact.state, contact.state_start)
         if _step_contact(contact, now, rng):
             kept.append(contact)
+            if (contact.state, contact.state_start) != before:
+                _contact_moved(instance, agent, contact)
+        else:
+            _contact_moved(instance, agent, contact, gone=True)
     agent.contacts = kept
     if not agent.contacts and agent.next_status:
-        _set_status(agent, agent.next_status, _stamp(now, rng))
+        _set_status(instance, agent, agent.next_status, _stamp(now, rng))
         agent.next_status = None
     if agent.status == ROUTABLE:
         if agent.contacts:
@@ -245,14 +289,15 @@ def _step(instance: Instance, agent: Agent, now: dt.datetime, rng: random.Random
                 agent.next_status = rng.choice(("Break", "Lunch"))
         elif rng.random() < P_LOGOUT:
             agent.logged_in, agent.next_status = False, None
+            instance.note(Transition(now, agent.id, "logout", agent.status))  # at the tick: Connect stops listing the agent
             return
         elif rng.random() < P_AWAY:
-            _set_status(agent, rng.choice(STATUSES[1:]), _stamp(now, rng))
+            _set_status(instance, agent, rng.choice(STATUSES[1:]), _stamp(now, rng))
             return
         if not agent.next_status:  # a pending next status stops new contacts, so the agent can leave
             _offer_contacts(instance, agent, now, rng)
     elif rng.random() < P_BACK:
-        _set_status(agent, ROUTABLE, _stamp(now, rng))
+        _set_status(instance, agent, ROUTABLE, _stamp(now, rng))
 
 
 def _step_contact(contact: Contact, now: dt.datetime, rng: random.Random) -> bool:
@@ -295,3 +340,4 @@ def _offer_contacts(instance: Instance, agent: Agent, now: dt.datetime, rng: ran
                     _queue(agent, method, profile, rng),
                 )
             )
+            _contact_moved(instance, agent, agent.contacts[-1])

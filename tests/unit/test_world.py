@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from simulator.truth import seconds_in_status, status_intervals
 from simulator.world import ACTIVE_STATES, CHANNELS, STATUSES, build_instance
 
 EPOCH = dt.datetime(2026, 11, 24, 9, 0, tzinfo=dt.UTC)
@@ -37,3 +38,36 @@ def test_every_agent_stays_within_its_slots_and_statuses():
             assert all(c.state_start <= now for c in agent.contacts)
             if not agent.logged_in:
                 assert not any(c.state in ACTIVE_STATES for c in agent.contacts)
+
+
+def test_the_journal_changes_nothing_and_ends_where_each_agent_is():
+    """Recording draws nothing from the seed; the last status each agent entered is the one it shows."""
+    plain, journaled = (build_instance(seed=6, agents=120, routing_profiles=8, queues=10, epoch=EPOCH) for _ in range(2))
+    journal = journaled.start_journal()
+    until = EPOCH + dt.timedelta(hours=2)
+    plain.advance(until)
+    journaled.advance(until)
+    assert state(plain) == state(journaled)
+    current = {i.agent_id: i for i in status_intervals(journal, until) if i.end is None}
+    for agent in journaled.agents.values():
+        if agent.logged_in:
+            assert (current[agent.id].status, current[agent.id].start) == (agent.status, agent.status_start)
+        else:
+            assert agent.id not in current
+
+
+def test_the_journal_holds_statuses_shorter_than_a_minute_and_logouts():
+    inst = build_instance(seed=6, agents=300, routing_profiles=8, queues=10, epoch=EPOCH)
+    journal = inst.start_journal()
+    until = EPOCH + dt.timedelta(hours=3)
+    inst.advance(until)
+    intervals = status_intervals(journal, until)
+    ended = [i for i in intervals if i.end is not None]
+    assert any((i.end - i.start) < dt.timedelta(minutes=1) for i in ended)  # shorter than a one-minute schedule
+    assert any((i.end - i.start) > dt.timedelta(minutes=5) for i in ended)
+    assert any(t.kind == "logout" for t in journal)
+    for agent_id in {i.agent_id for i in intervals}:  # an agent's intervals never overlap
+        mine = [i for i in intervals if i.agent_id == agent_id]
+        assert all(a.end is not None and a.end <= b.start for a, b in zip(mine, mine[1:], strict=False))
+    totals = seconds_in_status(intervals, EPOCH, until)
+    assert sum(totals.values()) <= 300 * 3 * 3600 and min(totals.values()) > 0
