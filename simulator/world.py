@@ -253,6 +253,10 @@ def _stamp(now: dt.datetime, rng: random.Random) -> dt.datetime:
 
 
 def _set_status(instance: Instance, agent: Agent, status: str, when: dt.datetime) -> None:
+    # A second change in one tick (a pending next status, then back to Available) draws its own time in the
+    # tick, which may fall before the first: it starts after the first instead, so statuses follow each other.
+    if agent.logged_in and when <= agent.status_start:
+        when = min(instance.clock, agent.status_start + dt.timedelta(milliseconds=1))
     agent.status, agent.status_start = status, when
     instance.note(Transition(when, agent.id, "status", status))
 

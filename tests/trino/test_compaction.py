@@ -14,6 +14,7 @@ import pytest
 
 from connect_exporter.schema import COLUMNS
 from lake_sql import history
+from lake_sql.activity import status_intervals_sql
 from lake_sql.queries import QUERIES, TABLE_REF, VIEW_REF
 from local_athena.engine import run_query
 from local_athena.lake import Lake
@@ -80,6 +81,15 @@ def test_every_named_query_answers_on_trino_as_on_duckdb_over_history_and_raw(co
     assert on_trino and on_trino == on_duckdb
     # The view (history before the watermark, raw after) answers as the raw snapshots alone do.
     assert on_trino == rows(athena.athena(NOW)(query.render(TABLE_REF)))
+
+
+def test_agent_status_intervals_answer_on_trino_as_on_duckdb(compacted):
+    """Agent activity's first query (issue 20): window functions, max_by and date_diff in Trino's own dialect."""
+    athena, con, *_ = compacted
+    sql = status_intervals_sql(VIEW_REF)
+    on_trino = rows(athena.athena(NOW)(sql))
+    assert on_trino and on_trino == rows(run_query(con, sql, today=TODAY, now=NOW))
+    assert any(r["end_exact"] for r in on_trino) and any(r["end_time"] is None for r in on_trino)
 
 
 def parquet_files(trino_server, day: str) -> list:

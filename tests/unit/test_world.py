@@ -71,3 +71,16 @@ def test_the_journal_holds_statuses_shorter_than_a_minute_and_logouts():
         assert all(a.end is not None and a.end <= b.start for a, b in zip(mine, mine[1:], strict=False))
     totals = seconds_in_status(intervals, EPOCH, until)
     assert sum(totals.values()) <= 300 * 3 * 3600 and min(totals.values()) > 0
+
+
+def test_an_agents_statuses_follow_each_other_in_time():
+    """Before: a pending next status and the way back to Available in one tick could draw times in the wrong
+    order, so the status an agent showed had started before the one it replaced."""
+    inst = build_instance(seed=11, agents=120, routing_profiles=6, queues=10, epoch=EPOCH)
+    journal = inst.start_journal()
+    inst.advance(EPOCH + dt.timedelta(hours=2))
+    last: dict[str, dt.datetime] = {}
+    for t in journal:
+        if t.kind == "status":
+            assert t.at >= last.get(t.agent_id, t.at), t
+            last[t.agent_id] = t.at
