@@ -7,7 +7,8 @@ snapshot in another status: that status's start. Otherwise it is bounded: the ag
 left every filter) or came back to the same status, so something unseen lay between; `end_time` is then the
 last snapshot that saw it and `end_exact` false. While the agent is in it at the newest snapshot, `end_time`
 is null. Trino's dialect (Athena engine v3); the local lake runs it through sqlglot on DuckDB. Seconds divide by
-`1e3`, a double: over `1000.0` (a decimal) Trino answered a decimal of scale 1 (13436.9 for 13436.891 s).
+`1e3`, a double: `1000.0` is a decimal literal in Trino, and a decimal quotient keeps the larger operand scale,
+here 1 (Trino docs, "Decimal functions and operators"), so Trino answered 13436.9 where DuckDB gave 13436.891.
 
 First step: a query over `{table}` (the `user_data` view); the Iceberg table the state machine keeps from it
 incrementally comes next.

@@ -115,9 +115,11 @@ class Instance:
                     self.journal.append(Transition(c.state_start, agent.id, "contact", c.state, c.contact_id, c.channel))
         return self.journal
 
-    def note(self, transition: Transition) -> None:
+    def note(self, at: dt.datetime, agent_id: str, kind: str, value: str, contact: Contact | None = None) -> None:
+        """Record one transition, if a journal is kept (nothing is built otherwise: the world's hot loop)."""
         if self.journal is not None:
-            self.journal.append(transition)
+            ids = (contact.contact_id, contact.channel) if contact else (None, None)
+            self.journal.append(Transition(at, agent_id, kind, value, *ids))
 
     @property
     def arn(self) -> str:
@@ -258,13 +260,13 @@ def _set_status(instance: Instance, agent: Agent, status: str, when: dt.datetime
     if agent.logged_in and when <= agent.status_start:
         when = min(instance.clock, agent.status_start + dt.timedelta(milliseconds=1))
     agent.status, agent.status_start = status, when
-    instance.note(Transition(when, agent.id, "status", status))
+    instance.note(when, agent.id, "status", status)
 
 
 def _contact_moved(instance: Instance, agent: Agent, contact: Contact, gone: bool = False) -> None:
     """Note a contact's new state, from its start time; `gone`: it left the agent, at the tick."""
     when, state = (instance.clock, "GONE") if gone else (contact.state_start, contact.state)
-    instance.note(Transition(when, agent.id, "contact", state, contact.contact_id, contact.channel))
+    instance.note(when, agent.id, "contact", state, contact)
 
 
 def _step(instance: Instance, agent: Agent, now: dt.datetime, rng: random.Random) -> None:
@@ -293,7 +295,7 @@ def _step(instance: Instance, agent: Agent, now: dt.datetime, rng: random.Random
                 agent.next_status = rng.choice(("Break", "Lunch"))
         elif rng.random() < P_LOGOUT:
             agent.logged_in, agent.next_status = False, None
-            instance.note(Transition(now, agent.id, "logout", agent.status))  # at the tick: Connect stops listing the agent
+            instance.note(now, agent.id, "logout", agent.status)  # at the tick: Connect stops listing the agent
             return
         elif rng.random() < P_AWAY:
             _set_status(instance, agent, rng.choice(STATUSES[1:]), _stamp(now, rng))

@@ -34,9 +34,10 @@ def write_config(tmp_path, inst, filters, **extra) -> str:
     return str(path)
 
 
-def snapshot(run_cli, tmp_path, inst, filters):
-    """`connect-exporter snapshot` of these filters at AT into tmp_path/out, as a user runs it."""
-    return run_cli("snapshot", "--config", write_config(tmp_path, inst, filters), "--out", str(tmp_path / "out"), "--at", AT)
+def snapshot(run_cli, tmp_path, inst, filters, out=None, at=AT):
+    """`connect-exporter snapshot` of these filters at `at` into `out` (tmp_path/out), as a user runs it."""
+    out = str(tmp_path / "out") if out is None else out
+    return run_cli("snapshot", "--config", write_config(tmp_path, inst, filters), "--out", out, "--at", at)
 
 
 def only_for(agents: list[str], rewrite):
@@ -315,15 +316,7 @@ def test_a_destination_that_cannot_be_written_fails_before_any_call(tmp_path, co
     sim = connect_sim([center])
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder")
-    result = run_cli(
-        "snapshot",
-        "--config",
-        write_config(tmp_path, center, [{"name": "all-agents"}]),
-        "--out",
-        str(blocker / "out"),
-        "--at",
-        AT,
-    )
+    result = snapshot(run_cli, tmp_path, center, [{"name": "all-agents"}], out=str(blocker / "out"))
     assert result.returncode == 2
     (line,) = errors(result.stderr)
     assert "Not a directory" in line and "Traceback" not in result.stderr
@@ -354,15 +347,7 @@ def test_seconds_in_at_are_truncated_so_a_minute_is_one_object(tmp_path, connect
 )
 def test_an_impossible_at_is_one_line(tmp_path, connect_sim, run_cli, center, at):
     sim = connect_sim([center])
-    result = run_cli(
-        "snapshot",
-        "--config",
-        write_config(tmp_path, center, [{"name": "all-agents"}]),
-        "--out",
-        str(tmp_path / "out"),
-        "--at",
-        at,
-    )
+    result = snapshot(run_cli, tmp_path, center, [{"name": "all-agents"}], at=at)
     assert result.returncode == 2 and "Traceback" not in result.stderr
     (line,) = errors(result.stderr)
     assert line.startswith("error: snapshot time ")
