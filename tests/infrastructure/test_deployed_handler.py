@@ -10,7 +10,7 @@ import re
 import socket
 import subprocess
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from simulator.scenario import exporter_config
@@ -54,8 +54,9 @@ def test_scheduled_input_through_the_synthesized_handler_lands_under_the_table_l
     path.write_text(json.dumps(config))
     assert path.stat().st_size > 8192  # more than Lambda's 4 KB of environment or Scheduler's 8 KB of input hold
     synthesized = synth(tmp_path, path)
-    # The current minute: the function skips a run that starts a whole schedule period late.
-    scheduled = datetime.now(UTC).replace(second=0, microsecond=0)
+    # The nearest minute: the function skips a run that starts a whole schedule period late and refuses a time
+    # more than a period ahead, so rounding leaves at least 30 s either way (truncating left none at hh:mm:59).
+    scheduled = (datetime.now(UTC) + timedelta(seconds=30)).replace(second=0, microsecond=0)
     outdir, template = synthesized.outdir, synthesized.json
 
     fn_id = the(synthesized.template, "AWS::Lambda::Function", EXPORTER_FUNCTION)

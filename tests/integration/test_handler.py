@@ -147,7 +147,8 @@ def test_a_run_that_starts_after_the_next_scheduled_run_writes_nothing(deploy, c
         }
     )
     monkeypatch.setenv("EXPORTER_SCHEDULE_SECONDS", "60")
-    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    # The nearest minute, so the on-time run below is neither a period late nor a period ahead when it starts.
+    now = (datetime.now(UTC) + timedelta(seconds=30)).replace(second=0, microsecond=0)
     late = {"scheduled_time": (now - timedelta(minutes=2)).isoformat().replace("+00:00", "Z")}
     result = handler.lambda_handler(late, Context())
     assert result["skipped"] == "late" and result["written"] == 0
