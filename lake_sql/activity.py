@@ -1,53 +1,109 @@
-"""Agent activity (issue 20), derived from the snapshots: one row per agent per status occurrence.
+"""Agent activity (issue 20), derived from the snapshots by the history tier's compaction.
 
-Every snapshot of an agent carries its status and the status's exact start (`status_start_time`, from Connect),
-so an occurrence is the rows sharing (instance, agent, status, start), whatever filters they came from (an agent
-in several filters is one agent). Its end is exact when the agent was seen again in the instance's very next
-snapshot in another status: that status's start. Otherwise it is bounded: the agent vanished (logged out, or
-left every filter) or came back to the same status, so something unseen lay between; `end_time` is then the
-last snapshot that saw it and `end_exact` false. While the agent is in it at the newest snapshot, `end_time`
-is null. Trino's dialect (Athena engine v3); the local lake runs it through sqlglot on DuckDB. Seconds divide by
-`1e3`, a double: `1000.0` is a decimal literal in Trino, and a decimal quotient keeps the larger operand scale,
-here 1 (Trino docs, "Decimal functions and operators"), so Trino answered 13436.9 where DuckDB gave 13436.891.
+Two Iceberg tables beside history, kept by the same state machine (and `python -m local_athena compact`):
 
-First step: a query over `{table}` (the `user_data` view); the Iceberg table the state machine keeps from it
-incrementally comes next.
+`agent_status_intervals`: one row per agent per status occurrence. Every snapshot of an agent carries its
+status and the status's exact start (`status_start_time`, from Connect), so an occurrence is the rows sharing
+(instance, agent, status, start), whatever filters they came from (an agent in several filters is one agent).
+Its end:
+- exact (`end_exact`) when the instance's very next snapshot saw the agent in another status: that status's
+  start. A status shorter than the schedule period that came between would go unseen and count in this one:
+  nothing in Connect's answer tells it apart;
+- bounded at `last_seen` when the next snapshot saw the agent back in the same status with a new start:
+  something unseen lay between, and that gap (to the next start) is `unobserved_seconds`, logged-in time in
+  statuses never sampled. When the agent vanished (logged out, or left every filter), the end is bounded and
+  the time until it returns is not counted at all;
+- null while the agent is in it at the newest snapshot (`duration_seconds` too).
+
+`agent_activity`: per agent, interval (`interval_minutes`, 15 by default) and status, the seconds in status
+(intervals cut at interval edges), the unobserved seconds that followed it, contacts handled per channel (a
+contact counts in the interval it reached the agent, `connected_to_agent_time`, once, under the status of the
+first snapshot that saw it) and slot-seconds per channel (each snapshot stands for one sampling period).
+
+Incremental and idempotent like the history merge: each compaction period [start, stop) recomputes the
+occurrences seen from `history.LOOKBACK_HOURS` before it (`since`: the snapshot before a period holds the status whose
+end the period tells) and MERGEs them (newer knowledge wins, a rerun of an older period changes nothing), then
+rebuilds the activity of the intervals from `since` to `stop`, which are the only ones that can change.
+
+Trino's dialect (Athena engine v3); the local lake runs the same text through sqlglot on DuckDB. Seconds divide
+by `1e3`, a double: `1000.0` is a decimal literal in Trino, and a decimal quotient keeps the larger operand
+scale, here 1 (Trino docs, "Decimal functions and operators"), so Trino answered 13436.9 where DuckDB gave
+13436.891.
 """
 
 from __future__ import annotations
 
-INTERVAL_COLUMNS = (
-    "instance_id",
-    "user_id",
-    "username",
-    "routing_profile_id",
-    "routing_profile_name",
-    "hierarchy_level_1_name",
-    "status_name",
-    "start_time",
-    "end_time",
-    "duration_seconds",
-    "first_seen",
-    "last_seen",
-    "end_exact",
-)
+from connect_exporter.config import CHANNELS
 
-STATUS_INTERVALS = """WITH seen AS (
-  -- One row per agent per snapshot: an agent in several filters is one agent.
-  SELECT instance_id, user_id, snapshot_time,
+from .history import HISTORY, OPEN_DAYS, ddl_ref, ref
+from .queries import DATABASE
+
+INTERVALS, ACTIVITY = "agent_status_intervals", "agent_activity"
+INTERVAL_MINUTES = 15  # deployment.activity_interval_minutes: 15, 30 or 60 (each divides an hour)
+SAMPLE_SECONDS = 60  # what one snapshot stands for: the schedule period
+
+# (name, Hive type), in order; `dt` (the UTC day of start_time) partitions the table with instance_id.
+INTERVAL_TYPES = (
+    ("instance_id", "string"),
+    ("user_id", "string"),
+    ("username", "string"),
+    ("routing_profile_id", "string"),
+    ("routing_profile_name", "string"),
+    ("hierarchy_level_1_name", "string"),
+    ("status_name", "string"),
+    ("start_time", "timestamp"),
+    ("end_time", "timestamp"),
+    ("duration_seconds", "double"),
+    ("unobserved_seconds", "double"),
+    ("first_seen", "timestamp"),
+    ("last_seen", "timestamp"),
+    ("end_exact", "boolean"),
+    ("dt", "string"),
+)
+INTERVAL_COLUMNS = tuple(name for name, _ in INTERVAL_TYPES)
+_KEY = ("instance_id", "user_id", "start_time", "status_name")
+
+# What an agent did per channel in an interval: contacts that reached it, slot-seconds.
+CHANNEL_MEASURES = ("contacts", "active_slot_seconds", "available_slot_seconds", "max_slot_seconds")
+CHANNEL_COLUMNS = tuple(f"{channel.lower()}_{measure}" for channel in CHANNELS for measure in CHANNEL_MEASURES)
+ACTIVITY_TYPES = (
+    ("instance_id", "string"),
+    ("user_id", "string"),
+    ("username", "string"),
+    ("routing_profile_id", "string"),
+    ("routing_profile_name", "string"),
+    ("interval_start", "timestamp"),
+    ("interval_minutes", "int"),
+    ("status_name", "string"),
+    ("seconds", "double"),
+    ("unobserved_seconds", "double"),
+    *((name, "bigint" if name.endswith("_contacts") else "double") for name in CHANNEL_COLUMNS),
+    ("dt", "string"),
+)
+ACTIVITY_COLUMNS = tuple(name for name, _ in ACTIVITY_TYPES)
+
+_NAMES = "username, routing_profile_id, routing_profile_name, hierarchy_level_1_name"
+
+
+def _seen(rows: str) -> str:
+    """One row per agent per snapshot from `rows` (a FROM clause with its WHERE): one agent, whatever filters."""
+    return f"""SELECT instance_id, user_id, snapshot_time,
          min(username) AS username, min(routing_profile_id) AS routing_profile_id,
          min(routing_profile_name) AS routing_profile_name, min(hierarchy_level_1_name) AS hierarchy_level_1_name,
          min(status_name) AS status_name, min(status_start_time) AS status_start_time
-  FROM {table}
-  WHERE status_start_time IS NOT NULL
-  GROUP BY instance_id, user_id, snapshot_time
+  FROM {rows} AND status_start_time IS NOT NULL
+  GROUP BY instance_id, user_id, snapshot_time"""
+
+
+def _occurrences(rows: str) -> str:
+    """The status intervals seen in `rows`, in INTERVAL_COLUMNS order."""
+    latest = ", ".join(f"max_by({c}, snapshot_time) AS {c}" for c in _NAMES.split(", "))
+    return f"""WITH seen AS (
+  {_seen(rows)}
 ),
 occurrences AS (
   SELECT instance_id, user_id, status_name, status_start_time AS start_time,
-         min(snapshot_time) AS first_seen, max(snapshot_time) AS last_seen,
-         max_by(username, snapshot_time) AS username, max_by(routing_profile_id, snapshot_time) AS routing_profile_id,
-         max_by(routing_profile_name, snapshot_time) AS routing_profile_name,
-         max_by(hierarchy_level_1_name, snapshot_time) AS hierarchy_level_1_name
+         min(snapshot_time) AS first_seen, max(snapshot_time) AS last_seen, {latest}
   FROM seen
   GROUP BY instance_id, user_id, status_name, status_start_time
 ),
@@ -66,21 +122,229 @@ edges AS (
   JOIN snapshots s ON s.instance_id = o.instance_id AND s.snapshot_time = o.last_seen
 ),
 ended AS (
+  -- Seen again in the very next snapshot: in another status (an exact end), or back in this one (a gap).
   SELECT *,
-         next_snapshot IS NOT NULL AND next_first_seen = next_snapshot AND next_status <> status_name AS end_exact
+         coalesce(next_snapshot IS NOT NULL AND next_first_seen = next_snapshot, false) AS seen_next
   FROM edges
+),
+bounded AS (
+  SELECT *, seen_next AND next_status <> status_name AS end_exact FROM ended
 )
-SELECT instance_id, user_id, username, routing_profile_id, routing_profile_name, hierarchy_level_1_name, status_name,
-       start_time,
+SELECT instance_id, user_id, {_NAMES}, status_name, start_time,
        CASE WHEN end_exact THEN next_start WHEN next_snapshot IS NULL THEN NULL ELSE last_seen END AS end_time,
        CASE WHEN end_exact THEN date_diff('millisecond', start_time, next_start) / 1e3
             WHEN next_snapshot IS NULL THEN NULL
             ELSE date_diff('millisecond', start_time, last_seen) / 1e3 END AS duration_seconds,
-       first_seen, last_seen, end_exact
-FROM ended
-ORDER BY instance_id, user_id, start_time"""
+       CASE WHEN seen_next AND NOT end_exact THEN date_diff('millisecond', last_seen, next_start) / 1e3
+            ELSE 0e0 END AS unobserved_seconds,
+       first_seen, last_seen, end_exact, date_format(start_time, '%Y-%m-%d') AS dt
+FROM bounded"""
 
 
 def status_intervals_sql(table: str) -> str:
-    """The status intervals over `table` (the quoted `user_data` view, or the raw table)."""
-    return STATUS_INTERVALS.format(table=table)
+    """The status intervals over all of `table` (the quoted `user_data` view, or the raw table): what the
+    table holds, computed in one query (the tests' and an analyst's cross-check of the incremental table)."""
+    return _occurrences(f"{table} WHERE true") + "\nORDER BY instance_id, user_id, start_time"
+
+
+def _window(database: str) -> str:
+    """History's rows from `since` to the period's `stop` (both placeholders of the plan), by partition first."""
+    return (
+        f"{ref(HISTORY, database)} WHERE dt >= '{{since_dt}}' AND dt <= '{{dt}}'"
+        " AND snapshot_time >= TIMESTAMP '{since}' AND snapshot_time < TIMESTAMP '{stop}'"
+    )
+
+
+def intervals_ddl(location: str, database: str = DATABASE) -> str:
+    columns = ",\n  ".join(f"{name} {kind}" for name, kind in INTERVAL_TYPES)
+    return (
+        f"CREATE TABLE IF NOT EXISTS {ddl_ref(INTERVALS, database)} (\n  {columns}\n)\n"
+        "PARTITIONED BY (instance_id, dt)\n"
+        f"LOCATION '{location}{INTERVALS}/'\n"
+        "TBLPROPERTIES ('table_type'='ICEBERG', 'format'='parquet', 'write_compression'='zstd')"
+    )
+
+
+def activity_ddl(location: str, database: str = DATABASE) -> str:
+    columns = ",\n  ".join(f"{name} {kind}" for name, kind in ACTIVITY_TYPES)
+    return (
+        f"CREATE TABLE IF NOT EXISTS {ddl_ref(ACTIVITY, database)} (\n  {columns}\n)\n"
+        "PARTITIONED BY (instance_id, dt)\n"
+        f"LOCATION '{location}{ACTIVITY}/'\n"
+        "TBLPROPERTIES ('table_type'='ICEBERG', 'format'='parquet', 'write_compression'='zstd')"
+    )
+
+
+def refresh_intervals_sql(database: str = DATABASE) -> str:
+    """MERGE the occurrences seen from `since` to `stop` into the intervals table. Newer knowledge wins: a row
+    seen later, or ended where it was open; a rerun of an older period (an earlier `since`) changes no end.
+    Occurrences still open that the window no longer sees (the agent vanished while the instance's snapshots
+    went on, longer ago than the look-back: the exporter was down) are bounded at their last sighting."""
+    table = ref(INTERVALS, database)
+    columns = ", ".join(INTERVAL_COLUMNS)
+    newer = "s.last_seen > t.last_seen OR (s.last_seen = t.last_seen AND t.end_time IS NULL AND s.end_time IS NOT NULL)"
+    ends = ("end_time", "duration_seconds", "unobserved_seconds", "last_seen", "end_exact", *_NAMES.split(", "))
+    updates = ",\n  ".join(
+        [*(f"{c} = CASE WHEN {newer} THEN s.{c} ELSE t.{c} END" for c in ends), "first_seen = least(s.first_seen, t.first_seen)"]
+    )
+    stale = f"""SELECT instance_id, user_id, {_NAMES}, status_name, start_time,
+         last_seen AS end_time, date_diff('millisecond', start_time, last_seen) / 1e3 AS duration_seconds,
+         0e0 AS unobserved_seconds, first_seen, last_seen, false AS end_exact, dt
+  FROM {table}
+  WHERE dt >= '{{open_dt}}' AND end_time IS NULL AND last_seen < TIMESTAMP '{{since}}'
+    AND instance_id IN (SELECT DISTINCT instance_id FROM {_window(database)})"""
+    on = " AND ".join(f"t.{c} = s.{c}" for c in _KEY)
+    return f"""MERGE INTO {table} AS t
+USING (
+  SELECT * FROM (
+{_occurrences(_window(database))}
+  ) WHERE start_time >= TIMESTAMP '{{open_since}}'
+  UNION ALL
+  {stale}
+) AS s
+ON t.dt >= '{{open_dt}}' AND {on}
+WHEN MATCHED AND ({newer} OR s.first_seen < t.first_seen) THEN UPDATE SET
+  {updates}
+WHEN NOT MATCHED THEN INSERT ({columns}) VALUES ({", ".join(f"s.{c}" for c in INTERVAL_COLUMNS)})"""
+
+
+def _interval_of(column: str, minutes: int) -> str:
+    """The start of the `minutes`-long interval holding `column` (intervals divide the hour)."""
+    return f"date_add('minute', -(minute({column}) % {minutes}), date_trunc('minute', {column}))"
+
+
+def clear_activity_sql(database: str = DATABASE) -> str:
+    """The activity of the intervals from `since` to `stop`, about to be rebuilt (the same run inserts them
+    again; the watermark advances only after both, so a run that dies between is redone whole)."""
+    return (
+        f"DELETE FROM {ref(ACTIVITY, database)} WHERE dt >= '{{since_dt}}' AND dt <= '{{dt}}'"
+        " AND interval_start >= TIMESTAMP '{since}' AND interval_start < TIMESTAMP '{stop}'"
+    )
+
+
+def fill_activity_sql(
+    database: str = DATABASE, interval_minutes: int = INTERVAL_MINUTES, sample_seconds: int = SAMPLE_SECONDS
+) -> str:
+    """The activity of the intervals from `since` to `stop`: status seconds from the intervals table, contacts
+    and slot-seconds from history's snapshots of the window, one row per agent, interval and status."""
+    m = interval_minutes
+    per_channel = {
+        measure: [f"{channel.lower()}_{measure}" for channel in CHANNELS] for measure in CHANNEL_MEASURES if measure != "contacts"
+    }
+    zero_channels = ", ".join(f"0e0 AS {c}" for c in CHANNEL_COLUMNS if not c.endswith("_contacts"))
+    zero_contacts = ", ".join(f"0 AS {c.lower()}_contacts" for c in CHANNELS)
+    slot_sums = ", ".join(
+        f"sum(coalesce(element_at({measure.removesuffix('_slot_seconds')}_slots, '{channel}'), 0)) * {sample_seconds}e0 AS {column}"
+        for measure, columns in per_channel.items()
+        for channel, column in zip(CHANNELS, columns, strict=True)
+    )
+    contact_counts = ", ".join(f"count_if(channel = '{c}') AS {c.lower()}_contacts" for c in CHANNELS)
+    totals = ", ".join(f"sum({c}) AS {c}" for c in CHANNEL_COLUMNS)
+    span_end = "coalesce(end_time, last_seen)"
+    gap_end = f"date_add('millisecond', CAST(round(unobserved_seconds * 1e3) AS bigint), {span_end})"
+
+    def overlap(a: str, b: str) -> str:
+        return (
+            f"greatest(date_diff('millisecond', greatest({a}, interval_start), "
+            f"least({b}, date_add('minute', {m}, interval_start))), 0) / 1e3"
+        )
+
+    return f"""INSERT INTO {ref(ACTIVITY, database)} ({", ".join(ACTIVITY_COLUMNS)})
+WITH spans AS (
+  -- Each status's observed span and its unobserved tail, where they reach into [since, stop).
+  SELECT instance_id, user_id, username, routing_profile_id, routing_profile_name, status_name,
+         start_time, {span_end} AS span_end, {gap_end} AS gap_end
+  FROM {ref(INTERVALS, database)}
+  WHERE dt >= '{{open_dt}}' AND start_time < TIMESTAMP '{{stop}}' AND {gap_end} > TIMESTAMP '{{since}}'
+),
+cut AS (
+  SELECT s.*, i.interval_start
+  FROM spans s
+  CROSS JOIN UNNEST(sequence({_interval_of("greatest(s.start_time, TIMESTAMP '{since}')", m)},
+                             least(s.gap_end, TIMESTAMP '{{stop}}'), INTERVAL '{m}' MINUTE)) AS i (interval_start)
+  WHERE i.interval_start < TIMESTAMP '{{stop}}' AND i.interval_start < s.gap_end
+),
+statuses AS (
+  SELECT instance_id, user_id, interval_start, status_name,
+         max(username) AS username, max(routing_profile_id) AS routing_profile_id,
+         max(routing_profile_name) AS routing_profile_name,
+         sum({overlap("start_time", "span_end")}) AS seconds,
+         sum({overlap("span_end", "gap_end")}) AS unobserved_seconds,
+         {zero_contacts}, {zero_channels}
+  FROM cut
+  GROUP BY instance_id, user_id, interval_start, status_name
+),
+seen AS (
+  -- One row per agent per snapshot (an agent in several filters once).
+  SELECT instance_id, user_id, snapshot_time, min(status_name) AS status_name,
+         min(username) AS username, min(routing_profile_id) AS routing_profile_id,
+         min(routing_profile_name) AS routing_profile_name,
+         arbitrary(available_slots) AS available_slots, arbitrary(max_slots) AS max_slots,
+         arbitrary(active_slots) AS active_slots, arbitrary(contacts) AS contacts
+  FROM {_window(database)} AND status_name IS NOT NULL
+  GROUP BY instance_id, user_id, snapshot_time
+),
+slots AS (
+  SELECT instance_id, user_id, {_interval_of("snapshot_time", m)} AS interval_start, status_name,
+         max(username) AS username, max(routing_profile_id) AS routing_profile_id,
+         max(routing_profile_name) AS routing_profile_name,
+         0e0 AS seconds, 0e0 AS unobserved_seconds, {zero_contacts}, {slot_sums}
+  FROM seen
+  WHERE snapshot_time >= TIMESTAMP '{{since}}'
+  GROUP BY instance_id, user_id, {_interval_of("snapshot_time", m)}, status_name
+),
+held AS (
+  -- Contacts by position, as the named queries unnest them (Trino expands an array of rows into columns,
+  -- DuckDB does not; element_at reads the same in both).
+  SELECT s.instance_id, s.user_id, s.snapshot_time, s.status_name, s.username, s.routing_profile_id,
+         s.routing_profile_name, element_at(s.contacts, p.position) AS c
+  FROM seen s
+  CROSS JOIN UNNEST(sequence(1, greatest(cardinality(s.contacts), 1))) AS p (position)
+  WHERE p.position <= cardinality(s.contacts)
+),
+reached AS (
+  -- Each contact once: when it reached the agent, and the agent's status at the first snapshot that saw it.
+  SELECT instance_id, user_id, c.contact_id AS contact_id, min(c.channel) AS channel,
+         min(c.connected_to_agent_time) AS connected, min_by(status_name, snapshot_time) AS status_name,
+         max(username) AS username, max(routing_profile_id) AS routing_profile_id,
+         max(routing_profile_name) AS routing_profile_name
+  FROM held
+  WHERE c.connected_to_agent_time IS NOT NULL
+  GROUP BY instance_id, user_id, c.contact_id
+),
+contacts AS (
+  SELECT instance_id, user_id, {_interval_of("connected", m)} AS interval_start, status_name,
+         max(username) AS username, max(routing_profile_id) AS routing_profile_id,
+         max(routing_profile_name) AS routing_profile_name,
+         0e0 AS seconds, 0e0 AS unobserved_seconds, {contact_counts}, {zero_channels}
+  FROM reached
+  WHERE connected >= TIMESTAMP '{{since}}' AND connected < TIMESTAMP '{{stop}}'
+  GROUP BY instance_id, user_id, {_interval_of("connected", m)}, status_name
+),
+parts AS (
+  SELECT instance_id, user_id, username, routing_profile_id, routing_profile_name, interval_start, status_name,
+         seconds, unobserved_seconds, {", ".join(CHANNEL_COLUMNS)} FROM statuses
+  UNION ALL
+  SELECT instance_id, user_id, username, routing_profile_id, routing_profile_name, interval_start, status_name,
+         seconds, unobserved_seconds, {", ".join(CHANNEL_COLUMNS)} FROM slots
+  UNION ALL
+  SELECT instance_id, user_id, username, routing_profile_id, routing_profile_name, interval_start, status_name,
+         seconds, unobserved_seconds, {", ".join(CHANNEL_COLUMNS)} FROM contacts
+)
+SELECT instance_id, user_id, max(username) AS username, max(routing_profile_id) AS routing_profile_id,
+       max(routing_profile_name) AS routing_profile_name, interval_start, {m} AS interval_minutes, status_name,
+       round(sum(seconds), 3) AS seconds, round(sum(unobserved_seconds), 3) AS unobserved_seconds, {totals},
+       date_format(interval_start, '%Y-%m-%d') AS dt
+FROM parts
+GROUP BY instance_id, user_id, interval_start, status_name"""
+
+
+def refresh_sql(
+    database: str = DATABASE, interval_minutes: int = INTERVAL_MINUTES, sample_seconds: int = SAMPLE_SECONDS
+) -> tuple[str, str, str]:
+    """A period's refresh, in order, after its history merge and before its watermark."""
+    return (
+        refresh_intervals_sql(database),
+        clear_activity_sql(database),
+        fill_activity_sql(database, interval_minutes, sample_seconds),
+    )

@@ -54,6 +54,9 @@ ICEBERG_PROPERTIES = {
 # A minute is written within one schedule period (later runs are skipped) plus the function's timeout.
 SETTLE_MINUTES = 35
 FIRST_RUN_DAYS = 7  # how far back the first compaction looks: raw snapshots are kept at least this long
+# How long an agent's status may have lasted and still have its end found (`lake_sql.activity`): its MERGE reads
+# intervals that started this many days before the period, not the whole table.
+OPEN_DAYS = 8
 TS = "%Y-%m-%d %H:%i:%s"  # Trino date_format: what TIMESTAMP '…' literals in the steps below take
 
 RECORD = ", ".join(c.name for c in COLUMNS)
@@ -131,7 +134,8 @@ def plan_sql(database: str = DATABASE, settle_minutes: int = SETTLE_MINUTES) -> 
     Empty work when start >= stop. A run's first period starts at the look-back, or at `{from}` when that is
     earlier (an hour the reconciliation found short); each next one at `{after}`, the stop before it, so a
     catch-up always moves on. An hour is closed `settle_minutes` after it ends (the stack's writes may still
-    land until then; a local lake has none). `yesterday` is the day the daily pass bin-packs."""
+    land until then; a local lake has none). `yesterday` is the day the daily pass bin-packs; `since` (the look-back
+before `start`) and `open_since` are where agent activity's refresh reads from (`lake_sql.activity`)."""
     return f"""WITH mark AS (
   SELECT max(compacted_until) AS until FROM {ref(WATERMARK, database)}
 ),
@@ -158,7 +162,11 @@ SELECT
   date_format(greatest(coalesce(previous, stop), stop), '{TS}') AS until,
   CASE WHEN start < stop THEN 'yes' ELSE 'no' END AS work,
   CASE WHEN stop < target THEN 'yes' ELSE 'no' END AS more,
-  date_format(current_date - INTERVAL '1' DAY, '%Y-%m-%d') AS yesterday
+  date_format(current_date - INTERVAL '1' DAY, '%Y-%m-%d') AS yesterday,
+  date_format(start - INTERVAL '{LOOKBACK_HOURS}' HOUR, '{TS}') AS since,
+  date_format(start - INTERVAL '{LOOKBACK_HOURS}' HOUR, '%Y-%m-%d') AS since_dt,
+  date_format(date_trunc('day', start) - INTERVAL '{OPEN_DAYS}' DAY, '{TS}') AS open_since,
+  date_format(date_trunc('day', start) - INTERVAL '{OPEN_DAYS}' DAY, '%Y-%m-%d') AS open_dt
 FROM period"""
 
 

@@ -18,7 +18,7 @@ from typing import Any
 import duckdb
 
 from connect_exporter.schema import COLUMNS, PARTITION_COLUMNS, TIMESTAMP_FORMAT_JAVA
-from lake_sql import history
+from lake_sql import activity, history
 from lake_sql.queries import DATABASE, TABLE
 
 from .engine import open_table, run_query, to_duckdb
@@ -62,7 +62,12 @@ class Lake:
             con=con,
         )
         location = f"{self.root.resolve()}/"
-        for ddl in (history.history_ddl(location), history.watermark_ddl(location)):
+        for ddl in (
+            history.history_ddl(location),
+            history.watermark_ddl(location),
+            activity.intervals_ddl(location),
+            activity.activity_ddl(location),
+        ):
             con.execute(ddl_to_duckdb(ddl))
         # As the state machine does before it plans: a history made by an older version gets the new columns.
         (found,) = run_query(con, history.missing_columns_sql())
@@ -117,10 +122,15 @@ class Compaction:
 
 
 def compact(
-    lake: Lake, until: dt.datetime, maintenance: bool = False, reconcile_days: int = 2, retention_days: int = 400
+    lake: Lake,
+    until: dt.datetime,
+    maintenance: bool = False,
+    reconcile_days: int = 2,
+    retention_days: int = 400,
+    interval_minutes: int = activity.INTERVAL_MINUTES,
 ) -> Compaction:
-    """What the stack's state machine does, as of `until`, statement for statement: plan, merge, advance the
-    watermark, rebuild the view, until no hour closed before `until` is left. `maintenance` adds the daily
+    """What the stack's state machine does, as of `until`, statement for statement: plan, merge, refresh agent
+    activity, advance the watermark, rebuild the view, until no hour closed before `until` is left. `maintenance` adds the daily
     run's: reconciliation first, then watermark trim, retention a day a pass, OPTIMIZE and VACUUM. Each
     statement commits on its own, as on Athena."""
     con = lake.connect()
@@ -139,6 +149,8 @@ def compact(
             if plan["work"] == "yes":
                 before = _count(con)
                 run(history.render(history.merge_sql(), plan))
+                for sql in activity.refresh_sql(interval_minutes=interval_minutes):
+                    run(history.render(sql, plan))
                 run(history.render(history.watermark_sql(), plan))
                 out.steps.append(Step(plan["start"], plan["stop"], _count(con) - before))
             run(history.render(history.view_sql(), plan))
