@@ -21,7 +21,7 @@ from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
 from connect_exporter.tools.deployment import DeploymentSettings
-from lake_sql import history
+from lake_sql import activity, history
 
 from .encryption import READ_WRITE, Encryption, schedule_role
 from .nag import acknowledge, logical_id, skip_checkov
@@ -127,6 +127,16 @@ class Compaction(Construct):
         plan = query("Plan", formatted(plan_sql, "$.resume"), result_path="$.planned")
         read_plan = answer("ReadPlan", "$.planned", "$.plan", columns(plan_sql))
         merge = dynamic("MergeClosedHours", history.merge_sql(database))
+        # Agent activity from the hours just merged, before the watermark moves: a run that fails in between is
+        # redone whole by the next (each statement is idempotent over its period).
+        refresh_intervals, clear_activity, fill_activity = activity.refresh_sql(
+            database, deployment.activity_interval_minutes, deployment.schedule_minutes * 60
+        )
+        refresh = (
+            dynamic("RefreshStatusIntervals", refresh_intervals)
+            .next(dynamic("ClearActivity", clear_activity))
+            .next(dynamic("FillActivity", fill_activity))
+        )
         watermark = dynamic("AdvanceWatermark", history.watermark_sql(database))
         view = dynamic("RebuildView", history.view_sql(database))
         next_period = sfn.Pass(
@@ -149,8 +159,12 @@ class Compaction(Construct):
                     sfn.Condition.string_equals("$.expired.dt", "none"),
                     dynamic("OptimizeYesterday", history.optimize_yesterday_sql(database))
                     .next(query("OptimizeWatermark", history.optimize_sql(database, history.WATERMARK)))
+                    .next(dynamic("OptimizeIntervals", activity.optimize_yesterday_sql(activity.INTERVALS, database)))
+                    .next(dynamic("OptimizeActivity", activity.optimize_yesterday_sql(activity.ACTIVITY, database)))
                     .next(query("VacuumHistory", history.vacuum_sql(database)))
                     .next(query("VacuumWatermark", history.vacuum_sql(database, history.WATERMARK)))
+                    .next(query("VacuumIntervals", history.vacuum_sql(database, activity.INTERVALS)))
+                    .next(query("VacuumActivity", history.vacuum_sql(database, activity.ACTIVITY)))
                     .next(done),
                 )
                 .otherwise(
@@ -167,7 +181,7 @@ class Compaction(Construct):
         )
         plan.next(read_plan).next(
             sfn.Choice(self, "Work?")
-            .when(sfn.Condition.string_equals("$.plan.work", "yes"), merge.next(watermark).next(view))
+            .when(sfn.Condition.string_equals("$.plan.work", "yes"), merge.next(refresh).next(watermark).next(view))
             .otherwise(view)
         )
         # Daily, first: the properties retention relies on (a table made by an older version lacks them), and
@@ -193,6 +207,8 @@ class Compaction(Construct):
         return (
             query("CreateHistory", history.history_ddl(location, database))
             .next(query("CreateWatermark", history.watermark_ddl(location, database)))
+            .next(query("CreateStatusIntervals", activity.intervals_ddl(location, database)))
+            .next(query("CreateActivity", activity.activity_ddl(location, database)))
             .next(find_new)
             .next(answer("ReadNewColumns", "$.found", "$.schema", ["missing"]))
             .next(
@@ -219,7 +235,7 @@ class Compaction(Construct):
             timeout=Duration.hours(2),
             tracing_enabled=True,
             logs=sfn.LogOptions(destination=self.log_group, level=sfn.LogLevel.ALL, include_execution_data=False),
-            comment="Merges closed hours of raw snapshots into the Iceberg history table and rebuilds the user_data view",
+            comment="Merges closed hours of raw snapshots into the Iceberg history table, refreshes agent activity, rebuilds the user_data view",
         )
 
     def _build_schedules(self, encryption: Encryption, dlq: sqs.IQueue) -> None:
@@ -293,7 +309,7 @@ class Compaction(Construct):
             ),
             (
                 f"Resource::arn:<AWS::Partition>:glue:<AWS::Region>:<AWS::AccountId>:table/{self._database}/*",
-                "The tables of this stack's database: raw, history, watermark and the view.",
+                "The tables of this stack's database: raw, history, watermark, the view and agent activity's two.",
             ),
             ("Resource::*", "CloudWatch Logs delivery and X-Ray take no resource narrower than *."),
         ):
@@ -382,7 +398,10 @@ class Compaction(Construct):
                 resources=[
                     f"{glue}:catalog",
                     f"{glue}:database/{database}",
-                    *(f"{glue}:table/{database}/{name}" for name in (history.HISTORY, history.WATERMARK, history.VIEW)),
+                    *(
+                        f"{glue}:table/{database}/{name}"
+                        for name in (history.HISTORY, history.WATERMARK, history.VIEW, activity.INTERVALS, activity.ACTIVITY)
+                    ),
                 ],
             ),
             # CREATE OR REPLACE VIEW may drop and recreate the view's catalog entry: only the view's.

@@ -35,7 +35,7 @@ from __future__ import annotations
 
 from connect_exporter.config import CHANNELS
 
-from .history import HISTORY, OPEN_DAYS, ddl_ref, ref
+from .history import HISTORY, OPEN_DAYS, ddl_ref, optimize_sql, ref, table_properties
 from .queries import DATABASE
 
 INTERVALS, ACTIVITY = "agent_status_intervals", "agent_activity"
@@ -161,7 +161,7 @@ def intervals_ddl(location: str, database: str = DATABASE) -> str:
         f"CREATE TABLE IF NOT EXISTS {ddl_ref(INTERVALS, database)} (\n  {columns}\n)\n"
         "PARTITIONED BY (instance_id, dt)\n"
         f"LOCATION '{location}{INTERVALS}/'\n"
-        "TBLPROPERTIES ('table_type'='ICEBERG', 'format'='parquet', 'write_compression'='zstd')"
+        f"TBLPROPERTIES ('table_type'='ICEBERG', 'format'='parquet', 'write_compression'='zstd', {table_properties()})"
     )
 
 
@@ -171,7 +171,7 @@ def activity_ddl(location: str, database: str = DATABASE) -> str:
         f"CREATE TABLE IF NOT EXISTS {ddl_ref(ACTIVITY, database)} (\n  {columns}\n)\n"
         "PARTITIONED BY (instance_id, dt)\n"
         f"LOCATION '{location}{ACTIVITY}/'\n"
-        "TBLPROPERTIES ('table_type'='ICEBERG', 'format'='parquet', 'write_compression'='zstd')"
+        f"TBLPROPERTIES ('table_type'='ICEBERG', 'format'='parquet', 'write_compression'='zstd', {table_properties()})"
     )
 
 
@@ -348,3 +348,9 @@ def refresh_sql(
         clear_activity_sql(database),
         fill_activity_sql(database, interval_minutes, sample_seconds),
     )
+
+
+def optimize_yesterday_sql(table: str, database: str = DATABASE) -> str:
+    """The daily bin-pack of yesterday's partitions: each hourly refresh rewrites rows (MERGE updates, DELETE
+    and INSERT), leaving small files and delete files Athena reads until OPTIMIZE merges them."""
+    return optimize_sql(database, table, where="dt = '{yesterday}'")

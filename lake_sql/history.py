@@ -85,18 +85,19 @@ def history_ddl(location: str, database: str = DATABASE, record: tuple[Column, .
         "  instance_id string, filter_name string, dt string, hour int\n)\n"
         "PARTITIONED BY (instance_id, filter_name, dt)\n"
         f"LOCATION '{location}{HISTORY}/'\n"
-        f"TBLPROPERTIES ('table_type'='ICEBERG', 'format'='parquet', 'write_compression'='zstd', {_properties()})"
+        f"TBLPROPERTIES ('table_type'='ICEBERG', 'format'='parquet', 'write_compression'='zstd', {table_properties()})"
     )
 
 
-def _properties() -> str:
+def table_properties() -> str:
+    """ICEBERG_PROPERTIES as TBLPROPERTIES lists them (every Iceberg table of the tier is created with them)."""
     return ", ".join(f"'{k}'='{v}'" for k, v in ICEBERG_PROPERTIES.items())
 
 
 def properties_sql(table: str, database: str = DATABASE) -> str:
     """`CREATE TABLE IF NOT EXISTS` leaves a table made by an older version as it was: the daily run sets the
     properties retention depends on (idempotent)."""
-    return f"ALTER TABLE {ddl_ref(table, database)} SET TBLPROPERTIES ({_properties()})"
+    return f"ALTER TABLE {ddl_ref(table, database)} SET TBLPROPERTIES ({table_properties()})"
 
 
 def missing_columns_sql(database: str = DATABASE) -> str:
@@ -124,7 +125,7 @@ def watermark_ddl(location: str, database: str = DATABASE) -> str:
     return (
         f"CREATE TABLE IF NOT EXISTS {ddl_ref(WATERMARK, database)} (compacted_until timestamp)\n"
         f"LOCATION '{location}{WATERMARK}/'\n"
-        f"TBLPROPERTIES ('table_type'='ICEBERG', 'format'='parquet', {_properties()})"
+        f"TBLPROPERTIES ('table_type'='ICEBERG', 'format'='parquet', {table_properties()})"
     )
 
 

@@ -166,8 +166,12 @@ def compact(
             for sql in (
                 history.render(history.optimize_yesterday_sql(), plan),
                 history.optimize_sql(table=history.WATERMARK),
+                history.render(activity.optimize_yesterday_sql(activity.INTERVALS), plan),
+                history.render(activity.optimize_yesterday_sql(activity.ACTIVITY), plan),
                 history.vacuum_sql(),
                 history.vacuum_sql(table=history.WATERMARK),
+                history.vacuum_sql(table=activity.INTERVALS),
+                history.vacuum_sql(table=activity.ACTIVITY),
             ):
                 run(sql)
         return out

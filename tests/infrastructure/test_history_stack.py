@@ -10,7 +10,7 @@ import json
 import pytest
 from aws_cdk.assertions import Match
 
-from lake_sql import history
+from lake_sql import activity, history
 from lake_sql.queries import TABLE_REF, VIEW_REF
 from local_athena.engine import run_query
 from local_athena.lake import Lake, run_statement
@@ -55,7 +55,7 @@ def test_the_deployed_state_machine_compacts_closed_hours_and_rebuilds_the_view(
     assert not [x for x in statements if x.startswith(("CREATE TABLE", "OPTIMIZE", "VACUUM")) and '"' in x]
     assert "PARTITIONED BY (instance_id, filter_name, dt)" in create and "'table_type'='ICEBERG'" in create
     assert "'write_compression'='zstd'" in create and "LOCATION 's3://REF/history/history/'" in create
-    merges = [s for s in statements if s.startswith("MERGE")]
+    merges = [s for s in statements if s.startswith('MERGE INTO "connect_user_data"."history"')]
     assert merges and merges[-1] == history.render(history.merge_sql(), data["plan"])  # the same SQL the lake tests run
     (counts,) = run_query(
         con,
@@ -72,7 +72,8 @@ def test_the_deployed_state_machine_compacts_closed_hours_and_rebuilds_the_view(
     assert run_query(con, f"SELECT count(*) AS n FROM {VIEW_REF}") == raw
     # A manual start from the console with `{}`: compaction, no maintenance (before: States.Runtime at Maintenance?).
     data, statements = statemachine.run(machine, {}, athena_on(con, now))
-    assert statements[-1].startswith("CREATE OR REPLACE VIEW") and not any(s.startswith("DELETE FROM") for s in statements)
+    retention = f"DELETE FROM {history.ref(history.HISTORY)}"
+    assert statements[-1].startswith("CREATE OR REPLACE VIEW") and not any(s.startswith(retention) for s in statements)
     assert run_query(con, f"SELECT count(*) AS n FROM {VIEW_REF}") == raw
     con.close()
 
@@ -279,10 +280,13 @@ def test_the_daily_run_sets_properties_reconciles_first_then_trims_retains_optim
     con = lake.connect()
     now = dt.datetime(2026, 11, 24, 3, 50, tzinfo=UTC)
     _, hourly = statemachine.run(machine, {}, athena_on(con, now))
-    assert not [s for s in hourly if "SET TBLPROPERTIES" in s or '"from"' in s or s.startswith(("DELETE", "OPTIMIZE", "VACUUM"))]
+    cleared = f"DELETE FROM {history.ref(activity.ACTIVITY)}"  # a period's activity, filled again: no other delete
+    maintained = [s for s in hourly if s.startswith(("DELETE", "OPTIMIZE", "VACUUM")) and not s.startswith(cleared)]
+    assert not maintained and not [s for s in hourly if "SET TBLPROPERTIES" in s or '"from"' in s]
     data, daily = statemachine.run(machine, {"maintenance": True}, athena_on(con, now))
     con.close()
     table, mark = history.ddl_ref(history.HISTORY), history.ddl_ref(history.WATERMARK)
+    intervals, activities = history.ddl_ref(activity.INTERVALS), history.ddl_ref(activity.ACTIVITY)
     properties = [s for s in daily if "SET TBLPROPERTIES" in s]
     assert properties == [history.properties_sql(history.HISTORY), history.properties_sql(history.WATERMARK)]
     assert (
@@ -299,8 +303,12 @@ def test_the_daily_run_sets_properties_reconciles_first_then_trims_retains_optim
         history.expired_sql(retention_days=400),
         f"OPTIMIZE {table} REWRITE DATA USING BIN_PACK WHERE dt = '2026-11-23'",
         f"OPTIMIZE {mark} REWRITE DATA USING BIN_PACK",
+        f"OPTIMIZE {intervals} REWRITE DATA USING BIN_PACK WHERE dt = '2026-11-23'",
+        f"OPTIMIZE {activities} REWRITE DATA USING BIN_PACK WHERE dt = '2026-11-23'",
         f"VACUUM {table}",
         f"VACUUM {mark}",
+        f"VACUUM {intervals}",
+        f"VACUUM {activities}",
     ]
 
 
@@ -320,6 +328,13 @@ def test_the_compaction_role_may_do_what_the_daily_run_asks_and_delete_nothing_r
         ("glue:CreateTable", f"{glue}:table/connect_user_data/history", ""),
         ("glue:UpdateTable", f"{glue}:table/connect_user_data/user_data", ""),
         ("glue:DeleteTable", f"{glue}:table/connect_user_data/user_data", ""),
+        # Agent activity's two tables: created, rewritten every hour and vacuumed daily under the history prefix.
+        *(
+            (action, f"{glue}:table/connect_user_data/{table}", "")
+            for table in (activity.INTERVALS, activity.ACTIVITY)
+            for action in ("glue:CreateTable", "glue:UpdateTable")
+        ),
+        ("s3:DeleteObject", bucket, f"/history/{activity.ACTIVITY}/data/instance_id=i/dt=2026-11-23/00000-0.parquet"),
         ("s3:DeleteObject", bucket, data_file),
         ("s3:DeleteObject", bucket, "/history/history_watermark/metadata/00001.metadata.json"),
         ("s3:PutObject", bucket, data_file),

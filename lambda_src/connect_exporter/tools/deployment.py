@@ -105,6 +105,8 @@ class Deployment(Model):
     # Days of raw the daily run compares with history (a late minute in them reaches history): it reads them
     # whole, once a day, and one query must stay under the workgroup's 20 GB scan cutoff.
     history_reconcile_days: Annotated[int, Field(ge=1, le=30)] = 2
+    # Agent activity's interval (`agent_activity.interval_minutes`): what WFM tools import, 15 minutes most often.
+    activity_interval_minutes: Annotated[Literal[15, 30, 60], Say("must be 15, 30 or 60")] = 15
     # None: no reservation (accounts whose concurrency quota is 10 cannot reserve any).
     reserved_concurrency: Annotated[int, Field(ge=1, le=1000)] | None = 1
     # None: the public layer of the Powertools version the project pins, resolved from its SSM parameter.
