@@ -1,73 +1,199 @@
-"""Agent status intervals from the snapshots, against the simulator's journal of what every agent did."""
+"""Agent activity as the compaction keeps it (`agent_status_intervals`, `agent_activity`), against the simulator's
+journal of what every agent did: three hours across midnight of one-minute snapshots of a moving center, in two
+overlapping filters, compacted an hour at a time as the hourly schedule does, with a rerun over them."""
 
 from __future__ import annotations
 
 import datetime as dt
+from collections import defaultdict
 
 import pytest
 
-from lake_sql.activity import INTERVAL_COLUMNS, status_intervals_sql
+from lake_sql import activity
+from lake_sql.history import ref
 from lake_sql.queries import TABLE_REF
 from local_athena.engine import run_query
-from local_athena.lake import Lake
+from local_athena.lake import Lake, compact
 from simulator.history import export_history
-from simulator.truth import status_intervals
-from simulator.world import build_instance
+from simulator.truth import StatusInterval, status_intervals
+from simulator.world import RINGING, Transition, build_instance
 
-START = dt.datetime(2026, 11, 24, 22, 30, tzinfo=dt.UTC)
-MINUTES = 120  # across midnight
+START = dt.datetime(2026, 11, 24, 22, 0, tzinfo=dt.UTC)
+MINUTES = 180  # 22:00 to 00:59, across midnight
 PERIOD = dt.timedelta(minutes=1)
-
-
-@pytest.fixture(scope="module")
-def observed(tmp_path_factory):
-    """Two hours of one-minute snapshots of a moving center, in two overlapping filters, and the journal."""
-    instance = build_instance(seed=11, agents=120, routing_profiles=6, queues=10, epoch=START)
-    journal = instance.start_journal()
-    root = tmp_path_factory.mktemp("lake")
-    profiles = sorted(instance.routing_profiles)
-    filters = [{"name": "all-agents"}, {"name": "some-profiles", "routing_profiles": profiles[:3]}]
-    reports = export_history(instance, filters, START, MINUTES, root / "snapshots", lambda docs: 0)
-    assert not [r.failures for r in reports if r.failures]
-    until = START + dt.timedelta(minutes=MINUTES - 1)
-    con = Lake(root).connect()
-    rows = run_query(con, status_intervals_sql(TABLE_REF))
-    con.close()
-    return rows, status_intervals(journal, until), until
-
-
-def test_one_row_per_status_occurrence_with_the_documented_columns(observed):
-    rows, _, _ = observed
-    assert rows and tuple(rows[0]) == INTERVAL_COLUMNS
-    keys = [(r["instance_id"], r["user_id"], r["start_time"]) for r in rows]
-    assert len(keys) == len(set(keys))  # an agent in two filters is still one occurrence
+UNTIL = START + dt.timedelta(minutes=MINUTES - 1)  # the last snapshot
+INTERVAL = dt.timedelta(minutes=activity.INTERVAL_MINUTES)
 
 
 def utc(value: dt.datetime) -> dt.datetime:
     return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
 
 
+def table(con, name: str) -> list[dict]:
+    return run_query(con, f"SELECT * FROM {ref(name)} ORDER BY instance_id, user_id, {'start_time' if name == activity.INTERVALS else 'interval_start, status_name'}")
+
+
+@pytest.fixture(scope="module")
+def observed(tmp_path_factory):
+    """The lake compacted hour by hour (22:00, 23:00, 00:00 closed in turn), then again over all of it; the journal."""
+    instance = build_instance(seed=11, agents=100, routing_profiles=6, queues=10, epoch=START)
+    journal = instance.start_journal()
+    root = tmp_path_factory.mktemp("lake")
+    profiles = sorted(instance.routing_profiles)
+    filters = [{"name": "all-agents"}, {"name": "some-profiles", "routing_profiles": profiles[:3]}]
+    reports = export_history(instance, filters, START, MINUTES, root / "snapshots", lambda docs: 0)
+    assert not [r.failures for r in reports if r.failures]
+    lake = Lake(root)
+    for hour in (1, 2, 3):
+        compact(lake, START + dt.timedelta(hours=hour))
+    con = lake.connect()
+    first = {name: table(con, name) for name in (activity.INTERVALS, activity.ACTIVITY)}
+    con.close()
+    compact(lake, START + dt.timedelta(hours=3))  # the hourly schedule's next run, overlapping its look-back
+    con = lake.connect()
+    yield con, first, journal, status_intervals(journal, UNTIL)
+    con.close()
+
+
+def test_intervals_have_the_documented_columns_and_one_row_per_status_occurrence(observed):
+    con, first, *_ = observed
+    rows = first[activity.INTERVALS]
+    assert rows and tuple(rows[0]) == activity.INTERVAL_COLUMNS
+    keys = [(r["instance_id"], r["user_id"], r["start_time"]) for r in rows]
+    assert len(keys) == len(set(keys))  # an agent in two filters is still one occurrence
+    activity_rows = first[activity.ACTIVITY]
+    assert activity_rows and tuple(activity_rows[0]) == activity.ACTIVITY_COLUMNS
+    assert {r["interval_minutes"] for r in activity_rows} == {15}
+
+
+def test_hour_by_hour_equals_all_at_once_and_a_rerun_adds_nothing(observed):
+    """The incremental tables equal one computation over all of history, and the overlapping rerun changed nothing."""
+    con, first, *_ = observed
+    assert {name: table(con, name) for name in first} == first
+    everything = run_query(con, activity.status_intervals_sql(ref("history")))
+    assert [tuple(r.values()) for r in everything] == [tuple(r.values()) for r in first[activity.INTERVALS]]
+
+
 def test_statuses_of_at_least_the_period_start_and_end_as_the_journal_says(observed):
-    rows, truth, until = observed
-    ours = {(r["user_id"], r["status_name"], utc(r["start_time"])): r for r in rows}
-    by_agent: dict[str, list] = {}
+    _, first, _, truth = observed
+    ours = {(r["user_id"], r["status_name"], utc(r["start_time"])): r for r in first[activity.INTERVALS]}
+    by_agent: dict[str, list[StatusInterval]] = defaultdict(list)
     for t in truth:
-        by_agent.setdefault(t.agent_id, []).append(t)
+        by_agent[t.agent_id].append(t)
     checked = exact = 0
     for agent, intervals in by_agent.items():
         for n, t in enumerate(intervals):
-            seen_from = max(t.start, START)
-            if (t.end or until) - seen_from < PERIOD:
+            if (t.end or UNTIL) - max(t.start, START) < PERIOD:
                 continue  # shorter than the schedule: possibly never sampled
             row = ours[(agent, t.status, t.start.replace(microsecond=t.start.microsecond // 1000 * 1000))]
             checked += 1
             following = intervals[n + 1] if n + 1 < len(intervals) else None
             if t.end is None:
-                assert row["end_time"] is None or utc(row["last_seen"]) == until
-            elif following is not None and following.start == t.end and (following.end or until) - following.start >= PERIOD:
-                # The next status was long enough to be sampled: the end is its exact start.
+                assert row["end_time"] is None and utc(row["last_seen"]) == UNTIL
+            elif following is not None and following.start == t.end and (following.end or UNTIL) - following.start >= PERIOD:
+                # The next status was long enough to be sampled: the end is its exact start, to the millisecond.
                 assert row["end_exact"] and utc(row["end_time"]) == t.end, (agent, t)
                 exact += 1
-            else:
-                assert not row["end_exact"] or utc(row["end_time"]) >= t.end  # bounded, or a short status went unseen
+            else:  # a logout (bounded at the last sighting), or a short status unseen before the next
+                assert row["end_time"] is not None and (utc(row["end_time"]) >= t.end or not row["end_exact"])
+                assert t.end - utc(row["last_seen"]) <= PERIOD
     assert checked > 100 and exact > 50
+
+
+def logouts(journal: list[Transition]) -> dict[str, int]:
+    counts: dict[str, int] = defaultdict(int)
+    for t in journal:
+        if t.kind == "logout" and START <= t.at <= UNTIL:
+            counts[t.agent_id] += 1
+    return counts
+
+
+def per_agent(rows: list[dict], *columns: str) -> dict[str, float]:
+    totals: dict[str, float] = defaultdict(float)
+    for r in rows:
+        if utc(r["interval_start"]) >= START:
+            totals[r["user_id"]] += sum(r[c] for c in columns)
+    return totals
+
+
+def test_observed_and_unobserved_seconds_add_up_to_the_logged_in_time(observed):
+    """Per agent over the day: observed + unobserved seconds equal the journal's logged-in time within a period
+    per logout: the part of a period after its last sighting (Connect stops listing the agent at once), or, when
+    the agent logged out and back in between two snapshots into the status it had, the time it was away (the
+    snapshots cannot tell that from a status too short to sample)."""
+    _, first, journal, truth = observed
+    ours = per_agent(first[activity.ACTIVITY], "seconds", "unobserved_seconds")
+    logged_in: dict[str, float] = defaultdict(float)
+    for t in truth:
+        start, end = max(t.start, START), min(t.end or UNTIL, UNTIL)
+        logged_in[t.agent_id] += max((end - start).total_seconds(), 0)
+    out = logouts(journal)
+    assert sum(out.values()) > 10 and set(ours) == {a for a, s in logged_in.items() if s > 0}
+    for agent, seconds in logged_in.items():
+        missing = seconds - ours.get(agent, 0)
+        assert abs(missing) <= PERIOD.total_seconds() * out[agent] + 0.001, (agent, seconds, ours.get(agent), out[agent])
+    assert abs(sum(logged_in.values()) - sum(ours.values())) < 60 * sum(out.values())
+
+
+def test_unobserved_seconds_are_the_statuses_too_short_to_sample_within_a_period_a_change(observed):
+    _, first, journal, truth = observed
+    ours = per_agent(first[activity.ACTIVITY], "unobserved_seconds")
+    short: dict[str, float] = defaultdict(float)
+    changes: dict[str, int] = defaultdict(int)
+    for t in truth:
+        if START <= t.start <= UNTIL:
+            changes[t.agent_id] += 1
+            if t.end is not None and t.end - t.start < PERIOD:
+                short[t.agent_id] += (t.end - t.start).total_seconds()
+    assert sum(ours.values()) > 0 and sum(short.values()) > 0
+    for agent in changes:
+        assert abs(ours.get(agent, 0) - short.get(agent, 0)) <= PERIOD.total_seconds() * changes[agent], agent
+
+
+def test_contacts_count_once_in_the_interval_they_reached_the_agent(observed):
+    """Every contact the agent held for a period or more is counted, in the interval of its connection; none
+    is counted that never reached the agent, or twice."""
+    _, first, journal, _ = observed
+    connected: dict[str, tuple[dt.datetime, str, str]] = {}
+    gone: dict[str, dt.datetime] = {}
+    opened: dict[str, str] = {}
+    for t in journal:
+        if t.kind == "contact" and t.contact_id:
+            opened.setdefault(t.contact_id, t.value)
+            # Its first connection: a contact the journal opened on hold or ended had connected before it began.
+            if t.value == "CONNECTED" and t.contact_id not in connected and opened[t.contact_id] in (*RINGING, "CONNECTED"):
+                connected[t.contact_id] = (t.at, t.agent_id, t.channel or "")
+            elif t.value == "GONE":
+                gone[t.contact_id] = t.at
+    expected_at_least: dict[tuple, int] = defaultdict(int)
+    expected_at_most: dict[tuple, int] = defaultdict(int)
+    for contact, (at, agent, channel) in connected.items():
+        if not START <= at < UNTIL - PERIOD:
+            continue
+        key = (agent, START + (at - START) // INTERVAL * INTERVAL, channel.lower())
+        expected_at_most[key] += 1
+        if gone.get(contact, UNTIL) - at >= PERIOD:
+            expected_at_least[key] += 1
+    counted: dict[tuple, int] = defaultdict(int)
+    for r in first[activity.ACTIVITY]:
+        for channel in ("voice", "chat", "task", "email"):
+            if r[f"{channel}_contacts"] and START <= utc(r["interval_start"]) < UNTIL - PERIOD - INTERVAL:
+                counted[(r["user_id"], utc(r["interval_start"]), channel)] += r[f"{channel}_contacts"]
+    keys = {k for k in expected_at_most if k[1] < UNTIL - PERIOD - INTERVAL}
+    assert sum(counted.values()) > 100
+    for key in keys | set(counted):
+        assert expected_at_least.get(key, 0) <= counted.get(key, 0) <= expected_at_most.get(key, 0), key
+
+
+def test_slot_seconds_are_each_snapshot_standing_for_one_period(observed):
+    """Occupancy's inputs: per agent and interval, slot-seconds are the snapshots' slots times the period."""
+    con, first, *_ = observed
+    (raw,) = run_query(
+        con,
+        f"""SELECT sum(coalesce(element_at(active_slots, 'VOICE'), 0)) AS active, sum(coalesce(element_at(max_slots, 'CHAT'), 0)) AS chat_max
+        FROM {TABLE_REF} WHERE filter_name = 'all-agents'""",
+    )
+    rows = first[activity.ACTIVITY]
+    assert sum(r["voice_active_slot_seconds"] for r in rows) == raw["active"] * 60 > 0
+    assert sum(r["chat_max_slot_seconds"] for r in rows) == raw["chat_max"] * 60 > 0
+    assert all(r["voice_active_slot_seconds"] <= r["voice_max_slot_seconds"] for r in rows)
