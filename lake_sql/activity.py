@@ -85,21 +85,24 @@ ACTIVITY_COLUMNS = tuple(name for name, _ in ACTIVITY_TYPES)
 _NAMES = "username, routing_profile_id, routing_profile_name, hierarchy_level_1_name"
 
 
-def _seen(rows: str) -> str:
-    """One row per agent per snapshot from `rows` (a FROM clause with its WHERE): one agent, whatever filters."""
-    return f"""SELECT instance_id, user_id, snapshot_time,
-         min(username) AS username, min(routing_profile_id) AS routing_profile_id,
-         min(routing_profile_name) AS routing_profile_name, min(hierarchy_level_1_name) AS hierarchy_level_1_name,
-         min(status_name) AS status_name, min(status_start_time) AS status_start_time
-  FROM {rows} AND status_start_time IS NOT NULL
-  GROUP BY instance_id, user_id, snapshot_time"""
+def _seen(rows: str, columns: str) -> str:
+    """One row per agent per snapshot from `rows` (a FROM clause with its WHERE), with `columns`: an agent in
+    several filters once, the copy of the first filter by name, whole (each filter's page is read at its own
+    instant, so two copies may differ: mixing their columns could pair one status with another's start).
+    A window, not an aggregate: Trino's any_value over maps and arrays of rows held ~200 kB a group."""
+    return f"""SELECT {columns} FROM (
+    SELECT {columns},
+           row_number() OVER (PARTITION BY instance_id, user_id, snapshot_time ORDER BY filter_name) AS copy
+    FROM {rows} AND status_start_time IS NOT NULL
+  ) WHERE copy = 1"""
 
 
 def _occurrences(rows: str) -> str:
     """The status intervals seen in `rows`, in INTERVAL_COLUMNS order."""
     latest = ", ".join(f"max_by({c}, snapshot_time) AS {c}" for c in _NAMES.split(", "))
+    seen = f"instance_id, user_id, snapshot_time, {_NAMES}, status_name, status_start_time"
     return f"""WITH seen AS (
-  {_seen(rows)}
+  {_seen(rows, seen)}
 ),
 occurrences AS (
   SELECT instance_id, user_id, status_name, status_start_time AS start_time,
@@ -228,6 +231,7 @@ def fill_activity_sql(
     """The activity of the intervals from `since` to `stop`: status seconds from the intervals table, contacts
     and slot-seconds from history's snapshots of the window, one row per agent, interval and status."""
     m = interval_minutes
+    seen = "instance_id, user_id, snapshot_time, status_name, username, routing_profile_id, routing_profile_name, available_slots, max_slots, active_slots, contacts"
     per_channel = {
         measure: [f"{channel.lower()}_{measure}" for channel in CHANNELS] for measure in CHANNEL_MEASURES if measure != "contacts"
     }
@@ -275,14 +279,7 @@ statuses AS (
   GROUP BY instance_id, user_id, interval_start, status_name
 ),
 seen AS (
-  -- One row per agent per snapshot (an agent in several filters once).
-  SELECT instance_id, user_id, snapshot_time, min(status_name) AS status_name,
-         min(username) AS username, min(routing_profile_id) AS routing_profile_id,
-         min(routing_profile_name) AS routing_profile_name,
-         arbitrary(available_slots) AS available_slots, arbitrary(max_slots) AS max_slots,
-         arbitrary(active_slots) AS active_slots, arbitrary(contacts) AS contacts
-  FROM {_window(database)} AND status_name IS NOT NULL
-  GROUP BY instance_id, user_id, snapshot_time
+  {_seen(_window(database), seen)}
 ),
 slots AS (
   SELECT instance_id, user_id, {_interval_of("snapshot_time", m)} AS interval_start, status_name,

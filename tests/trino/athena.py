@@ -164,8 +164,12 @@ class TrinoAthena:
 
     def execute(self, sql: str) -> list[dict[str, Any]]:
         cursor = self.connection.cursor()
-        cursor.execute(sql)
-        rows = cursor.fetchall()
+        try:
+            cursor.execute(sql)
+            rows = cursor.fetchall()
+        except trino.exceptions.TrinoQueryError as exc:
+            exc.add_note(f"the statement: {' '.join(sql.split())[:400]}")  # which of the machine's statements failed
+            raise
         names = [d[0] for d in cursor.description or []]
         # What the statement read from storage: Trino's measure of what Athena bills as data scanned.
         self.read.append((sql, int(cursor.stats.get("physicalInputBytes", 0))))

@@ -13,8 +13,7 @@ from typing import Any
 import pytest
 
 from connect_exporter.schema import COLUMNS
-from lake_sql import history
-from lake_sql.activity import status_intervals_sql
+from lake_sql import activity, history
 from lake_sql.queries import QUERIES, TABLE_REF, VIEW_REF
 from local_athena.engine import run_query
 from local_athena.lake import Lake
@@ -84,12 +83,28 @@ def test_every_named_query_answers_on_trino_as_on_duckdb_over_history_and_raw(co
 
 
 def test_agent_status_intervals_answer_on_trino_as_on_duckdb(compacted):
-    """Agent activity's first query (issue 20): window functions, max_by and date_diff in Trino's own dialect."""
+    """The intervals over the whole view in one query: window functions, max_by and date_diff in Trino's dialect."""
     athena, con, *_ = compacted
-    sql = status_intervals_sql(VIEW_REF)
+    sql = activity.status_intervals_sql(VIEW_REF)
     on_trino = rows(athena.athena(NOW)(sql))
     assert on_trino and on_trino == rows(run_query(con, sql, today=TODAY, now=NOW))
     assert any(r["end_exact"] for r in on_trino) and any(r["end_time"] is None for r in on_trino)
+
+
+@pytest.mark.parametrize("table", [activity.INTERVALS, activity.ACTIVITY])
+def test_the_state_machine_keeps_agent_activity_on_trinos_iceberg_as_on_duckdb(compacted, table):
+    """The refresh's MERGE (conditional updates), DELETE and INSERT (UNNEST of a timestamp sequence, rows by
+    position) ran on Trino's Iceberg connector and left the same rows as on DuckDB; the intervals table equals
+    the one query over history."""
+    athena, con, *_ = compacted
+    order = "instance_id, user_id, " + ("start_time" if table == activity.INTERVALS else "interval_start, status_name")
+    sql = f"SELECT * FROM {history.ref(table)} ORDER BY {order}"
+    on_trino = rows(athena.execute(sql))
+    assert on_trino and on_trino == rows(run_query(con, sql))
+    if table == activity.INTERVALS:
+        assert on_trino == rows(athena.execute(activity.status_intervals_sql(HISTORY)))
+    else:
+        assert sum(r["seconds"] for r in on_trino) > 0 and sum(r["voice_contacts"] for r in on_trino) > 0
 
 
 def parquet_files(trino_server, day: str) -> list:
