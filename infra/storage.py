@@ -12,7 +12,8 @@ from constructs import Construct
 from connect_exporter.schema import COLUMNS, PARTITION_COLUMNS, TIMESTAMP_FORMAT_JAVA
 from connect_exporter.tools.deployment import DeploymentSettings
 from lake_sql import history
-from lake_sql.queries import QUERIES, TABLE, VIEW
+from lake_sql.named import QUERIES
+from lake_sql.queries import TABLE, VIEW
 
 from .nag import acknowledge, skip_checkov
 
@@ -228,5 +229,5 @@ class SnapshotStorage(Construct):
                 description=query.description,
                 database=self.database_name,
                 work_group=self.workgroup.ref,
-                query_string=query.render(f'"{database}"."{VIEW}"'),
+                query_string=query.render(f'"{database}"."{VIEW}"', database),
             )  # work_group=ref orders it after the workgroup

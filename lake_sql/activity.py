@@ -35,8 +35,8 @@ from __future__ import annotations
 
 from connect_exporter.config import CHANNELS
 
-from .history import HISTORY, OPEN_DAYS, ddl_ref, optimize_sql, ref, table_properties
-from .queries import DATABASE
+from .history import HISTORY, ddl_ref, optimize_sql, ref, table_properties
+from .queries import DATABASE, LAST_DAY, NamedQuery
 
 INTERVALS, ACTIVITY = "agent_status_intervals", "agent_activity"
 INTERVAL_MINUTES = 15  # deployment.activity_interval_minutes: 15, 30 or 60 (each divides an hour)
@@ -351,3 +351,63 @@ def optimize_yesterday_sql(table: str, database: str = DATABASE) -> str:
     """The daily bin-pack of yesterday's partitions: each hourly refresh rewrites rows (MERGE updates, DELETE
     and INSERT), leaving small files and delete files Athena reads until OPTIMIZE merges them."""
     return optimize_sql(database, table, where="dt = '{yesterday}'")
+
+
+def _occupancy(group: str, per: str) -> str:
+    """Active over max slot-seconds per channel, and contacts, per `group` columns and interval, over the last day."""
+    ratios = ",\n       ".join(
+        f"round(sum({c}_active_slot_seconds) / nullif(sum({c}_max_slot_seconds), 0), 4) AS {c}_occupancy, "
+        f"sum({c}_contacts) AS {c}_contacts"
+        for c in (channel.lower() for channel in CHANNELS)
+    )
+    return f"""SELECT interval_start, instance_id, {group}, {per}
+       {ratios}
+FROM {{activity}}
+WHERE {LAST_DAY}
+GROUP BY interval_start, instance_id, {group}
+ORDER BY interval_start, instance_id, {group}"""
+
+
+# Athena named queries over the two tables (and one over the view, current to the minute); the stack ships them
+# beside the snapshot queries (`lake_sql.named`).
+ACTIVITY_QUERIES: tuple[NamedQuery, ...] = (
+    NamedQuery(
+        "time-in-status-per-agent-per-day",
+        "Seconds each agent spent in each status per UTC day, and the unobserved seconds after it, over the last 30 days",
+        """SELECT dt, instance_id, user_id, max(username) AS username, status_name,
+       round(sum(seconds), 3) AS seconds, round(sum(unobserved_seconds), 3) AS unobserved_seconds
+FROM {activity}
+WHERE dt >= date_format(current_date - INTERVAL '30' DAY, '%Y-%m-%d')
+GROUP BY dt, instance_id, user_id, status_name
+ORDER BY dt, instance_id, user_id, seconds DESC, status_name""",
+    ),
+    NamedQuery(
+        "occupancy-per-agent-per-interval",
+        "Occupancy (active over max slot-seconds) and contacts per channel, per agent and interval, over the last day",
+        _occupancy("user_id", "max(username) AS username, max(routing_profile_name) AS routing_profile_name,"),
+    ),
+    NamedQuery(
+        "occupancy-per-routing-profile-per-interval",
+        "Occupancy (active over max slot-seconds) and contacts per channel, per routing profile and interval, over the last day",
+        _occupancy("routing_profile_id", "max(routing_profile_name) AS routing_profile_name, count(DISTINCT user_id) AS agents,"),
+    ),
+    NamedQuery(
+        "agents-by-unobserved-share",
+        "Agents by the share of their logged-in time in statuses too short to sample, last 7 days, highest first "
+        "(a few percent or more: the schedule is coarser than their status changes)",
+        """SELECT instance_id, user_id, max(username) AS username,
+       round(sum(unobserved_seconds), 3) AS unobserved_seconds,
+       round(sum(seconds) + sum(unobserved_seconds), 3) AS logged_in_seconds,
+       round(sum(unobserved_seconds) / nullif(sum(seconds) + sum(unobserved_seconds), 0), 4) AS unobserved_share
+FROM {activity}
+WHERE dt >= date_format(current_date - INTERVAL '7' DAY, '%Y-%m-%d')
+GROUP BY instance_id, user_id
+ORDER BY unobserved_share DESC, instance_id, user_id""",
+    ),
+    NamedQuery(
+        "agent-status-intervals-now",
+        "Each agent's status intervals since yesterday (UTC) from the view: current to the last snapshot, "
+        "where agent_status_intervals stops at the last compacted hour",
+        _occurrences(f"{{table}} WHERE {LAST_DAY}") + "\nORDER BY instance_id, user_id, start_time",
+    ),
+)

@@ -131,12 +131,12 @@ def watermark_ddl(location: str, database: str = DATABASE) -> str:
 
 def plan_sql(database: str = DATABASE, settle_minutes: int = SETTLE_MINUTES) -> str:
     """One row: the next period to merge (`start` to `stop`, within one day `dt`, hours `start_hour` to
-    `stop_hour` exclusive), the watermark after it (`until`), and whether more closed hours wait (`more`).
-    Empty work when start >= stop. A run's first period starts at the look-back, or at `{from}` when that is
-    earlier (an hour the reconciliation found short); each next one at `{after}`, the stop before it, so a
-    catch-up always moves on. An hour is closed `settle_minutes` after it ends (the stack's writes may still
-    land until then; a local lake has none). `yesterday` is the day the daily pass bin-packs; `since` (the look-back
-before `start`) and `open_since` are where agent activity's refresh reads from (`lake_sql.activity`)."""
+        `stop_hour` exclusive), the watermark after it (`until`), and whether more closed hours wait (`more`).
+        Empty work when start >= stop. A run's first period starts at the look-back, or at `{from}` when that is
+        earlier (an hour the reconciliation found short); each next one at `{after}`, the stop before it, so a
+        catch-up always moves on. An hour is closed `settle_minutes` after it ends (the stack's writes may still
+        land until then; a local lake has none). `yesterday` is the day the daily pass bin-packs; `since` (the look-back
+    before `start`) and `open_since` are where agent activity's refresh reads from (`lake_sql.activity`)."""
     return f"""WITH mark AS (
   SELECT max(compacted_until) AS until FROM {ref(WATERMARK, database)}
 ),

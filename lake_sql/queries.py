@@ -1,7 +1,8 @@
 """Athena named queries shipped with the stack (Trino dialect, Athena engine v3).
 
 `{table}` is replaced with the quoted view `user_data` (history for compacted hours, raw snapshots
-after). Written so that sqlglot can translate them to DuckDB for the answer checks and the local lake:
+after); `{activity}` and `{intervals}` with agent activity's tables (`lake_sql.activity`). Every named query
+the stack ships is in `lake_sql.named.QUERIES`. Written so that sqlglot can translate them to DuckDB for the answer checks and the local lake:
 keep to standard functions.
 """
 
@@ -23,11 +24,19 @@ class NamedQuery:
     description: str
     sql: str
 
-    def render(self, table: str) -> str:
-        return self.sql.format(table=table)
+    @property
+    def reads_snapshots(self) -> bool:
+        """Reads `{table}`: answers the same over the view and the raw table, compacted or not."""
+        return "{table}" in self.sql
+
+    def render(self, table: str, database: str = DATABASE) -> str:
+        """The query over `table` (the quoted view, or the raw table), agent activity's tables in `database`."""
+        return self.sql.format(
+            table=table, activity=f'"{database}"."agent_activity"', intervals=f'"{database}"."agent_status_intervals"'
+        )
 
 
-QUERIES: tuple[NamedQuery, ...] = (
+SNAPSHOT_QUERIES: tuple[NamedQuery, ...] = (
     NamedQuery(
         "latest-agent-state",
         "Latest state of every agent seen in the last day: one row per agent",

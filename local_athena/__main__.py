@@ -11,7 +11,8 @@ from pathlib import Path
 import duckdb
 import sqlglot
 
-from lake_sql.queries import QUERIES, VIEW_REF
+from lake_sql.named import QUERIES
+from lake_sql.queries import VIEW_REF
 
 from .engine import to_duckdb
 from .lake import Lake, LakeError, compact

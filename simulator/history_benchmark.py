@@ -24,7 +24,8 @@ from sqlglot import exp
 from connect_exporter.observability import logger
 from connect_exporter.schema import COLUMNS
 from lake_sql.history import HISTORY, ref
-from lake_sql.queries import QUERIES, TABLE_REF
+from lake_sql.named import QUERIES
+from lake_sql.queries import TABLE_REF
 from local_athena.engine import to_duckdb
 from local_athena.lake import Lake, compact
 
@@ -81,7 +82,7 @@ def measure(lake: Lake, minutes: int) -> dict[str, Any]:
     days = minutes / 1440
 
     rows = []
-    for query in QUERIES:
+    for query in (q for q in QUERIES if q.reads_snapshots):  # agent activity's read its own tables
         times = {}
         for side, table in (("raw", TABLE_REF), ("history", PARQUET_REF)):
             sql = to_duckdb(query.render(table), DAY.date())

@@ -21,7 +21,7 @@ from connect_exporter.schema import COLUMNS, PARTITION_COLUMNS
 from connect_exporter.tools.deployment import alarm_count, load_settings
 from infra.exporter import CONNECT_ACTIONS
 from infra.stack import ExporterStack, database_name
-from lake_sql.queries import QUERIES
+from lake_sql.named import QUERIES
 
 from .policies import ACCOUNT, PARTITION, REGION, Request, allowed, arn_of
 from .support import EXAMPLE, EXPORTER_FUNCTION, REPO, Synthesized, ids, properties, synth_example, the
@@ -280,8 +280,10 @@ def test_athena_workgroup_is_v3_enforced_and_encrypted_with_the_named_queries(sy
             )
         },
     )
-    # Every named query reads the view of this stack's database, never the raw table.
-    reads_the_view = Match.string_like_regexp(r'^(?![\s\S]*"snapshots")[\s\S]*"connect_user_data"\."user_data"')
+    # Every named query reads the view or agent activity's tables of this stack's database, never the raw table.
+    reads_the_view = Match.string_like_regexp(
+        r'^(?![\s\S]*"snapshots")[\s\S]*"connect_user_data"\."(user_data|agent_activity|agent_status_intervals)"'
+    )
     for query in QUERIES:
         template.has_resource_properties(
             "AWS::Athena::NamedQuery", {"Name": query.name, "Database": "connect_user_data", "QueryString": reads_the_view}
@@ -642,7 +644,7 @@ def test_two_stacks_deploy_side_by_side_in_one_account(tmp_path):
             ids(
                 template,
                 "AWS::Athena::NamedQuery",
-                {"Database": db, "QueryString": Match.string_like_regexp(f'"{db}"\\."user_data"')},
+                {"Database": db, "QueryString": Match.string_like_regexp(f'"{db}"\\."(user_data|agent_activity)"')},
             )
             == queries
         )

@@ -30,7 +30,10 @@ def utc(value: dt.datetime) -> dt.datetime:
 
 
 def table(con, name: str) -> list[dict]:
-    return run_query(con, f"SELECT * FROM {ref(name)} ORDER BY instance_id, user_id, {'start_time' if name == activity.INTERVALS else 'interval_start, status_name'}")
+    return run_query(
+        con,
+        f"SELECT * FROM {ref(name)} ORDER BY instance_id, user_id, {'start_time' if name == activity.INTERVALS else 'interval_start, status_name'}",
+    )
 
 
 @pytest.fixture(scope="module")

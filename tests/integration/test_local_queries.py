@@ -7,7 +7,7 @@ import os
 import subprocess
 import sys
 
-from lake_sql.queries import QUERIES
+from lake_sql.named import QUERIES
 
 from ..support import REPO
 

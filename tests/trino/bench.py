@@ -6,6 +6,7 @@ Trino (its `physicalInputBytes`, what Athena bills as data scanned), over simula
 - The named queries that ask about "now" (the last day, today, the latest snapshot) over the `user_data` view
   mid-day: as the view reads raw today (from the watermark's hour on) and as it did before (the watermark's
   whole day: the same view without its hour bound).
+- Agent activity's refresh in each hourly run (bytes read), and the two tables' rows per agent-day.
 Writes docs/benchmarks-trino.md. Needs `make trino`.
 """
 
@@ -18,8 +19,9 @@ import tempfile
 from pathlib import Path
 
 from connect_exporter.observability import logger
-from lake_sql import history
-from lake_sql.queries import QUERIES, VIEW_REF
+from lake_sql import activity, history
+from lake_sql.named import QUERIES
+from lake_sql.queries import VIEW_REF
 from simulator.history import export_history, history_filters
 from simulator.world import build_instance
 from tests.infrastructure import statemachine
@@ -32,6 +34,7 @@ REPO = Path(__file__).resolve().parents[2]
 UTC = dt.UTC
 START = dt.datetime(2026, 11, 23, 0, 0, tzinfo=UTC)
 MINUTES, AGENTS = 360, 300
+REFRESHED = (history.ref(activity.INTERVALS), history.ref(activity.ACTIVITY))
 NOW_QUERIES = (
     "latest-agent-state",
     "agents-per-status-over-time",
@@ -66,16 +69,27 @@ def measure(root: Path) -> dict:
         athena = TrinoAthena(server.port, server.lake / "metastore")
         athena.register(template)
         machine = statemachine.definition(template)
-        merges = []
+        merges, refreshes = [], []
         for hour in range(1, MINUTES // 60 + 1):  # the hourly schedule, at :20
             now = START + dt.timedelta(hours=hour, minutes=40)
             data, _ = statemachine.run(machine, {}, athena.athena(now))
+            refresh = {"hour": f"{now:%H:%M}", "read_bytes": 0, "merge_bytes": 0}
             for sql, read in athena.read:
-                if sql.startswith("MERGE") and read:
+                if sql.startswith(f"MERGE INTO {history.ref(history.HISTORY)}") and read:
                     merges.append(_merge(sql, read, snapshots))
+                    refresh["merge_bytes"] += read
+                elif sql.startswith((f"MERGE INTO {REFRESHED[0]}", f"DELETE FROM {REFRESHED[1]}", f"INSERT INTO {REFRESHED[1]}")):
+                    refresh["read_bytes"] += read
+            refreshes.append(refresh)
             athena.read.clear()
         until = data["plan"]["until"]
         now = START + dt.timedelta(minutes=MINUTES)
+        sizes = {
+            table: athena.execute(
+                f"SELECT count(*) AS n, count(DISTINCT (user_id, date_trunc('day', {time}))) AS agent_days FROM {history.ref(table)}"
+            )[0]
+            for table, time in ((activity.INTERVALS, "start_time"), (activity.ACTIVITY, "interval_start"))
+        }
         queries = []
         for query in QUERIES:
             if query.name not in NOW_QUERIES:
@@ -99,6 +113,10 @@ def measure(root: Path) -> dict:
         "merge_ratio_median": sorted(ratios)[len(ratios) // 2],
         "merge_ratio_max": max(ratios),
         "queries": queries,
+        "refreshes": refreshes,
+        "activity_rows": {
+            table: {"rows": v["n"], "per_agent_day": v["n"] / max(v["agent_days"], 1)} for table, v in sizes.items()
+        },
     }
 
 
@@ -154,6 +172,19 @@ def render(r: dict) -> str:
             f"| {q['query']} | {q['before_bytes'] / kb:,.0f} KB | {q['after_bytes'] / kb:,.0f} KB "
             f"| {1 - q['after_bytes'] / max(q['before_bytes'], 1):.0%} |"
         )
+    lines += [
+        "",
+        "Agent activity's refresh in each hourly run (the intervals MERGE, the activity DELETE and INSERT, over the "
+        "period and its look-back) against the history MERGE of the same run:",
+        "",
+        "| run at | refresh read | history MERGE read |",
+        "|---|---:|---:|",
+    ]
+    for f in r["refreshes"]:
+        lines.append(f"| {f['hour']} | {f['read_bytes'] / kb:,.0f} KB | {f['merge_bytes'] / kb:,.0f} KB |")
+    lines += ["", "| table | rows | rows per agent-day |", "|---|---:|---:|"]
+    for table, v in r["activity_rows"].items():
+        lines.append(f"| {table} | {v['rows']:,} | {v['per_agent_day']:.1f} |")
     return "\n".join(lines) + "\n"
 
 

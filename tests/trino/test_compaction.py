@@ -14,7 +14,8 @@ import pytest
 
 from connect_exporter.schema import COLUMNS
 from lake_sql import activity, history
-from lake_sql.queries import QUERIES, TABLE_REF, VIEW_REF
+from lake_sql.named import QUERIES
+from lake_sql.queries import TABLE_REF, VIEW_REF
 from local_athena.engine import run_query
 from local_athena.lake import Lake
 from tests.infrastructure import statemachine
