@@ -411,3 +411,29 @@ ORDER BY unobserved_share DESC, instance_id, user_id""",
         _occurrences(f"{{table}} WHERE {LAST_DAY}") + "\nORDER BY instance_id, user_id, start_time",
     ),
 )
+
+
+EXPORT_COLUMNS = ACTIVITY_COLUMNS[:-1]  # without dt: interval_start says it
+
+
+def export_sql(start: str, stop: str, interval_minutes: int | None = None, database: str = DATABASE) -> str:
+    """`connect-exporter activity`: agent_activity rows with interval_start in [start, stop) (UTC,
+    'YYYY-MM-DD HH:MM:SS'), in `interval_minutes` (a multiple of the table's: its rows summed) or as stored."""
+    if interval_minutes is None:
+        select, group = ", ".join(EXPORT_COLUMNS), ""
+    else:
+        bucket = _interval_of("interval_start", interval_minutes)
+        sums = ", ".join(
+            f"round(sum({c}), 3) AS {c}" if c.endswith("seconds") else f"sum({c}) AS {c}" for c in EXPORT_COLUMNS[8:]
+        )
+        select = (
+            "instance_id, user_id, max(username) AS username, max(routing_profile_id) AS routing_profile_id, "
+            f"max(routing_profile_name) AS routing_profile_name, {bucket} AS interval_start, "
+            f"{interval_minutes} AS interval_minutes, status_name, {sums}"
+        )
+        group = f"\n  AND {interval_minutes} % interval_minutes = 0\nGROUP BY instance_id, user_id, {bucket}, status_name"
+    return f"""SELECT {select}
+FROM {ref(ACTIVITY, database)}
+WHERE dt >= '{start[:10]}' AND dt <= '{stop[:10]}'
+  AND interval_start >= TIMESTAMP '{start}' AND interval_start < TIMESTAMP '{stop}'{group}
+ORDER BY interval_start, instance_id, user_id, status_name"""

@@ -32,8 +32,6 @@ import base64
 import json
 import re
 
-import sqlglot.expressions as exp
-
 from connect_exporter.schema import COLUMNS, PARTITION_COLUMNS, Column
 
 from .queries import DATABASE, TABLE
@@ -216,6 +214,8 @@ UNION ALL
 def trino_type(hive_type: str) -> str:
     """The type Athena (Trino) gives a Hive DDL column type of the raw table: its timestamps are millisecond
     precision (timestamp(3)), nested ones included."""
+    import sqlglot.expressions as exp  # here: the installed CLI reads the lake's SQL without sqlglot
+
     text = exp.DataType.build(hive_type, dialect="hive").sql("trino").lower()
     return re.sub(r"\btimestamp\b(?!\()", "timestamp(3)", text)
 

@@ -8,6 +8,7 @@ before any API call; 3 when none failed but some had already been written for th
 validate: the checks `cdk synth` makes on the config, no AWS call; exit 0, or 2 with one line per problem.
 schema: the config file's JSON Schema on stdout (config/config.schema.json is this output).
 plan: one snapshot of the configured instances, written nowhere unless --out, measured: fit, metrics, cost.
+activity: agent_activity rows (CSV or JSON Lines) from a local lake or Athena; exit 0, or 2 with one line.
 """
 
 from __future__ import annotations
@@ -18,6 +19,9 @@ import json
 import sys
 from collections.abc import Iterable, Sequence
 from typing import Any
+
+import boto3
+from botocore.exceptions import BotoCoreError, ClientError
 
 from ..clients import connect_client, s3_client
 from ..config import ConfigError, ExporterConfig
@@ -53,6 +57,16 @@ def build_parser() -> argparse.ArgumentParser:
     plan.add_argument("--out", help="also write the snapshot here (local directory or s3://bucket/prefix)")
     plan.add_argument("--prices", help="JSON file of prices to use instead of the defaults: " + ", ".join(PRICES))
     plan.add_argument("--format", choices=("text", "json"), default="text", help="json: one object on stdout, for pipelines")
+    act = commands.add_parser("activity", help="agent_activity rows for WFM tools, from the local lake or Athena")
+    source = act.add_mutually_exclusive_group(required=True)
+    source.add_argument("--lake", help="a local lake directory (python -m local_athena compact keeps its tables)")
+    source.add_argument("--athena", nargs=2, metavar=("WORKGROUP", "DATABASE"), help="the stack's workgroup and database")
+    act.add_argument("--from", dest="start", required=True, help="first interval, ISO-8601 date or date-time")
+    act.add_argument("--to", dest="stop", required=True, help="end (exclusive), ISO-8601 date or date-time")
+    act.add_argument("--interval", type=int, choices=(15, 30, 60), help="minutes; default: as the table holds them")
+    act.add_argument("--timezone", help="IANA zone for --from/--to and an interval_start_local column (default UTC)")
+    act.add_argument("--format", choices=("csv", "json"), default="csv", help="csv with a header, or JSON Lines")
+    act.add_argument("--out", help="file to write (default: stdout)")
     return parser
 
 
@@ -60,7 +74,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     use_human_logs()
     try:
-        return {"validate": _validate, "plan": _plan, "snapshot": _snapshot, "schema": _schema}[args.command](args)
+        commands = {"validate": _validate, "plan": _plan, "snapshot": _snapshot, "schema": _schema, "activity": _activity}
+        return commands[args.command](args)
     except Exception as exc:  # a bug, not bad input: still one line, and the exit code says so
         print(f"error: unexpected {type(exc).__name__}: {' '.join(str(exc).split())[:300]}", file=sys.stderr)
         return 1
@@ -191,3 +206,40 @@ def format_summary(report: SnapshotReport) -> str:
         if o.short_of_total:
             lines.append(f"      {o.short_of_total} agents counted by the API but not received (logged out mid-page?)")
     return "\n".join(lines)
+
+
+def _activity(args: argparse.Namespace) -> int:
+    from lake_sql.activity import EXPORT_COLUMNS, export_sql
+
+    from . import activity
+
+    try:
+        start, stop = activity.window(args.start, args.stop, args.timezone, args.interval)
+        sql = export_sql(start, stop, args.interval, args.athena[1] if args.athena else "connect_user_data")
+        if args.lake:
+            rows = activity.from_lake(args.lake, sql)
+        else:
+            client = boto3.client("athena")
+            rows = activity.from_athena(client, sql, args.athena[0], args.athena[1], lambda line: print(line, file=sys.stderr))
+        out = open(args.out, "w", encoding="utf-8", newline="") if args.out else sys.stdout  # noqa: SIM115
+        try:
+            written = activity.write(
+                activity.localized(rows, args.timezone), out, args.format, activity.columns(EXPORT_COLUMNS, args.timezone)
+            )
+        finally:
+            if args.out:
+                out.close()
+    except (activity.ExportError, OSError, ClientError, BotoCoreError) as exc:
+        print(f"error: {_one_line(exc)}", file=sys.stderr)
+        return 2
+    print(
+        f"{written} row(s) of agent activity from {start} to {stop} UTC" + (f" in {args.out}" if args.out else ""),
+        file=sys.stderr,
+    )
+    if not written:
+        print(
+            "warning: no rows: agent_activity holds the hours compaction closed (locally: python -m local_athena compact), "
+            "and --interval must be a multiple of the table's interval_minutes",
+            file=sys.stderr,
+        )
+    return 0
