@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 export PYTHONPATH := lambda_src:.
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: setup demo plan scan history test test-trino trino test-unit test-integration test-infra lint bench bench-history synth cdk-synth diff deploy destroy docs schema format clean
+.PHONY: setup demo plan scan history activity test test-trino trino test-unit test-integration test-infra lint bench bench-history synth cdk-synth diff deploy destroy docs schema format clean
 
 setup: $(VENV)/.installed
 
@@ -98,8 +98,12 @@ scan: setup $(SCAN)/.installed  ## cdk-nag (AwsSolutions, Serverless) and checko
 		cdk.out/scan/default/ConnectUserDataExporter.template.json > cdk.out/scan/statemachine.json
 	$(SCAN)/node/node_modules/.bin/asl-validator --json-path cdk.out/scan/statemachine.json
 
+activity: history  ## agent activity on the make-history lake: time in status, occupancy, and docs/activity-*.png
+	$(BIN)/python -m local_athena query --lake out/history --name time-in-status-per-agent-per-day --rows 10
+	$(BIN)/python -m local_athena query --lake out/history --name occupancy-per-routing-profile-per-interval --rows 8
+	$(BIN)/python -m local_athena pictures --lake out/history --out docs
+
 bench: setup  ## minutes: the CLI at the default quota, 1k-10k agents; writes docs/benchmarks.md and .png
-	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-bench.txt
 	$(BIN)/python -m simulator bench
 
 docs: setup  ## the README's record-column table, rendered from lambda_src/connect_exporter/schema.py

@@ -1,4 +1,5 @@
-"""`python -m local_athena compact|query --lake DIR`: the stack's compaction and queries on a local lake."""
+"""`python -m local_athena compact|query|pictures --lake DIR`: the stack's compaction and queries on a local lake,
+and agent activity's pictures."""
 
 from __future__ import annotations
 
@@ -44,11 +45,20 @@ def main(argv: list[str] | None = None) -> int:
     query.add_argument("--format", choices=("table", "json"), default="table")
     query.add_argument("--rows", type=int, default=20, help="rows shown as a table (json prints all)")
     query.add_argument("--today", help="date that current_date means, YYYY-MM-DD (default: today, UTC)")
+    pictures = commands.add_parser("pictures", help="agent activity's timeline and occupancy heat map as PNG files")
+    pictures.add_argument("--lake", required=True)
+    pictures.add_argument("--out", default="docs", help="directory for activity-timeline.png and activity-occupancy.png")
     args = parser.parse_args(argv)
     lake = Lake(Path(args.lake))
     try:
         if args.command == "compact":
             return _compact(lake, args)
+        if args.command == "pictures":
+            from .pictures import render
+
+            for name, path in render(lake, Path(args.out)).items():
+                print(f"{name}: {path}", file=sys.stderr)
+            return 0
         return _query(lake, args)
     except LakeError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -16,6 +16,7 @@ from moto.athena.models import QueryResults, athena_backends
 from connect_exporter.tools import activity as export
 from connect_exporter.tools.cli import main
 from lake_sql.activity import EXPORT_COLUMNS, export_sql
+from local_athena import pictures
 from local_athena.lake import Lake, compact
 from simulator.history import export_history
 from simulator.world import build_instance
@@ -31,6 +32,23 @@ def lake(tmp_path_factory):
     export_history(instance, [{"name": "all-agents"}], START, 120, root / "snapshots", lambda docs: 0)
     compact(Lake(root), START + dt.timedelta(hours=2))
     return root
+
+
+def test_the_pictures_are_drawn_from_the_tables(lake, tmp_path):
+    """`make activity`'s pictures: a bar per status interval of the busiest agents, a cell per profile and interval."""
+    import matplotlib.image
+
+    con = Lake(lake).connect()
+    try:
+        bars = pictures.timeline(con, tmp_path / "timeline.png")
+        cells = pictures.occupancy(con, tmp_path / "occupancy.png")
+    finally:
+        con.close()
+    assert bars > 8 and cells == 4 * 8  # four profiles, eight quarter hours
+    for name in ("timeline.png", "occupancy.png"):
+        pixels = matplotlib.image.imread(tmp_path / name)
+        colors = {tuple(p) for row in pixels[::8, ::8] for p in row}
+        assert (tmp_path / name).stat().st_size > 10_000 and len(colors) > 8, name
 
 
 def cli(capsys, *args: str) -> tuple[int, str, str]:
