@@ -19,7 +19,7 @@ from simulator.world import build_instance
 
 from . import statemachine
 from .policies import ACCOUNT, PARTITION, REGION, resolve, role_may
-from .support import Synthesized, ids, properties, the
+from .support import Synthesized, ids, properties, synth_example, the
 
 UTC = dt.UTC
 START = dt.datetime(2026, 11, 23, 23, 0, tzinfo=UTC)
@@ -351,3 +351,10 @@ def test_the_compaction_role_may_do_what_the_daily_run_asks_and_delete_nothing_r
     assert not role_may(template, role, "s3:PutObject", bucket, "/snapshots/x.json.gz")
     assert not role_may(template, role, "glue:UpdateTable", f"{glue}:table/connect_user_data/snapshots")  # CloudFormation's
     assert not role_may(template, role, "glue:CreateTable", f"{glue}:table/connect_user_data/other")
+
+
+def test_the_activity_interval_reaches_the_state_machines_refresh(tmp_path):
+    """deployment.activity_interval_minutes is what FillActivity cuts statuses by and writes as interval_minutes."""
+    machine = statemachine.definition(synth_example(tmp_path, activity_interval_minutes=30).json)
+    fill = json.dumps(machine["States"]["FillActivity"])
+    assert "30 AS interval_minutes" in fill and "% 30)" in fill and "% 15)" not in fill

@@ -17,6 +17,7 @@ import json
 import platform
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from connect_exporter.observability import logger
 from lake_sql import activity, history
@@ -73,7 +74,7 @@ def measure(root: Path) -> dict:
         for hour in range(1, MINUTES // 60 + 1):  # the hourly schedule, at :20
             now = START + dt.timedelta(hours=hour, minutes=40)
             data, _ = statemachine.run(machine, {}, athena.athena(now))
-            refresh = {"hour": f"{now:%H:%M}", "read_bytes": 0, "merge_bytes": 0}
+            refresh: dict[str, Any] = {"hour": f"{now:%H:%M}", "read_bytes": 0, "merge_bytes": 0}
             for sql, read in athena.read:
                 if sql.startswith(f"MERGE INTO {history.ref(history.HISTORY)}") and read:
                     merges.append(_merge(sql, read, snapshots))

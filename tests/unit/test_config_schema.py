@@ -63,6 +63,7 @@ def test_rules_across_objects_are_checked_by_validate_alone(schema, raw, expecte
         {"tracing": "yes"},
         {"alarms": [{"filter": "support", "channel": "FAX", "threshold": 1}]},
         {"database": "Connect-Data"},
+        {"activity_interval_minutes": 20},
         {"unknown": 1},
     ],
 )

@@ -327,3 +327,13 @@ def test_the_reconciled_days_are_days_raw_still_holds(days, raw, ok, tmp_path):
         return
     with pytest.raises(ConfigError, match=rf"deployment.history_reconcile_days: .*\(got {days}\)"):
         load(config, tmp_path)
+
+
+@pytest.mark.parametrize("minutes, ok", [(15, True), (30, True), (60, True), (20, False), (0, False), ("15", False)])
+def test_the_activity_interval_divides_an_hour_as_wfm_tools_import_it(minutes, ok, tmp_path):
+    config = with_changes(activity_interval_minutes=minutes)
+    if ok:
+        assert load(config, tmp_path).deployment.activity_interval_minutes == minutes
+        return
+    with pytest.raises(ConfigError, match=rf"deployment.activity_interval_minutes: must be 15, 30 or 60 \(got '?{minutes}'?\)"):
+        load(config, tmp_path)
