@@ -25,10 +25,10 @@ def run(*args: str, cwd: Path | None = None, **kwargs) -> subprocess.CompletedPr
     return subprocess.run([str(COMMAND), *args], capture_output=True, text=True, timeout=300, cwd=cwd, **kwargs)
 
 
-def test_the_console_script_offers_snapshot_validate_and_plan():
+def test_the_console_script_offers_snapshot_validate_plan_and_activity():
     result = run("--help")
     assert result.returncode == 0
-    assert "{snapshot,validate,schema,plan}" in result.stdout
+    assert "{snapshot,validate,schema,plan,activity}" in result.stdout
 
 
 def test_schema_prints_the_committed_json_schema():

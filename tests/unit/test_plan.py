@@ -65,3 +65,16 @@ def test_the_paced_floor_is_the_slowest_operation_at_its_own_pace(tmp_path):
     pacing = settings(tmp_path).exporter.pacing
     assert paced_seconds({"GetCurrentUserData": 85, "ListUsers": 9}, pacing) == (85 - 5) / 2
     assert paced_seconds({"GetCurrentUserData": 3}, pacing) == 0.0
+
+
+def test_agent_activity_refresh_is_priced_by_the_bytes_it_reads_with_athenas_minimum(tmp_path):
+    """Each hourly refresh reads a multiple of the snapshots' bytes, three statements billed 10 MB at least."""
+    big = make_plan(settings(tmp_path), report(5.0), [], PRICES).monthly_cost_usd["athena_activity"]
+    small_report = report(5.0)
+    for outcome in small_report.outcomes:
+        outcome.bytes_written //= 100
+    small = make_plan(settings(tmp_path), small_report, [], PRICES).monthly_cost_usd["athena_activity"]
+    hours_a_month, minimum = 730, 3 * 10 * 1024**2
+    assert small == round(hours_a_month * minimum / 1024**4 * PRICES["athena_tb_scanned"], 2) == 0.1
+    raw_per_run = sum(o.bytes_written for o in report(5.0).outcomes)
+    assert big > 10 * small and big > hours_a_month * 60 * raw_per_run / 1024**4 * PRICES["athena_tb_scanned"]

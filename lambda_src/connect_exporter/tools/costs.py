@@ -51,6 +51,10 @@ COMPACTION_RAW_HOURS, COMPACTION_SMALL_QUERIES, ATHENA_MIN_BYTES = 3, 2, 10 * 10
 # The daily run reads `history_reconcile_days` of raw whole (reconciliation: rows per hour, raw against history)
 # and runs about a dozen small statements (properties, retention, OPTIMIZE of a day, VACUUM).
 DAILY_SMALL_QUERIES = 12
+# Agent activity's refresh in each hourly run (three statements: the intervals MERGE, the activity DELETE and
+# INSERT) reads history's columns over the period and two hours before it: 1.89x the raw bytes of the period's
+# hours, measured on Trino by `make bench-history` (docs/benchmarks-trino.md: 40,385 KB against 21,406 KB).
+ACTIVITY_READ_PER_RAW, ACTIVITY_STATEMENTS = 1.89, 3
 GB, TB = 1024**3, 1024**4
 
 
@@ -107,6 +111,15 @@ def monthly_cost(usage: Usage, prices: Mapping[str, float] = PRICES) -> dict[str
                 max(ATHENA_MIN_BYTES, raw_month_gb * GB * usage.history_reconcile_days / DAYS_PER_MONTH)
                 + DAILY_SMALL_QUERIES * ATHENA_MIN_BYTES
             )
+        )
+        / TB
+        * p["athena_tb_scanned"]
+        if usage.history
+        else 0.0,
+        "athena_activity": HOURS_PER_MONTH
+        * max(
+            ACTIVITY_STATEMENTS * ATHENA_MIN_BYTES,
+            ACTIVITY_READ_PER_RAW * COMPACTION_RAW_HOURS * raw_month_gb * GB / HOURS_PER_MONTH,
         )
         / TB
         * p["athena_tb_scanned"]
