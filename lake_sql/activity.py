@@ -405,6 +405,40 @@ GROUP BY instance_id, user_id
 ORDER BY unobserved_share DESC, instance_id, user_id""",
     ),
     NamedQuery(
+        "contact-intervals-now",
+        "Each contact's states at each agent since yesterday (UTC) from the view: start, end (the next state's "
+        "start; the last one ends at its last sighting), channel; handle time per agent is their sum",
+        # Contacts by position (see the named snapshot queries), one copy of the agent per snapshot.
+        f"""WITH agents AS (
+  SELECT instance_id, user_id, snapshot_time, contacts,
+         row_number() OVER (PARTITION BY instance_id, user_id, snapshot_time ORDER BY filter_name) AS copy
+  FROM {{table}}
+  WHERE {LAST_DAY}
+),
+held AS (
+  SELECT a.instance_id, a.user_id, a.snapshot_time, element_at(a.contacts, p.position) AS c
+  FROM agents AS a
+  CROSS JOIN UNNEST(sequence(1, greatest(cardinality(a.contacts), 1))) AS p (position)
+  WHERE a.copy = 1 AND p.position <= cardinality(a.contacts)
+),
+states AS (
+  SELECT instance_id, user_id, c.contact_id AS contact_id, min(c.channel) AS channel,
+         c.agent_contact_state AS state, c.state_start_time AS start_time,
+         min(snapshot_time) AS first_seen, max(snapshot_time) AS last_seen
+  FROM held
+  GROUP BY instance_id, user_id, c.contact_id, c.agent_contact_state, c.state_start_time
+),
+ended AS (
+  SELECT *, lead(start_time) OVER (PARTITION BY instance_id, user_id, contact_id ORDER BY start_time) AS next_start
+  FROM states
+)
+SELECT instance_id, user_id, contact_id, channel, state, start_time, coalesce(next_start, last_seen) AS end_time,
+       date_diff('millisecond', start_time, coalesce(next_start, last_seen)) / 1e3 AS duration_seconds,
+       next_start IS NOT NULL AS end_exact, first_seen, last_seen
+FROM ended
+ORDER BY instance_id, user_id, start_time, contact_id, state""",
+    ),
+    NamedQuery(
         "agent-status-intervals-now",
         "Each agent's status intervals since yesterday (UTC) from the view: current to the last snapshot, "
         "where agent_status_intervals stops at the last compacted hour",

@@ -37,6 +37,13 @@ def main(argv: list[str] | None = None) -> int:
         help="days of raw the reconciliation compares (deployment.history_reconcile_days)",
     )
     comp.add_argument("--retention-days", type=int, default=400, help="history's retention")
+    comp.add_argument(
+        "--activity-interval-minutes",
+        type=int,
+        choices=(15, 30, 60),
+        default=15,
+        help="agent_activity's interval (deployment.activity_interval_minutes)",
+    )
     query = commands.add_parser("query", help="run a named query or any Trino SQL over the lake's catalog")
     query.add_argument("--lake", required=True)
     which = query.add_mutually_exclusive_group(required=True)
@@ -68,7 +75,12 @@ def main(argv: list[str] | None = None) -> int:
 def _compact(lake: Lake, args: argparse.Namespace) -> int:
     until = _time(args.until) if args.until else dt.datetime.now(dt.UTC)
     done = compact(
-        lake, until, maintenance=args.maintenance, reconcile_days=args.reconcile_days, retention_days=args.retention_days
+        lake,
+        until,
+        maintenance=args.maintenance,
+        reconcile_days=args.reconcile_days,
+        retention_days=args.retention_days,
+        interval_minutes=args.activity_interval_minutes,
     )
     if done.reconciled_from:
         print(f"reconciled: raw holds rows history lacks from {done.reconciled_from}; merged again from there", file=sys.stderr)

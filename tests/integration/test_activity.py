@@ -11,7 +11,8 @@ import pytest
 
 from lake_sql import activity
 from lake_sql.history import ref
-from lake_sql.queries import TABLE_REF
+from lake_sql.named import QUERIES
+from lake_sql.queries import TABLE_REF, VIEW_REF
 from local_athena.engine import run_query
 from local_athena.lake import Lake, compact
 from simulator.history import export_history
@@ -200,3 +201,27 @@ def test_slot_seconds_are_each_snapshot_standing_for_one_period(observed):
     assert sum(r["voice_active_slot_seconds"] for r in rows) == raw["active"] * 60 > 0
     assert sum(r["chat_max_slot_seconds"] for r in rows) == raw["chat_max"] * 60 > 0
     assert all(r["voice_active_slot_seconds"] <= r["voice_max_slot_seconds"] for r in rows)
+
+
+def test_contact_intervals_start_as_the_journal_says_and_none_held_a_period_is_missed(observed):
+    """`contact-intervals-now`: every contact state it shows began when the journal says, to the millisecond, and
+    every state the journal held for a period or more within the span is shown."""
+    con, _, journal, _ = observed
+    (query,) = [q for q in QUERIES if q.name == "contact-intervals-now"]
+    rows = run_query(con, query.render(VIEW_REF), today=UNTIL.date())
+    ours = {(r["contact_id"], r["state"], utc(r["start_time"])) for r in rows}
+    moves: dict[str, list[Transition]] = defaultdict(list)
+    for t in journal:
+        if t.kind == "contact" and t.contact_id:
+            moves[t.contact_id].append(t)
+    truth, held = set(), set()
+    for contact, steps in moves.items():
+        for n, t in enumerate(steps):
+            if t.value == "GONE":
+                continue
+            key = (contact, t.value, t.at.replace(microsecond=t.at.microsecond // 1000 * 1000))
+            truth.add(key)
+            end = steps[n + 1].at if n + 1 < len(steps) else UNTIL
+            if t.at >= START and end - t.at >= PERIOD and end <= UNTIL:
+                held.add(key)
+    assert len(held) > 100 and held <= ours and ours <= truth

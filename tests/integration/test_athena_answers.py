@@ -9,6 +9,7 @@ simulator's own state at each minute, and the slot sums against the EMF the expo
 from __future__ import annotations
 
 import datetime as dt
+import shutil
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +18,7 @@ import duckdb
 import pytest
 
 from local_athena.engine import open_table, run_query
-from local_athena.lake import Lake
+from local_athena.lake import Lake, compact
 from simulator.history import export_history, history_filters
 from simulator.world import Instance, build_instance
 
@@ -312,3 +313,120 @@ def test_query_zero_available_slot_minutes_per_day(hour: Hour, athena):
     got = {(r["dt"], r["filter_name"], r["channel"]): [r["snapshots_with_none_available"], r["snapshots"]] for r in rows}
     assert got == expected
     assert any(none for none, _ in got.values())  # some filter ran out of a channel: the check is not vacuous
+
+
+# --- agent activity: the tables compaction keeps, and the two queries over the view -------------------
+
+
+@pytest.fixture(scope="module")
+def compacted(hour: Hour, tmp_path_factory) -> duckdb.DuckDBPyConnection:
+    """The hour compacted (history, agent_status_intervals, agent_activity), as the hourly run at 10:40 leaves it."""
+    root = tmp_path_factory.mktemp("compacted")
+    shutil.copytree(hour.root, root / "snapshots")
+    compact(Lake(root), HOUR + dt.timedelta(hours=1))
+    return Lake(root).connect()
+
+
+def _activity(con: duckdb.DuckDBPyConnection) -> list[dict]:
+    return run_query(con, 'SELECT * FROM "connect_user_data"."agent_activity"')
+
+
+def _quarter(minute: dt.datetime) -> dt.datetime:
+    return naive(minute.replace(minute=minute.minute - minute.minute % 15))
+
+
+def test_query_time_in_status_per_agent_per_day(hour: Hour, compacted):
+    rows = run_named_query(hour, compacted, "time-in-status-per-agent-per-day")
+    expected: dict[tuple, list[float]] = defaultdict(lambda: [0.0, 0.0])
+    for r in _activity(compacted):
+        expected[(r["dt"], r["user_id"], r["status_name"])][0] += r["seconds"]
+        expected[(r["dt"], r["user_id"], r["status_name"])][1] += r["unobserved_seconds"]
+    assert {(r["dt"], r["user_id"], r["status_name"]) for r in rows} == set(expected)
+    for r in rows:
+        seconds, unobserved = expected[(r["dt"], r["user_id"], r["status_name"])]
+        assert (r["seconds"], r["unobserved_seconds"]) == (
+            pytest.approx(seconds, abs=0.002),
+            pytest.approx(unobserved, abs=0.002),
+        )
+    # Against the simulator: a status held at two snapshots a minute apart (same start) was held that whole minute.
+    held: Counter = Counter()
+    minutes = sorted(hour.truth)
+    for before, after in zip(minutes, minutes[1:], strict=False):
+        for agent_id, agent in hour.truth[before].items():
+            later = hour.truth[after].get(agent_id)
+            if agent.filters and later and (later.status, later.status_start) == (agent.status, agent.status_start):
+                held[(f"{before:%Y-%m-%d}", agent_id, agent.status)] += 60
+    got = {(r["dt"], r["user_id"], r["status_name"]): r["seconds"] for r in rows}
+    assert held and all(got[key] >= seconds - 0.001 for key, seconds in held.items())
+
+
+def _occupancy_truth(hour: Hour, key) -> dict[tuple, list[int]]:
+    sums: dict[tuple, list[int]] = defaultdict(lambda: [0, 0])
+    for minute, agents in hour.truth.items():
+        for agent_id, agent in agents.items():
+            if agent.filters:
+                sums[(_quarter(minute), key(agent_id, agent))][0] += agent.slots[2].get("VOICE", 0) * 60
+                sums[(_quarter(minute), key(agent_id, agent))][1] += agent.slots[1].get("VOICE", 0) * 60
+    return sums
+
+
+def test_query_occupancy_per_agent_per_interval(hour: Hour, compacted):
+    rows = run_named_query(hour, compacted, "occupancy-per-agent-per-interval")
+    got = {(r["interval_start"], r["user_id"]): r["voice_occupancy"] for r in rows if r["interval_start"] >= naive(HOUR)}
+    sums = _occupancy_truth(hour, lambda agent_id, agent: agent_id)
+    # An interval no snapshot fell in (the agent logged in just before its end) has seconds but no slots.
+    assert set(sums) <= set(got) and all(got[key] is None for key in set(got) - set(sums))
+    for key, (active, maximum) in sums.items():
+        assert got[key] == (pytest.approx(round(active / maximum, 4)) if maximum else None), key
+    assert any(0 < v < 1 for v in got.values() if v is not None)
+
+
+def test_query_occupancy_per_routing_profile_per_interval(hour: Hour, compacted):
+    rows = run_named_query(hour, compacted, "occupancy-per-routing-profile-per-interval")
+    got = {
+        (r["interval_start"], r["routing_profile_name"]): r["voice_occupancy"] for r in rows if r["interval_start"] >= naive(HOUR)
+    }
+    sums = _occupancy_truth(hour, lambda agent_id, agent: agent.profile)
+    assert set(sums) <= set(got) and all(got[key] is None for key in set(got) - set(sums))
+    for key, (active, maximum) in sums.items():
+        assert got[key] == (pytest.approx(round(active / maximum, 4)) if maximum else None), key
+
+
+def test_query_agents_by_unobserved_share(hour: Hour, compacted):
+    rows = run_named_query(hour, compacted, "agents-by-unobserved-share")
+    totals: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0])
+    for r in _activity(compacted):
+        totals[r["user_id"]][0] += r["unobserved_seconds"]
+        totals[r["user_id"]][1] += r["seconds"] + r["unobserved_seconds"]
+    assert {r["user_id"] for r in rows} == set(totals)
+    shares = [r["unobserved_share"] for r in rows]
+    assert shares == sorted(shares, reverse=True) and shares[0] > 0  # highest first, and someone had a gap
+    for r in rows:
+        unobserved, logged_in = totals[r["user_id"]]
+        assert r["unobserved_share"] == pytest.approx(round(unobserved / logged_in, 4), abs=1e-4)
+
+
+def test_query_agent_status_intervals_now(hour: Hour, athena):
+    rows = run_named_query(hour, athena, "agent-status-intervals-now")
+    ours = {(r["user_id"], r["status_name"], r["start_time"]): r for r in rows}
+    seen = 0
+    for minute, agents in hour.truth.items():
+        for agent_id, agent in agents.items():
+            if agent.filters:  # every agent at every minute lies in the interval of its status and exact start
+                row = ours[(agent_id, agent.status, naive(agent.status_start))]
+                assert row["first_seen"] <= naive(minute) <= row["last_seen"]
+                seen += 1
+    assert seen > 1000 and len(ours) == len(rows)
+
+
+def test_query_contact_intervals_now(hour: Hour, athena):
+    rows = run_named_query(hour, athena, "contact-intervals-now")
+    ours = {(r["user_id"], r["channel"], r["state"], r["start_time"]) for r in rows}
+    truth = {
+        (agent_id, channel, state, naive(start))
+        for agents in hour.truth.values()
+        for agent_id, agent in agents.items()
+        if agent.filters
+        for channel, state, start in agent.contacts
+    }
+    assert truth and ours == truth  # every contact state any snapshot showed, once, with its exact start
