@@ -158,24 +158,23 @@ def _window(database: str) -> str:
     )
 
 
-def intervals_ddl(location: str, database: str = DATABASE) -> str:
-    columns = ",\n  ".join(f"{name} {kind}" for name, kind in INTERVAL_TYPES)
+def _ddl(table: str, types: tuple[tuple[str, str], ...], location: str, database: str) -> str:
+    """An Iceberg table of the tier (Parquet, ZSTD, the retention properties), partitioned by instance and day."""
+    columns = ",\n  ".join(f"{name} {kind}" for name, kind in types)
     return (
-        f"CREATE TABLE IF NOT EXISTS {ddl_ref(INTERVALS, database)} (\n  {columns}\n)\n"
+        f"CREATE TABLE IF NOT EXISTS {ddl_ref(table, database)} (\n  {columns}\n)\n"
         "PARTITIONED BY (instance_id, dt)\n"
-        f"LOCATION '{location}{INTERVALS}/'\n"
+        f"LOCATION '{location}{table}/'\n"
         f"TBLPROPERTIES ('table_type'='ICEBERG', 'format'='parquet', 'write_compression'='zstd', {table_properties()})"
     )
+
+
+def intervals_ddl(location: str, database: str = DATABASE) -> str:
+    return _ddl(INTERVALS, INTERVAL_TYPES, location, database)
 
 
 def activity_ddl(location: str, database: str = DATABASE) -> str:
-    columns = ",\n  ".join(f"{name} {kind}" for name, kind in ACTIVITY_TYPES)
-    return (
-        f"CREATE TABLE IF NOT EXISTS {ddl_ref(ACTIVITY, database)} (\n  {columns}\n)\n"
-        "PARTITIONED BY (instance_id, dt)\n"
-        f"LOCATION '{location}{ACTIVITY}/'\n"
-        f"TBLPROPERTIES ('table_type'='ICEBERG', 'format'='parquet', 'write_compression'='zstd', {table_properties()})"
-    )
+    return _ddl(ACTIVITY, ACTIVITY_TYPES, location, database)
 
 
 def refresh_intervals_sql(database: str = DATABASE) -> str:
@@ -216,6 +215,21 @@ def _interval_of(column: str, minutes: int) -> str:
     return f"date_add('minute', -(minute({column}) % {minutes}), date_trunc('minute', {column}))"
 
 
+_LATEST_NAMES = (
+    "max(username) AS username, max(routing_profile_id) AS routing_profile_id, max(routing_profile_name) AS routing_profile_name"
+)
+
+
+def _per_interval(source: str, time: str, minutes: int, measures: str, where: str) -> str:
+    """Rows of `source` summed per agent, interval (of `time`) and status: one part of the activity's rows."""
+    interval = _interval_of(time, minutes)
+    return f"""SELECT instance_id, user_id, {interval} AS interval_start, status_name, {_LATEST_NAMES},
+         0e0 AS seconds, 0e0 AS unobserved_seconds, {measures}
+  FROM {source}
+  WHERE {where}
+  GROUP BY instance_id, user_id, {interval}, status_name"""
+
+
 def clear_activity_sql(database: str = DATABASE) -> str:
     """The activity of the intervals from `since` to `stop`, about to be rebuilt (the same run inserts them
     again; the watermark advances only after both, so a run that dies between is redone whole)."""
@@ -247,6 +261,12 @@ def fill_activity_sql(
     span_end = "coalesce(end_time, last_seen)"
     gap_end = f"date_add('millisecond', CAST(round(unobserved_seconds * 1e3) AS bigint), {span_end})"
 
+    part = (
+        "SELECT instance_id, user_id, username, routing_profile_id, routing_profile_name, interval_start, status_name, "
+        f"seconds, unobserved_seconds, {', '.join(CHANNEL_COLUMNS)} FROM "
+    )
+    parts = "\n  UNION ALL\n  ".join(part + cte for cte in ("statuses", "slots", "contacts"))
+
     def overlap(a: str, b: str) -> str:
         return (
             f"greatest(date_diff('millisecond', greatest({a}, interval_start), "
@@ -270,8 +290,7 @@ cut AS (
 ),
 statuses AS (
   SELECT instance_id, user_id, interval_start, status_name,
-         max(username) AS username, max(routing_profile_id) AS routing_profile_id,
-         max(routing_profile_name) AS routing_profile_name,
+         {_LATEST_NAMES},
          sum({overlap("start_time", "span_end")}) AS seconds,
          sum({overlap("span_end", "gap_end")}) AS unobserved_seconds,
          {zero_contacts}, {zero_channels}
@@ -282,13 +301,7 @@ seen AS (
   {_seen(_window(database), seen)}
 ),
 slots AS (
-  SELECT instance_id, user_id, {_interval_of("snapshot_time", m)} AS interval_start, status_name,
-         max(username) AS username, max(routing_profile_id) AS routing_profile_id,
-         max(routing_profile_name) AS routing_profile_name,
-         0e0 AS seconds, 0e0 AS unobserved_seconds, {zero_contacts}, {slot_sums}
-  FROM seen
-  WHERE snapshot_time >= TIMESTAMP '{{since}}'
-  GROUP BY instance_id, user_id, {_interval_of("snapshot_time", m)}, status_name
+  {_per_interval("seen", "snapshot_time", m, f"{zero_contacts}, {slot_sums}", "snapshot_time >= TIMESTAMP '{since}'")}
 ),
 held AS (
   -- Contacts by position, as the named queries unnest them (Trino expands an array of rows into columns,
@@ -303,30 +316,16 @@ reached AS (
   -- Each contact once: when it reached the agent, and the agent's status at the first snapshot that saw it.
   SELECT instance_id, user_id, c.contact_id AS contact_id, min(c.channel) AS channel,
          min(c.connected_to_agent_time) AS connected, min_by(status_name, snapshot_time) AS status_name,
-         max(username) AS username, max(routing_profile_id) AS routing_profile_id,
-         max(routing_profile_name) AS routing_profile_name
+         {_LATEST_NAMES}
   FROM held
   WHERE c.connected_to_agent_time IS NOT NULL
   GROUP BY instance_id, user_id, c.contact_id
 ),
 contacts AS (
-  SELECT instance_id, user_id, {_interval_of("connected", m)} AS interval_start, status_name,
-         max(username) AS username, max(routing_profile_id) AS routing_profile_id,
-         max(routing_profile_name) AS routing_profile_name,
-         0e0 AS seconds, 0e0 AS unobserved_seconds, {contact_counts}, {zero_channels}
-  FROM reached
-  WHERE connected >= TIMESTAMP '{{since}}' AND connected < TIMESTAMP '{{stop}}'
-  GROUP BY instance_id, user_id, {_interval_of("connected", m)}, status_name
+  {_per_interval("reached", "connected", m, f"{contact_counts}, {zero_channels}", "connected >= TIMESTAMP '{since}' AND connected < TIMESTAMP '{stop}'")}
 ),
 parts AS (
-  SELECT instance_id, user_id, username, routing_profile_id, routing_profile_name, interval_start, status_name,
-         seconds, unobserved_seconds, {", ".join(CHANNEL_COLUMNS)} FROM statuses
-  UNION ALL
-  SELECT instance_id, user_id, username, routing_profile_id, routing_profile_name, interval_start, status_name,
-         seconds, unobserved_seconds, {", ".join(CHANNEL_COLUMNS)} FROM slots
-  UNION ALL
-  SELECT instance_id, user_id, username, routing_profile_id, routing_profile_name, interval_start, status_name,
-         seconds, unobserved_seconds, {", ".join(CHANNEL_COLUMNS)} FROM contacts
+  {parts}
 )
 SELECT instance_id, user_id, max(username) AS username, max(routing_profile_id) AS routing_profile_id,
        max(routing_profile_name) AS routing_profile_name, interval_start, {m} AS interval_minutes, status_name,
