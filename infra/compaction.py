@@ -139,6 +139,7 @@ class Compaction(Construct):
         )
         watermark = dynamic("AdvanceWatermark", history.watermark_sql(database))
         view = dynamic("RebuildView", history.view_sql(database))
+        intervals_now = dynamic("RebuildIntervalsNow", activity.intervals_now_view_sql(database))
         next_period = sfn.Pass(
             self, "NextPeriod", parameters={"from.$": "$.resume.from", "after.$": "$.plan.stop"}, result_path="$.resume"
         )
@@ -174,7 +175,8 @@ class Compaction(Construct):
                 )
             )
         )
-        view.next(
+        view.next(intervals_now)
+        intervals_now.next(
             sfn.Choice(self, "MoreClosedHours?")
             .when(sfn.Condition.string_equals("$.plan.more", "yes"), next_period.next(plan))
             .otherwise(sfn.Choice(self, "Maintenance?").when(daily, retention).otherwise(done))
@@ -400,15 +402,27 @@ class Compaction(Construct):
                     f"{glue}:database/{database}",
                     *(
                         f"{glue}:table/{database}/{name}"
-                        for name in (history.HISTORY, history.WATERMARK, history.VIEW, activity.INTERVALS, activity.ACTIVITY)
+                        for name in (
+                            history.HISTORY,
+                            history.WATERMARK,
+                            history.VIEW,
+                            activity.INTERVALS,
+                            activity.ACTIVITY,
+                            activity.INTERVALS_NOW,
+                        )
                     ),
                 ],
             ),
-            # CREATE OR REPLACE VIEW may drop and recreate the view's catalog entry: only the view's.
+            # CREATE OR REPLACE VIEW may drop and recreate a view's catalog entry: only the two views'.
             iam.PolicyStatement(
                 sid="ReplaceTheView",
                 actions=["glue:DeleteTable"],
-                resources=[f"{glue}:catalog", f"{glue}:database/{database}", f"{glue}:table/{database}/{history.VIEW}"],
+                resources=[
+                    f"{glue}:catalog",
+                    f"{glue}:database/{database}",
+                    f"{glue}:table/{database}/{history.VIEW}",
+                    f"{glue}:table/{database}/{activity.INTERVALS_NOW}",
+                ],
             ),
             iam.PolicyStatement(sid="ReadRawSnapshots", actions=["s3:GetObject"], resources=[bucket.arn_for_objects(f"{raw}/*")]),
             # DeleteObject: without it Athena's VACUUM succeeds and deletes nothing (Athena user guide, "VACUUM").

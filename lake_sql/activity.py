@@ -35,10 +35,11 @@ from __future__ import annotations
 
 from connect_exporter.config import CHANNELS
 
-from .history import HISTORY, ddl_ref, optimize_sql, ref, table_properties
+from .history import HISTORY, VIEW, ddl_ref, optimize_sql, ref, table_properties
 from .queries import DATABASE, LAST_DAY, NamedQuery
 
 INTERVALS, ACTIVITY = "agent_status_intervals", "agent_activity"
+INTERVALS_NOW = "agent_status_intervals_now"  # the view: the table, and the last hour and raw snapshots live
 INTERVAL_MINUTES = 15  # deployment.activity_interval_minutes: 15, 30 or 60 (each divides an hour)
 SAMPLE_SECONDS = 60  # what one snapshot stands for: the schedule period
 
@@ -439,9 +440,11 @@ ORDER BY instance_id, user_id, start_time, contact_id, state""",
     ),
     NamedQuery(
         "agent-status-intervals-now",
-        "Each agent's status intervals since yesterday (UTC) from the view: current to the last snapshot, "
-        "where agent_status_intervals stops at the last compacted hour",
-        _occurrences(f"{{table}} WHERE {LAST_DAY}") + "\nORDER BY instance_id, user_id, start_time",
+        "Each agent's status intervals since yesterday (UTC), current to the last snapshot: the "
+        "agent_status_intervals_now view (the table, with the last hour and the raw snapshots after it computed live)",
+        f"""SELECT * FROM {{intervals_now}}
+WHERE {LAST_DAY}
+ORDER BY instance_id, user_id, start_time""",
     ),
 )
 
@@ -470,3 +473,27 @@ FROM {ref(ACTIVITY, database)}
 WHERE dt >= '{start[:10]}' AND dt <= '{stop[:10]}'
   AND interval_start >= TIMESTAMP '{start}' AND interval_start < TIMESTAMP '{stop}'{group}
 ORDER BY interval_start, instance_id, user_id, status_name"""
+
+
+def intervals_now_view_sql(database: str = DATABASE) -> str:
+    """`agent_status_intervals_now`: the intervals table, with the occurrences seen from an hour before the
+    watermark `{until}` on computed live from the `user_data` view (so the status that ended just after the
+    watermark gets its end, and today's are current to the last snapshot). An occurrence in both takes the
+    live row, with the table's first sighting. Rebuilt with the user_data view, from the same watermark: its
+    bounds are literals Athena folds, so both sides prune partitions."""
+    since = "TIMESTAMP '{until}' - INTERVAL '1' HOUR"
+    live = _occurrences(f"{ref(VIEW, database)} WHERE dt >= date_format({since}, '%Y-%m-%d') AND snapshot_time >= {since}")
+    on = " AND ".join(f"t.{c} = l.{c}" for c in _KEY)
+    kept = ", ".join(
+        f"least(l.first_seen, coalesce(t.first_seen, l.first_seen)) AS {c}" if c == "first_seen" else f"l.{c}"
+        for c in INTERVAL_COLUMNS
+    )
+    table = ref(INTERVALS, database)
+    return f"""CREATE OR REPLACE VIEW {ref(INTERVALS_NOW, database)} AS
+WITH live AS (
+{live}
+)
+SELECT {", ".join(f"t.{c}" for c in INTERVAL_COLUMNS)} FROM {table} AS t LEFT JOIN live AS l ON {on}
+WHERE l.user_id IS NULL
+UNION ALL
+SELECT {kept} FROM live AS l LEFT JOIN {table} AS t ON {on}"""

@@ -1,7 +1,7 @@
 """Athena named queries shipped with the stack (Trino dialect, Athena engine v3).
 
 `{table}` is replaced with the quoted view `user_data` (history for compacted hours, raw snapshots
-after); `{activity}` and `{intervals}` with agent activity's tables (`lake_sql.activity`). Every named query
+after); `{activity}`, `{intervals}` and `{intervals_now}` with agent activity's tables and view (`lake_sql.activity`). Every named query
 the stack ships is in `lake_sql.named.QUERIES`. Written so that sqlglot can translate them to DuckDB for the answer checks and the local lake:
 keep to standard functions.
 """
@@ -32,7 +32,10 @@ class NamedQuery:
     def render(self, table: str, database: str = DATABASE) -> str:
         """The query over `table` (the quoted view, or the raw table), agent activity's tables in `database`."""
         return self.sql.format(
-            table=table, activity=f'"{database}"."agent_activity"', intervals=f'"{database}"."agent_status_intervals"'
+            table=table,
+            activity=f'"{database}"."agent_activity"',
+            intervals=f'"{database}"."agent_status_intervals"',
+            intervals_now=f'"{database}"."agent_status_intervals_now"',
         )
 
 

@@ -74,9 +74,9 @@ class Lake:
         if found["missing"] != "none":
             con.execute(ddl_to_duckdb(history.render(history.add_columns_sql(), found)))
         until = _scalar(con, f"SELECT max(compacted_until) FROM {history.ref(history.WATERMARK)}")
-        con.execute(
-            to_duckdb(history.render(history.view_sql(), {"until": f"{until:%Y-%m-%d %H:%M:%S}" if until else history.EPOCH}))
-        )
+        mark = {"until": f"{until:%Y-%m-%d %H:%M:%S}" if until else history.EPOCH}
+        for view in (history.view_sql(), activity.intervals_now_view_sql()):
+            con.execute(to_duckdb(history.render(view, mark)))
         return con
 
 
@@ -154,6 +154,7 @@ def compact(
                 run(history.render(history.watermark_sql(), plan))
                 out.steps.append(Step(plan["start"], plan["stop"], _count(con) - before))
             run(history.render(history.view_sql(), plan))
+            run(history.render(activity.intervals_now_view_sql(), plan))
             if plan["more"] != "yes":
                 break
             resume = {"from": resume["from"], "after": plan["stop"]}

@@ -132,7 +132,8 @@ def test_the_compaction_role_reaches_only_the_workgroup_the_database_and_two_pre
     actions = {sid: s["Action"] if isinstance(s["Action"], list) else [s["Action"]] for sid, s in statements.items()}
     deleting = [statements[sid] for sid, names in actions.items() if any(a.startswith("glue:Delete") for a in names)]
     assert [s["Sid"] for s in deleting] == ["ReplaceTheView"] and deleting[0]["Action"] == "glue:DeleteTable"
-    assert deleting[0]["Resource"][-1]["Fn::Join"][1][-1].endswith(":table/connect_user_data/user_data")  # the view only
+    views = [r["Fn::Join"][1][-1].rsplit(":", 1)[-1] for r in deleting[0]["Resource"][-2:]]
+    assert views == ["table/connect_user_data/user_data", "table/connect_user_data/agent_status_intervals_now"]  # views only
     everywhere = {sid for sid, s in statements.items() if s["Resource"] == "*"}
     assert everywhere == {"DeliverOwnLogs", "Traces"}
     assert all(a.startswith(("logs:", "xray:")) for sid in everywhere for a in statements[sid]["Action"])
@@ -328,12 +329,13 @@ def test_the_compaction_role_may_do_what_the_daily_run_asks_and_delete_nothing_r
         ("glue:CreateTable", f"{glue}:table/connect_user_data/history", ""),
         ("glue:UpdateTable", f"{glue}:table/connect_user_data/user_data", ""),
         ("glue:DeleteTable", f"{glue}:table/connect_user_data/user_data", ""),
-        # Agent activity's two tables: created, rewritten every hour and vacuumed daily under the history prefix.
+        # Agent activity's two tables (created, rewritten every hour, vacuumed daily under the history prefix), its view.
         *(
             (action, f"{glue}:table/connect_user_data/{table}", "")
-            for table in (activity.INTERVALS, activity.ACTIVITY)
+            for table in (activity.INTERVALS, activity.ACTIVITY, activity.INTERVALS_NOW)
             for action in ("glue:CreateTable", "glue:UpdateTable")
         ),
+        ("glue:DeleteTable", f"{glue}:table/connect_user_data/{activity.INTERVALS_NOW}", ""),  # CREATE OR REPLACE VIEW
         ("s3:DeleteObject", bucket, f"/history/{activity.ACTIVITY}/data/instance_id=i/dt=2026-11-23/00000-0.parquet"),
         ("s3:DeleteObject", bucket, data_file),
         ("s3:DeleteObject", bucket, "/history/history_watermark/metadata/00001.metadata.json"),

@@ -5,7 +5,9 @@ overlapping filters, compacted an hour at a time as the hourly schedule does, wi
 from __future__ import annotations
 
 import datetime as dt
+import shutil
 from collections import defaultdict
+from pathlib import Path
 
 import pytest
 
@@ -38,15 +40,24 @@ def table(con, name: str) -> list[dict]:
 
 
 @pytest.fixture(scope="module")
-def observed(tmp_path_factory):
-    """The lake compacted hour by hour (22:00, 23:00, 00:00 closed in turn), then again over all of it; the journal."""
+def simulated(tmp_path_factory) -> tuple[Path, list[Transition]]:
+    """The snapshots of the three hours, and the journal of what every agent did."""
     instance = build_instance(seed=11, agents=100, routing_profiles=6, queues=10, epoch=START)
     journal = instance.start_journal()
-    root = tmp_path_factory.mktemp("lake")
+    snapshots = tmp_path_factory.mktemp("simulated") / "snapshots"
     profiles = sorted(instance.routing_profiles)
     filters = [{"name": "all-agents"}, {"name": "some-profiles", "routing_profiles": profiles[:3]}]
-    reports = export_history(instance, filters, START, MINUTES, root / "snapshots", lambda docs: 0)
+    reports = export_history(instance, filters, START, MINUTES, snapshots, lambda docs: 0)
     assert not [r.failures for r in reports if r.failures]
+    return snapshots, journal
+
+
+@pytest.fixture(scope="module")
+def observed(simulated, tmp_path_factory):
+    """The lake compacted hour by hour (22:00, 23:00, 00:00 closed in turn), then again over all of it; the journal."""
+    snapshots, journal = simulated
+    root = tmp_path_factory.mktemp("lake")
+    shutil.copytree(snapshots, root / "snapshots")
     lake = Lake(root)
     for hour in (1, 2, 3):
         compact(lake, START + dt.timedelta(hours=hour))
@@ -225,3 +236,20 @@ def test_contact_intervals_start_as_the_journal_says_and_none_held_a_period_is_m
             if t.at >= START and end - t.at >= PERIOD and end <= UNTIL:
                 held.add(key)
     assert len(held) > 100 and held <= ours and ours <= truth
+
+
+def test_the_now_view_is_the_table_and_the_snapshots_since_the_watermark_computed_live(simulated, tmp_path):
+    """With the watermark an hour before the last snapshot (00:00: the last hour still raw), the
+    agent_status_intervals_now view answers as one computation over all of user_data: current to the minute."""
+    root = tmp_path / "lake"
+    shutil.copytree(simulated[0], root / "snapshots")
+    compact(Lake(root), START + dt.timedelta(hours=2))  # 22:00 and 23:00 closed; 00:00-00:59 raw
+    mid = Lake(root).connect()
+    try:
+        now = run_query(mid, f"SELECT * FROM {ref(activity.INTERVALS_NOW)} ORDER BY instance_id, user_id, start_time")
+        everything = run_query(mid, activity.status_intervals_sql(VIEW_REF))
+        stored = run_query(mid, f"SELECT max(last_seen) AS last FROM {ref(activity.INTERVALS)}")
+    finally:
+        mid.close()
+    assert now == everything and utc(max(r["last_seen"] for r in now)) == UNTIL
+    assert utc(stored[0]["last"]) < START + dt.timedelta(hours=2)  # the table alone stops at the watermark

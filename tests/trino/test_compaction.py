@@ -174,3 +174,13 @@ def test_a_minute_written_after_its_look_back_reaches_history_at_the_daily_run(t
     (raw,) = athena.execute(f"SELECT count(*) AS n FROM {TABLE_REF} WHERE snapshot_time = TIMESTAMP '2026-11-23 22:45:00'")
     assert seen == raw and raw["n"] > 0
     assert rows(athena.execute(KEYS.format(t=VIEW_REF))) == rows(athena.execute(KEYS.format(t=TABLE_REF)))
+
+
+def test_the_now_view_answers_on_trino_as_one_computation_over_user_data(compacted):
+    """agent_status_intervals_now (the table, and from an hour before the watermark on computed live over the
+    view's history and raw sides) on Trino: the same rows as over all of user_data at once, and as DuckDB's."""
+    athena, con, *_ = compacted
+    sql = f"SELECT * FROM {history.ref(activity.INTERVALS_NOW)} ORDER BY instance_id, user_id, start_time"
+    on_trino = rows(athena.athena(NOW)(sql))
+    assert on_trino and on_trino == rows(athena.athena(NOW)(activity.status_intervals_sql(VIEW_REF)))
+    assert on_trino == rows(run_query(con, sql))
