@@ -282,7 +282,7 @@ def test_athena_workgroup_is_v3_enforced_and_encrypted_with_the_named_queries(sy
     )
     # Every named query reads the view or agent activity's tables of this stack's database, never the raw table.
     reads_the_view = Match.string_like_regexp(
-        r'^(?![\s\S]*"snapshots")[\s\S]*"connect_user_data"\."(user_data|agent_activity|agent_status_intervals)"'
+        r'^(?![\s\S]*"snapshots")[\s\S]*"connect_user_data"\."(user_data|agent_activity|agent_status_intervals|agent_status_intervals_now)"'
     )
     for query in QUERIES:
         template.has_resource_properties(
@@ -644,7 +644,10 @@ def test_two_stacks_deploy_side_by_side_in_one_account(tmp_path):
             ids(
                 template,
                 "AWS::Athena::NamedQuery",
-                {"Database": db, "QueryString": Match.string_like_regexp(f'"{db}"\\."(user_data|agent_activity)"')},
+                {
+                    "Database": db,
+                    "QueryString": Match.string_like_regexp(f'"{db}"\\."(user_data|agent_activity|agent_status_intervals_now)"'),
+                },
             )
             == queries
         )
