@@ -8,6 +8,7 @@ import datetime as dt
 import shutil
 from collections import defaultdict
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -46,7 +47,7 @@ def simulated(tmp_path_factory) -> tuple[Path, list[Transition]]:
     journal = instance.start_journal()
     snapshots = tmp_path_factory.mktemp("simulated") / "snapshots"
     profiles = sorted(instance.routing_profiles)
-    filters = [{"name": "all-agents"}, {"name": "some-profiles", "routing_profiles": profiles[:3]}]
+    filters: list[dict[str, Any]] = [{"name": "all-agents"}, {"name": "some-profiles", "routing_profiles": profiles[:3]}]
     reports = export_history(instance, filters, START, MINUTES, snapshots, lambda docs: 0)
     assert not [r.failures for r in reports if r.failures]
     return snapshots, journal
