@@ -1,6 +1,7 @@
 """Agent activity (issue 20), derived from the snapshots by the history tier's compaction.
 
-Two Iceberg tables beside history, kept by the same state machine (and `python -m local_athena compact`):
+Two Iceberg tables beside history and one view, kept by the same state machine (and `python -m local_athena
+compact`):
 
 `agent_status_intervals`: one row per agent per status occurrence. Every snapshot of an agent carries its
 status and the status's exact start (`status_start_time`, from Connect), so an occurrence is the rows sharing
@@ -19,6 +20,9 @@ Its end:
 (intervals cut at interval edges), the unobserved seconds that followed it, contacts handled per channel (a
 contact counts in the interval it reached the agent, `connected_to_agent_time`, once, under the status of the
 first snapshot that saw it) and slot-seconds per channel (each snapshot stands for one sampling period).
+
+`agent_status_intervals_now` (a view): the intervals table, with the last hour before the watermark and the raw
+snapshots after it computed live from `user_data`, so today's intervals are current to the minute.
 
 Incremental and idempotent like the history merge: each compaction period [start, stop) recomputes the
 occurrences seen from `history.LOOKBACK_HOURS` before it (`since`: the snapshot before a period holds the status whose
