@@ -110,6 +110,11 @@ def test_bad_input_is_one_line_exit_2_and_no_output(lake, capsys, args, problem)
     assert code == 2 and out == "" and err.count("\n") == 1 and err.startswith("error: ") and problem in err
 
 
+def test_an_athena_database_that_is_no_glue_name_is_refused_before_any_call(capsys):
+    code, out, err = cli(capsys, "--athena", "wg", 'x"; DROP TABLE y; --', "--from", "2026-11-24", "--to", "2026-11-25")
+    assert code == 2 and out == "" and "is not a Glue database name" in err and err.count("\n") == 1
+
+
 def test_a_lake_with_no_snapshots_is_named(tmp_path, capsys):
     code, out, err = cli(capsys, "--lake", str(tmp_path), "--from", "2026-11-24", "--to", "2026-11-25")
     assert code == 2 and out == "" and f"no snapshots under {tmp_path / 'snapshots'}" in err

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import json
+import re
 import time
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
@@ -54,6 +55,13 @@ def window(start: str, stop: str, zone_name: str | None, interval: int | None) -
     if interval and (first.minute % interval or first.second):
         raise ExportError(f"--from {start!r} is not on a {interval}-minute boundary in UTC")
     return f"{first:%Y-%m-%d %H:%M:%S}", f"{last:%Y-%m-%d %H:%M:%S}"
+
+
+def database_name(name: str) -> str:
+    """The --athena database, as Glue names one (it is written into the statement)."""
+    if not re.fullmatch(r"[a-z][a-z0-9_]{0,254}", name):
+        raise ExportError(f"--athena DATABASE {name!r} is not a Glue database name (a-z 0-9 _, starting with a letter)")
+    return name
 
 
 def localized(rows: Iterable[dict[str, Any]], zone_name: str | None) -> Iterator[dict[str, Any]]:

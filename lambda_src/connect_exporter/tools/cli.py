@@ -215,7 +215,9 @@ def _activity(args: argparse.Namespace) -> int:
 
     try:
         start, stop = activity.window(args.start, args.stop, args.timezone, args.interval)
-        sql = export_sql(start, stop, args.interval, args.athena[1] if args.athena else "connect_user_data")
+        sql = export_sql(
+            start, stop, args.interval, activity.database_name(args.athena[1]) if args.athena else "connect_user_data"
+        )
         if args.lake:
             rows = activity.from_lake(args.lake, sql)
         else:
