@@ -164,7 +164,7 @@ def render(r: dict) -> str:
         f"| history Parquet | {r['history']['files']:,} | {r['history']['bytes'] / mb:,.1f} MB |",
         "",
         f"Compaction of one hour, locally: median {r['compaction_seconds_per_hour']['median']:.2f} s, "
-        f"max {r['compaction_seconds_per_hour']['max']:.2f} s (plan, merge, watermark).",
+        f"max {r['compaction_seconds_per_hour']['max']:.2f} s (plan, merge, agent activity, watermark).",
         "",
         "## Named queries: local time, and what Athena would scan for 30 days",
         "",
