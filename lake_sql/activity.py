@@ -186,7 +186,10 @@ def refresh_intervals_sql(database: str = DATABASE) -> str:
     """MERGE the occurrences seen from `since` to `stop` into the intervals table. Newer knowledge wins: a row
     seen later, or ended where it was open; a rerun of an older period (an earlier `since`) changes no end.
     Occurrences still open that the window no longer sees (the agent vanished while the instance's snapshots
-    went on, longer ago than the look-back: the exporter was down) are bounded at their last sighting."""
+    went on, longer ago than the look-back: the exporter was down) are bounded at their last sighting.
+    Athena engine v3 takes `WHEN MATCHED AND condition THEN UPDATE` on Iceberg, and raises a user error when
+    one target row matches two source rows (Athena user guide, "MERGE INTO"): the source's keys are unique
+    (one row per occurrence; the stale rows are ones the window does not see)."""
     table = ref(INTERVALS, database)
     columns = ", ".join(INTERVAL_COLUMNS)
     newer = "s.last_seen > t.last_seen OR (s.last_seen = t.last_seen AND t.end_time IS NULL AND s.end_time IS NOT NULL)"
