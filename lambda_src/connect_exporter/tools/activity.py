@@ -17,11 +17,10 @@ from pathlib import Path
 from typing import IO, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from .costs import PRICES
+from .costs import ATHENA_MIN_BYTES, PRICES, TB
 
 ATHENA_POLL_SECONDS = 1.0
 ATHENA_TIMEOUT_SECONDS = 900.0
-MIN_BILLED_BYTES = 10 * 1024**2  # Athena bills at least 10 MB a query
 
 
 class ExportError(Exception):
@@ -172,7 +171,7 @@ def from_athena(
         reason = " ".join(str(execution["Status"].get("StateChangeReason", "")).split())
         raise ExportError(f"athena: query {started} {state}: {reason}")
     scanned = int(execution.get("Statistics", {}).get("DataScannedInBytes", 0))
-    cost = max(scanned, MIN_BILLED_BYTES) / 1024**4 * PRICES["athena_tb_scanned"]
+    cost = max(scanned, ATHENA_MIN_BYTES) / TB * PRICES["athena_tb_scanned"]  # Athena bills 10 MB at least
     say(f"athena: query {started} scanned {scanned / 1024**2:,.1f} MB, about ${cost:.5f}")
     return _pages(client, started)
 
