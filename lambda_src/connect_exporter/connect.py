@@ -10,12 +10,13 @@ filter each take a `counted()` view, so no statistics object is threaded through
 
 from __future__ import annotations
 
+
 import random
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
 from botocore.exceptions import ClientError, HTTPClientError
@@ -183,6 +184,15 @@ class ConnectApi:
         still add to this view's)."""
         view = object.__new__(ConnectApi)
         view._shared = self._shared
+        view.stats = CallStats()
+        view._counters = (view.stats, *self._counters)
+        return view
+
+    def within(self, deadline: Deadline) -> ConnectApi:
+        """A view with the same client and buckets but its own deadline (a sample's slot): samples of one run
+        share the account's pace, so a sample never starts on a bucket it thinks is full."""
+        view = object.__new__(ConnectApi)
+        view._shared = replace(self._shared, deadline=deadline)  # buckets and lock: the same objects
         view.stats = CallStats()
         view._counters = (view.stats, *self._counters)
         return view

@@ -22,12 +22,13 @@ from pydantic import ConfigDict, Field, field_validator
 
 from .clients import connect_client, s3_client
 from .config import DEFAULT_CONFIG_PATH, ConfigError, ExporterConfig, home_problems, load_config
-from .connect import ConnectApi, Deadline
+from .connect import ConnectApi
 from .directory import Directory
 from .metrics import late_run_document, refused_run_document
 from .observability import SERVICE, emit_emf, logger
+from .sampling import SampleSeconds, run_samples, slots
 from .sinks import S3Sink, parse_destination
-from .snapshot import BadSnapshotTime, SnapshotFailed, run_snapshot, snapshot_time
+from .snapshot import BadSnapshotTime, SnapshotFailed, snapshot_time
 from .validation import Model, Rule, Say, validate
 
 # X-Ray through Powertools, in Lambda only (the CLI never imports this module): it patches botocore, so every
@@ -56,6 +57,8 @@ class Settings(Model):
     deadline_reserve_seconds: float = Field(5.0, ge=0, le=900, validation_alias="EXPORTER_DEADLINE_RESERVE_SECONDS")
     # The schedule's period; a run that starts a whole period after its scheduled time writes nothing.
     schedule_seconds: float | None = Field(None, ge=0, le=900, validation_alias="EXPORTER_SCHEDULE_SECONDS")
+    # Seconds between samples within a run (deployment.sample_seconds): 60 is one sample a minute.
+    sample_seconds: Annotated[SampleSeconds, Field(validation_alias="EXPORTER_SAMPLE_SECONDS"), Say("must be 10, 15, 20, 30 or 60")] = 60
 
     @field_validator("destination")
     @classmethod
@@ -70,6 +73,11 @@ class Settings(Model):
     @classmethod
     def _unset(cls, value: Any) -> Any:
         return value or None  # an empty variable is no schedule
+
+    @field_validator("sample_seconds", mode="before")
+    @classmethod
+    def _whole(cls, value: Any) -> Any:
+        return int(value) if isinstance(value, str) and value.strip().isdigit() else value  # the variable is text
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> Settings:
@@ -152,17 +160,31 @@ def lambda_handler(event: Any, context: LambdaContext) -> dict[str, Any]:
         logger.warning("late run skipped: the next scheduled run has begun", extra={"snapshot_time": at.isoformat()})
         emit_emf(late_run_document(rt.config.metrics.namespace, at, i.instance_id) for i in rt.config.instances)
         return {"snapshot_time": at.isoformat(), "skipped": "late", "filters": 0, "written": 0, "already_written": 0}
-    deadline = Deadline(lambda: context.get_remaining_time_in_millis() / 1000, rt.settings.deadline_reserve_seconds)
-    api = ConnectApi(rt.connect, rt.config.pacing, deadline)
-    report = run_snapshot(rt.config, at, api, rt.directory, rt.sink, span=traced)
-    if report.failures:
-        raise SnapshotFailed(report)
+    # Each sample's view of this client gets its own deadline: its slot's end, or the Lambda's less the reserve.
+    api = ConnectApi(rt.connect, rt.config.pacing)
+    results = run_samples(
+        rt.config,
+        slots(at, period, rt.settings.sample_seconds),
+        api,
+        rt.directory,
+        rt.sink,
+        sample_seconds=rt.settings.sample_seconds,
+        lambda_remaining=lambda: context.get_remaining_time_in_millis() / 1000,
+        reserve=rt.settings.deadline_reserve_seconds,
+        span=traced,
+    )
+    reports = [r.report for r in results if r.report is not None]
+    if any(report.failures for report in reports):
+        raise SnapshotFailed(*reports)
+    outcomes = [o for report in reports for o in report.outcomes]
     return {
         "snapshot_time": at.isoformat(),
-        "filters": len(report.outcomes),
-        "written": len(report.written),
-        "already_written": len(report.already_written),
-        "records": sum(o.records for o in report.outcomes),
-        "api_calls": report.api_stats.total_calls,
-        "throttles": report.api_stats.throttles,
+        "samples": len(reports),
+        "samples_skipped": len(results) - len(reports),
+        "filters": len(outcomes),
+        "written": sum(len(report.written) for report in reports),
+        "already_written": sum(len(report.already_written) for report in reports),
+        "records": sum(o.records for o in outcomes),
+        "api_calls": sum(report.api_stats.total_calls for report in reports),
+        "throttles": sum(report.api_stats.throttles for report in reports),
     }

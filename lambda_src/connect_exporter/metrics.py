@@ -121,13 +121,24 @@ def metric_keys(docs: Iterable[Mapping[str, Any]]) -> set[tuple[str, str, tuple[
     return keys
 
 
-def document(namespace: str, at: dt.datetime, dimensions: Mapping[str, str], values: Mapping[str, float]) -> dict:
-    """One EMF document: these dimensions exactly, these metrics (unit Count unless named *Seconds)."""
+HIGH_RESOLUTION, STANDARD_RESOLUTION = 1, 60  # EMF's StorageResolution: seconds
+
+
+def document(
+    namespace: str,
+    at: dt.datetime,
+    dimensions: Mapping[str, str],
+    values: Mapping[str, float],
+    resolution: int = STANDARD_RESOLUTION,
+) -> dict:
+    """One EMF document: these dimensions exactly, these metrics (unit Count unless named *Seconds), stored at
+    `resolution` (1: high resolution, which alarms with a 10-, 20- or 30-second period need)."""
     provider = AmazonCloudWatchEMFProvider(namespace=namespace, service="")
     for dimension, dimension_text in dimensions.items():
         provider.add_dimension(name=dimension, value=dimension_text)
     for metric, number in values.items():
-        provider.add_metric(name=metric, unit="Seconds" if metric.endswith("Seconds") else "Count", value=number)
+        unit = "Seconds" if metric.endswith("Seconds") else "Count"
+        provider.add_metric(name=metric, unit=unit, value=number, resolution=resolution)
     provider.set_timestamp(at)
     return dict(provider.serialize_metric_set())
 
@@ -140,10 +151,13 @@ def filter_documents(
     summary: FilterSummary | None,
     health: FilterHealth,
     families: AbstractSet[str] = frozenset(METRIC_FAMILIES),
+    slot_resolution: int = STANDARD_RESOLUTION,
 ) -> list[dict]:
     """One filter's metrics, family by family (`config.METRIC_FAMILIES`): slots per channel (12 metrics),
     agents (1), agents per status and contacts per state (one per value seen), health (4). `FilterFailed` is
-    always emitted: it is the datapoint the staleness alarm counts, and costs one metric.
+    always emitted: it is the datapoint the staleness alarm counts, and costs one metric. Only the slot family
+    takes `slot_resolution`: it is what the slot alarms read; the rest stay standard, so dashboards and the
+    staleness alarm read them as before.
     A failed or already-written filter emits only its health: no made-up zeros where data is missing,
     and no second datapoint for a minute whose snapshot an earlier run wrote."""
     base = {"InstanceId": instance_id, "Filter": filter_name}
@@ -171,6 +185,7 @@ def filter_documents(
                         "MaxSlots": summary.max.get(channel, 0),
                         "ActiveSlots": summary.active.get(channel, 0),
                     },
+                    slot_resolution,
                 )
             )
     if "status" in families:

@@ -21,6 +21,7 @@ from .config import ALL_AGENTS, ExporterConfig, FilterConfig, InstanceConfig
 from .connect import CallStats, ConnectApi, describe_error, parallel_pages
 from .directory import Directory, NamesAhead
 from .metrics import (
+    STANDARD_RESOLUTION,
     FilterHealth,
     FilterSummary,
     InstanceHealth,
@@ -92,11 +93,14 @@ def no_span(name: str, annotations: Mapping[str, str]) -> AbstractContextManager
 
 
 class SnapshotFailed(Exception):
-    """Raised after every good filter is written, naming the filters that were not."""
+    """Raised after every good filter is written, naming the filters that were not (with the sample's time
+    when a run took several samples)."""
 
-    def __init__(self, report: SnapshotReport) -> None:
-        self.report = report
-        lines = [f"instance {o.instance_id} filter {o.filter_name}: {o.error}" for o in report.failures]
+    def __init__(self, *reports: SnapshotReport) -> None:
+        self.report = reports[0]
+        self.reports = reports
+        at = (lambda r: f"{r.snapshot_time:%H:%M:%S}Z ") if len(reports) > 1 else (lambda r: "")
+        lines = [f"{at(r)}instance {o.instance_id} filter {o.filter_name}: {o.error}" for r in reports for o in r.failures]
         super().__init__(f"{len(lines)} filter(s) failed: " + "; ".join(lines))
 
 
@@ -155,14 +159,16 @@ def run_snapshot(
     clock: Callable[[], float] = time.monotonic,
     progress: Progress | None = None,
     span: Span = no_span,
+    slot_resolution: int = STANDARD_RESOLUTION,
 ) -> SnapshotReport:
     """Export one snapshot; never raises for a filter's failure (see `SnapshotReport.failures`).
     `progress(instance_id, filter_name, agents, approximate_total)` hears of each page (a terminal's bar).
-    Each run has an id of its own, stored with every object it writes (see `sinks.S3Sink`)."""
+    Each run has an id of its own, stored with every object it writes (see `sinks.S3Sink`).
+    `slot_resolution` is the slot metrics' EMF StorageResolution (1 when sampling below a minute)."""
     started = clock()
     run_api = api.counted()
     report = SnapshotReport(snapshot_time=at, api_stats=run_api.stats, run_id=uuid.uuid4().hex)
-    run = _Run(config, at, directory, sink, emit, report, clock, progress, span)
+    run = _Run(config, at, directory, sink, emit, report, clock, progress, span, slot_resolution)
     for instance in config.instances:
         instance_started = clock()
         instance_api = run_api.counted()
@@ -194,6 +200,7 @@ class _Run:
     clock: Callable[[], float] = time.monotonic
     progress: Progress | None = None
     span: Span = no_span
+    slot_resolution: int = STANDARD_RESOLUTION
 
     def send(self, documents: list[dict]) -> None:
         self.report.emf_bytes += self.emit(documents)
@@ -246,6 +253,7 @@ def _export_instance(run: _Run, instance: InstanceConfig, api: ConnectApi) -> tu
                     outcome.summary,
                     health,
                     run.config.families(filt),
+                    run.slot_resolution,
                 )
                 + outcome.agent_documents
             )
