@@ -130,7 +130,7 @@ class Compaction(Construct):
         # Agent activity from the hours just merged, before the watermark moves: a run that fails in between is
         # redone whole by the next (each statement is idempotent over its period).
         refresh_intervals, clear_activity, fill_activity = activity.refresh_sql(
-            database, deployment.activity_interval_minutes, deployment.schedule_minutes * 60
+            database, deployment.activity_interval_minutes, deployment.sample_period_seconds
         )
         refresh = (
             dynamic("RefreshStatusIntervals", refresh_intervals)

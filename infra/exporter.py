@@ -180,6 +180,13 @@ class Exporter(Construct):
                 "EXPORTER_CONFIG_PATH": DEFAULT_CONFIG_PATH,
                 # A run that starts a whole period late writes nothing: its data would be labelled with an old minute.
                 "EXPORTER_SCHEDULE_SECONDS": str(deployment.schedule_minutes * 60),
+                "EXPORTER_SAMPLE_SECONDS": str(deployment.sample_seconds),
+                # A sampling run keeps less: its last sample's slot ends a second before the timeout.
+                **(
+                    {"EXPORTER_DEADLINE_RESERVE_SECONDS": f"{deployment.deadline_reserve_seconds:g}"}
+                    if deployment.sampling
+                    else {}
+                ),
                 "POWERTOOLS_SERVICE_NAME": "connect-user-data-exporter",
                 "POWERTOOLS_LOG_LEVEL": "INFO",
                 # Traces carry timings, names and counts, never a record (see observability).

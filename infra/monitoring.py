@@ -39,6 +39,8 @@ class Monitoring(Construct):
         self._settings = settings
         self._namespace = settings.exporter.metrics.namespace
         self._period = Duration.minutes(settings.deployment.schedule_minutes)
+        # The slot alarms' period: 10 or 30 s over high-resolution slot metrics when sampling below a minute.
+        self._slot_period = Duration.seconds(settings.deployment.alarm_period_seconds)
         self.alarms: list[cw.Alarm] = []
         self.topic = self._build_topic(encryption)
         self._action = actions.SnsAction(self.topic)
@@ -96,9 +98,13 @@ class Monitoring(Construct):
         self.alarms.append(created)
         return created
 
-    def _metric(self, name: str, statistic: str, **dimensions: str) -> cw.Metric:
+    def _metric(self, name: str, statistic: str, period: Duration | None = None, **dimensions: str) -> cw.Metric:
         return cw.Metric(
-            namespace=self._namespace, metric_name=name, statistic=statistic, period=self._period, dimensions_map=dimensions
+            namespace=self._namespace,
+            metric_name=name,
+            statistic=statistic,
+            period=period or self._period,
+            dimensions_map=dimensions,
         )
 
     def _build_slot_alarms(self) -> None:
@@ -107,9 +113,15 @@ class Monitoring(Construct):
             self._alarm(
                 f"{rule.metric}-{rule.filter_name}-{rule.channel}-{rule.instance_id}",
                 alarm_description=f"{rule.metric} for {rule.filter_name}/{rule.channel} {rule.comparison} {rule.threshold:g} "
-                f"for {rule.datapoints_to_alarm} of {rule.evaluation_periods} periods (instance {rule.instance_id})",
+                f"for {rule.datapoints_to_alarm} of {rule.evaluation_periods} periods of "
+                f"{self._slot_period.to_seconds():g} s (instance {rule.instance_id})",
                 metric=self._metric(
-                    rule.metric, "Minimum", InstanceId=str(rule.instance_id), Filter=rule.filter_name, Channel=rule.channel
+                    rule.metric,
+                    "Minimum",
+                    self._slot_period,
+                    InstanceId=str(rule.instance_id),
+                    Filter=rule.filter_name,
+                    Channel=rule.channel,
                 ),
                 threshold=rule.threshold,
                 comparison_operator=getattr(cw.ComparisonOperator, COMPARISONS[rule.comparison]),
@@ -195,7 +207,12 @@ class Monitoring(Construct):
                             width=12,
                             left=[
                                 self._metric(
-                                    "AvailableSlots", "Minimum", InstanceId=instance.instance_id, Filter=filt.name, Channel=ch
+                                    "AvailableSlots",
+                                    "Minimum",
+                                    self._slot_period,
+                                    InstanceId=instance.instance_id,
+                                    Filter=filt.name,
+                                    Channel=ch,
                                 ).with_(label=ch)
                                 for ch in CHANNELS
                             ],

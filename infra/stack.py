@@ -11,6 +11,7 @@ from constructs import Construct
 from connect_exporter.tools.deployment import DeploymentSettings
 from lake_sql.queries import DATABASE, VIEW
 
+from .chat import ChatAlerts
 from .compaction import Compaction
 from .encryption import Encryption
 from .exporter import Exporter
@@ -49,6 +50,8 @@ class ExporterStack(Stack):
         monitoring = Monitoring(
             self, "Monitoring", settings=settings, function=exporter.function, log_group=exporter.log_group, encryption=encryption
         )
+        if settings.deployment.chat:
+            ChatAlerts(self, "Chat", chat=settings.deployment.chat, topic=monitoring.topic)
         compaction = Compaction(
             self,
             "History",

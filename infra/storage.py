@@ -229,5 +229,5 @@ class SnapshotStorage(Construct):
                 description=query.description,
                 database=self.database_name,
                 work_group=self.workgroup.ref,
-                query_string=query.render(f'"{database}"."{VIEW}"', database),
+                query_string=query.render(f'"{database}"."{VIEW}"', database, settings.deployment.sample_period_seconds),
             )  # work_group=ref orders it after the workgroup

@@ -29,9 +29,11 @@ class NamedQuery:
         """Reads `{table}`: answers the same over the view and the raw table, compacted or not."""
         return "{table}" in self.sql
 
-    def render(self, table: str, database: str = DATABASE) -> str:
-        """The query over `table` (the quoted view, or the raw table), agent activity's tables in `database`."""
+    def render(self, table: str, database: str = DATABASE, sample_seconds: int = 60) -> str:
+        """The query over `table` (the quoted view, or the raw table), agent activity's tables in `database`;
+        a snapshot counts for `sample_seconds` (the deployment's sampling period) where a query counts time."""
         return self.sql.format(
+            sample_seconds=sample_seconds,
             table=table,
             activity=f'"{database}"."agent_activity"',
             intervals=f'"{database}"."agent_status_intervals"',
@@ -104,9 +106,10 @@ ORDER BY longest_in_state_seconds DESC, instance_id, filter_name, channel, agent
     ),
     NamedQuery(
         "status-minutes-per-agent-today",
-        "Snapshots (minutes at a one-minute schedule) each agent spent in each status today (UTC)",
+        "Minutes each agent spent in each status today (UTC): its snapshots, each weighed by the sampling period",
         """SELECT instance_id, user_id, max_by(username, snapshot_time) AS username, status_name,
-       count(DISTINCT snapshot_time) AS snapshots
+       count(DISTINCT snapshot_time) AS snapshots,
+       round(count(DISTINCT snapshot_time) * {sample_seconds} / 60e0, 2) AS minutes
 FROM {table}
 WHERE dt = date_format(current_date, '%Y-%m-%d')
 GROUP BY instance_id, user_id, status_name
@@ -114,9 +117,10 @@ ORDER BY instance_id, user_id, snapshots DESC, status_name""",
     ),
     NamedQuery(
         "status-minutes-per-agent-per-day",
-        "Snapshots (minutes at a one-minute schedule) each agent spent in each status, per UTC day, over the last 30 days",
+        "Minutes each agent spent in each status, per UTC day, over the last 30 days: snapshots weighed by the sampling period",
         f"""SELECT dt, instance_id, user_id, max_by(username, snapshot_time) AS username, status_name,
-       count(DISTINCT snapshot_time) AS snapshots
+       count(DISTINCT snapshot_time) AS snapshots,
+       round(count(DISTINCT snapshot_time) * {{sample_seconds}} / 60e0, 2) AS minutes
 FROM {{table}}
 WHERE {LAST_30_DAYS}
 GROUP BY dt, instance_id, user_id, status_name
@@ -145,7 +149,7 @@ ORDER BY a.dt, a.hour, a.instance_id, a.routing_profile_name, s.channel""",
     ),
     NamedQuery(
         "zero-available-slot-minutes-per-day",
-        "Snapshots (minutes) per UTC day in which a filter had no available slot on a channel, over the last 30 days",
+        "Minutes per UTC day in which a filter had no available slot on a channel (snapshots weighed by the sampling period), over the last 30 days",
         f"""WITH slots AS (
   SELECT t.dt, t.instance_id, t.filter_name, t.snapshot_time, s.channel,
          sum(coalesce(element_at(t.available_slots, s.channel), 0)) AS available
@@ -156,7 +160,8 @@ ORDER BY a.dt, a.hour, a.instance_id, a.routing_profile_name, s.channel""",
 )
 SELECT dt, instance_id, filter_name, channel,
        sum(CASE WHEN available = 0 THEN 1 ELSE 0 END) AS snapshots_with_none_available,
-       count(*) AS snapshots
+       count(*) AS snapshots,
+       round(sum(CASE WHEN available = 0 THEN 1 ELSE 0 END) * {{sample_seconds}} / 60e0, 2) AS minutes_with_none_available
 FROM slots
 GROUP BY dt, instance_id, filter_name, channel
 ORDER BY dt, instance_id, filter_name, channel""",

@@ -21,12 +21,12 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ConfigDict, Field, field_validator
 
 from .clients import connect_client, s3_client
-from .config import DEFAULT_CONFIG_PATH, ConfigError, ExporterConfig, home_problems, load_config
+from .config import DEFAULT_CONFIG_PATH, ConfigError, ExporterConfig, SampleSeconds, home_problems, load_config
 from .connect import ConnectApi
 from .directory import Directory
 from .metrics import late_run_document, refused_run_document
 from .observability import SERVICE, emit_emf, logger
-from .sampling import SampleSeconds, run_samples, slots
+from .sampling import run_samples, slots
 from .sinks import S3Sink, parse_destination
 from .snapshot import BadSnapshotTime, SnapshotFailed, snapshot_time
 from .validation import Model, Rule, Say, validate

@@ -20,7 +20,7 @@ import datetime as dt
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, Literal, get_args
+from typing import Any
 
 from .config import ExporterConfig
 from .connect import MIN_CALL_SECONDS, ConnectApi, Deadline
@@ -29,12 +29,6 @@ from .metrics import HIGH_RESOLUTION, STANDARD_RESOLUTION, late_run_document, re
 from .observability import emit_emf, logger
 from .sinks import Sink
 from .snapshot import SnapshotReport, Span, no_span, run_snapshot
-
-SampleSeconds = Literal[10, 15, 20, 30, 60]
-SAMPLE_SECONDS: tuple[int, ...] = get_args(SampleSeconds)
-# A sampling run keeps less in reserve than a once-a-minute run (5 s): its last sample must fit between the
-# minute's last slot and the timeout, and one sample's write is a few hundred KB.
-SAMPLING_RESERVE_SECONDS = 3.0
 
 Wall = Callable[[], dt.datetime]
 

@@ -137,6 +137,16 @@ def allowed(template: dict, documents: list[dict], request: Request) -> bool:
     return any(s["Effect"] == "Allow" and _applies(s, request) for s in statements)
 
 
+def identity_allows(template: dict, documents: list[dict], action: str, resource: str) -> bool:
+    """Whether identity policies (statements with no principal, e.g. a managed policy or a guardrail) allow `action`
+    on `resource` over TLS."""
+    request = Request("", action, resource, {"aws:SecureTransport": "true"})
+    statements = [s for doc in documents for s in resolve(template, doc)["Statement"]]
+    if any(s["Effect"] == "Deny" and _applies(s, request, identity=True) for s in statements):
+        return False
+    return any(s["Effect"] == "Allow" and _applies(s, request, identity=True) for s in statements)
+
+
 def resource_policies(template: dict, logical_id: str) -> list[dict]:
     """The policy documents a resource carries: a key's key policy, or the bucket, queue or topic policies naming it."""
     resource = template["Resources"][logical_id]

@@ -15,6 +15,8 @@ from aws_cdk.assertions import Match, Template
 
 from app import build_app
 
+from .policies import ACCOUNT, PARTITION, REGION, Request, allowed, arn_of
+
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "config" / "example.json"
 # The exporter function (the stack's other functions are CDK's bucket-emptying custom resource).
@@ -71,3 +73,50 @@ def the(template: Template, kind: str, props: dict[str, Any] | None = None, pref
 
 def properties(synthesized: Synthesized, logical_id: str) -> dict[str, Any]:
     return synthesized.json["Resources"][logical_id].get("Properties", {})
+
+
+def cloudwatch_alarm_requests(template: dict, alarm_id: str, action: str, resource: str) -> Request:
+    """What CloudWatch sends when alarm `alarm_id` acts: its service principal, on behalf of the alarm."""
+    return Request(
+        service="cloudwatch.amazonaws.com",
+        action=action,
+        resource=resource,
+        context={
+            "aws:SourceAccount": ACCOUNT,
+            "aws:SecureTransport": "true",
+            "aws:SourceArn": f"arn:{PARTITION}:cloudwatch:{REGION}:{ACCOUNT}:alarm:{alarm_id}",
+        },
+    )
+
+
+def publish_policies(synthesized: Synthesized, topic_id: str) -> tuple[list[dict], list[dict]]:
+    """The topic's resource policies and, if it is encrypted, its key's policy."""
+    policies = ids(synthesized.template, "AWS::SNS::TopicPolicy", {"Topics": Match.array_with([{"Ref": topic_id}])})
+    topic_policies = [properties(synthesized, p)["PolicyDocument"] for p in policies]
+    key = properties(synthesized, topic_id).get("KmsMasterKeyId")
+    key_policies = [properties(synthesized, key["Fn::GetAtt"][0])["KeyPolicy"]] if key else []
+    return topic_policies, key_policies
+
+
+def assert_alarms_can_publish(synthesized: Synthesized) -> None:
+    """Every alarm action, evaluated as SNS and KMS would: CloudWatch may publish to its topic and use its key."""
+    template = synthesized.json
+    checked = 0
+    alarms = ids(synthesized.template, "AWS::CloudWatch::Alarm")
+    for alarm_id in alarms:
+        alarm = properties(synthesized, alarm_id)
+        targets = alarm["AlarmActions"] + alarm["OKActions"]
+        assert targets, alarm_id
+        for target in targets:
+            topic_id = target["Ref"]
+            assert topic_id in ids(synthesized.template, "AWS::SNS::Topic")
+            topic_policies, key_policies = publish_policies(synthesized, topic_id)
+            # A topic policy replaces SNS's default one: without it nothing but same-account IAM could publish.
+            assert topic_policies, f"{topic_id} has no topic policy"
+            publish = cloudwatch_alarm_requests(template, alarm_id, "SNS:Publish", arn_of(template, topic_id))
+            assert allowed(template, topic_policies, publish), f"{alarm_id} cannot publish to {topic_id}"
+            for action in ("kms:GenerateDataKey", "kms:Decrypt"):
+                use_key = cloudwatch_alarm_requests(template, alarm_id, action, "*")
+                assert allowed(template, key_policies, use_key), f"{alarm_id}: {action} on the key of {topic_id}"
+            checked += 1
+    assert checked >= 2 * len(alarms) > 0

@@ -23,8 +23,20 @@ from infra.exporter import CONNECT_ACTIONS
 from infra.stack import ExporterStack, database_name
 from lake_sql.named import QUERIES
 
-from .policies import ACCOUNT, PARTITION, REGION, Request, allowed, arn_of
-from .support import EXAMPLE, EXPORTER_FUNCTION, REPO, Synthesized, ids, properties, synth_example, the
+from .policies import ACCOUNT, Request, allowed, arn_of
+from .support import (
+    EXAMPLE,
+    EXPORTER_FUNCTION,
+    REPO,
+    Synthesized,
+    assert_alarms_can_publish,
+    cloudwatch_alarm_requests,
+    ids,
+    properties,
+    publish_policies,
+    synth_example,
+    the,
+)
 
 CONFIG = load_config(EXAMPLE)
 INSTANCE = CONFIG.instances[0].instance_id
@@ -407,50 +419,8 @@ def test_bad_config_stops_synth_with_one_clear_line_and_no_template(tmp_path):
     assert not list(tmp_path.glob("out/*.template.json"))
 
 
-def cloudwatch_alarm_requests(template: dict, alarm_id: str, action: str, resource: str) -> Request:
-    """What CloudWatch sends when alarm `alarm_id` acts: its service principal, on behalf of the alarm."""
-    return Request(
-        service="cloudwatch.amazonaws.com",
-        action=action,
-        resource=resource,
-        context={
-            "aws:SourceAccount": ACCOUNT,
-            "aws:SecureTransport": "true",
-            "aws:SourceArn": f"arn:{PARTITION}:cloudwatch:{REGION}:{ACCOUNT}:alarm:{alarm_id}",
-        },
-    )
-
-
-def publish_policies(synthesized: Synthesized, topic_id: str) -> tuple[list[dict], list[dict]]:
-    """The topic's resource policies and, if it is encrypted, its key's policy."""
-    policies = ids(synthesized.template, "AWS::SNS::TopicPolicy", {"Topics": Match.array_with([{"Ref": topic_id}])})
-    topic_policies = [properties(synthesized, p)["PolicyDocument"] for p in policies]
-    key = properties(synthesized, topic_id).get("KmsMasterKeyId")
-    key_policies = [properties(synthesized, key["Fn::GetAtt"][0])["KeyPolicy"]] if key else []
-    return topic_policies, key_policies
-
-
 def test_every_alarm_action_can_be_delivered_by_cloudwatch_through_topic_and_key_policy(synthesized):
-    template = synthesized.json
-    checked = 0
-    alarms = ids(synthesized.template, "AWS::CloudWatch::Alarm")
-    for alarm_id in alarms:
-        alarm = properties(synthesized, alarm_id)
-        targets = alarm["AlarmActions"] + alarm["OKActions"]
-        assert targets, alarm_id
-        for target in targets:
-            topic_id = target["Ref"]
-            assert topic_id in ids(synthesized.template, "AWS::SNS::Topic")
-            topic_policies, key_policies = publish_policies(synthesized, topic_id)
-            # A topic policy replaces SNS's default one: without it nothing but same-account IAM could publish.
-            assert topic_policies, f"{topic_id} has no topic policy"
-            publish = cloudwatch_alarm_requests(template, alarm_id, "SNS:Publish", arn_of(template, topic_id))
-            assert allowed(template, topic_policies, publish), f"{alarm_id} cannot publish to {topic_id}"
-            for action in ("kms:GenerateDataKey", "kms:Decrypt"):
-                use_key = cloudwatch_alarm_requests(template, alarm_id, action, "*")
-                assert allowed(template, key_policies, use_key), f"{alarm_id}: {action} on the key of {topic_id}"
-            checked += 1
-    assert checked >= 2 * len(alarms) > 0
+    assert_alarms_can_publish(synthesized)
 
 
 def test_the_alarm_topic_admits_only_this_accounts_alarms_and_only_over_tls(synthesized):

@@ -133,9 +133,16 @@ def _validate(args: argparse.Namespace) -> int:
             print(f"error: {problem}", file=sys.stderr)
         return 2
     filters = sum(len(i.filters) for i in settings.exporter.instances)
+    d = settings.deployment
+    sampling = (
+        f", a sample every {d.sample_seconds} s (at least {settings.exporter.least_calls_per_sample()} of the "
+        f"{settings.exporter.calls_a_sample_can_make()} calls a sample can make), {d.alarm_period_seconds} s alarm periods"
+        if d.sampling
+        else ""
+    )
     print(
         f"ok: {args.config}: {len(settings.exporter.instances)} instance(s), {filters} filter(s), "
-        f"{settings.deployment.schedule_expression}, {len(settings.alarms)} slot alarm(s)"
+        f"{d.schedule_expression}{sampling}, {len(settings.alarms)} slot alarm(s)"
     )
     return 0
 

@@ -15,7 +15,20 @@ from typing import Annotated, Any, ClassVar, Literal, get_args
 
 from pydantic import Field, field_validator, model_validator
 
-from ..config import FILTER_NAME, Channel, ConfigError, ExporterConfig, InstanceId, home_problems, read_json
+from ..config import (
+    ALL_AGENTS,
+    FILTER_KINDS,
+    FILTER_NAME,
+    SAMPLE_SECONDS,
+    SAMPLING_RESERVE_SECONDS,
+    Channel,
+    ConfigError,
+    ExporterConfig,
+    InstanceId,
+    SampleSeconds,
+    home_problems,
+    read_json,
+)
 from ..validation import Model, Rule, Say, validate
 
 LogRetention = Literal[1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653]
@@ -40,8 +53,13 @@ ENCRYPTION_MODES = ("s3-managed", "kms")
 ENCRYPTION_PROBLEM = 'must be "s3-managed", "kms" or a KMS key ARN (arn:...:kms:REGION:ACCOUNT:key/ID)'
 
 
+# What the handler keeps to write and report when it takes one sample a run (EXPORTER_DEADLINE_RESERVE_SECONDS).
+DEADLINE_RESERVE_SECONDS = 5.0
+
+
 class AlarmRule(Model):
-    """e.g. AvailableSlots for support/VOICE < 1 for 3 of 5 minutes."""
+    """e.g. AvailableSlots for support/VOICE < 1 for 3 of 5 periods (a period is a minute, or 10 or 30 seconds
+    when sampling below a minute: `Deployment.alarm_period_seconds`)."""
 
     instance_id: InstanceId | None = Field(None, description="Required when the config has several instances")
     filter: Annotated[str, Field(pattern=FILTER_NAME)]
@@ -67,6 +85,42 @@ class AlarmRule(Model):
     @property
     def filter_name(self) -> str:
         return self.filter
+
+
+# The IDs' shapes as AWS::Chatbot's resource schemas state them: a wrong one fails here, not mid-deploy.
+UUID = r"^[0-9A-Fa-f]{8}(?:-[0-9A-Fa-f]{4}){3}-[0-9A-Fa-f]{12}$"
+
+
+class SlackChannel(Model):
+    """A channel of a Slack workspace already authorized for AWS Chatbot (a one-time step in its console)."""
+
+    workspace_id: Annotated[str, Field(pattern=r"^[0-9A-Z]{1,255}$"), Say("must be a Slack workspace ID such as T0123ABCDE")]
+    channel_id: Annotated[str, Field(pattern=r"^[A-Za-z0-9]{1,255}$"), Say("must be a Slack channel ID such as C0123ABCDE")]
+
+
+class TeamsChannel(Model):
+    """A Microsoft Teams channel of a team already authorized for AWS Chatbot (a one-time step in its console)."""
+
+    team_id: Annotated[str, Field(pattern=UUID), Say("must be the team's ID, a UUID")]
+    channel_id: Annotated[
+        str,
+        Field(pattern=r"^[A-Za-z0-9_=+/.,-]*%3[aA][A-Za-z0-9_=+/.,-]*%40[A-Za-z0-9_=+/.,-]*$"),
+        Say("must be the channel ID from its link, URL-encoded (19%3a...%40thread.tacv2)"),
+    ]
+    tenant_id: Annotated[str, Field(pattern=UUID), Say("must be the Microsoft 365 tenant ID, a UUID")]
+
+
+class ChatConfig(Model):
+    """Where alarms are posted besides the topic's e-mail: AWS Chatbot channels subscribed to the alarm topic."""
+
+    slack: SlackChannel | None = None
+    teams: TeamsChannel | None = None
+
+    @model_validator(mode="after")
+    def _somewhere(self) -> ChatConfig:
+        if self.slack is None and self.teams is None:
+            raise Rule((), "must name a slack or a teams channel (or leave chat out)")
+        return self
 
 
 class Deployment(Model):
@@ -125,6 +179,10 @@ class Deployment(Model):
         Say(ENCRYPTION_PROBLEM),
     ] = "s3-managed"
     tracing: bool = True  # X-Ray active tracing and Powertools Tracer
+    # Seconds between samples within each run: below 60, slot metrics are high resolution and slot alarms
+    # evaluate 10- or 30-second periods (`alarm_period_seconds`).
+    sample_seconds: Annotated[SampleSeconds, Say(f"must be one of {', '.join(map(str, SAMPLE_SECONDS))}")] = 60
+    chat: ChatConfig | None = None
 
     @field_validator("encryption")
     @classmethod
@@ -141,6 +199,17 @@ class Deployment(Model):
         if prefix.split("/")[0] == HISTORY_PREFIX:
             raise Rule((), f"must not be under {HISTORY_PREFIX}/, where the history table lives", prefix)
         return prefix
+
+    @model_validator(mode="after")
+    def _samples_within_a_minute(self) -> Deployment:
+        if self.sample_seconds < 60 and self.schedule_minutes != 1:
+            raise Rule(
+                ("sample_seconds",),
+                f"must be 60 unless deployment.schedule is rate(1 minute) (it is {self.schedule}): "
+                "samples below a minute span a one-minute run",
+                self.sample_seconds,
+            )
+        return self
 
     @model_validator(mode="after")
     def _raw_holds_the_reconciled_days(self) -> Deployment:
@@ -162,9 +231,44 @@ class Deployment(Model):
         return f"rate({self.schedule_minutes} minute{'s' if self.schedule_minutes > 1 else ''})"
 
     @property
+    def sampling(self) -> bool:
+        return self.sample_seconds < 60
+
+    @property
     def timeout_seconds(self) -> int:
-        """Below the schedule period, so one run ends before the next begins (Lambda's cap is 900 s)."""
-        return min(self.schedule_minutes * 60 - 5, 900)
+        """Below the schedule period, so one run ends before the next begins (Lambda's cap is 900 s). A sampling
+        run's last sample begins `sample_seconds` before the next run: it gets all but the last second."""
+        return 59 if self.sampling else min(self.schedule_minutes * 60 - 5, 900)
+
+    @property
+    def deadline_reserve_seconds(self) -> float:
+        return SAMPLING_RESERVE_SECONDS if self.sampling else DEADLINE_RESERVE_SECONDS
+
+    @property
+    def samples_per_run(self) -> int:
+        return 60 // self.sample_seconds if self.sampling else 1
+
+    @property
+    def sample_budget_seconds(self) -> float:
+        """The least time any sample of a run has to page: a slot, or for the last one what the timeout and the
+        reserve leave of it (the Lambda starts at the minute at the earliest)."""
+        whole = self.timeout_seconds - self.deadline_reserve_seconds
+        if not self.sampling:
+            return whole
+        return min(float(self.sample_seconds), whole - (self.samples_per_run - 1) * self.sample_seconds)
+
+    @property
+    def sample_period_seconds(self) -> int:
+        """The time one snapshot stands for: history and activity weigh each by it."""
+        return self.sample_seconds if self.sampling else self.schedule_minutes * 60
+
+    @property
+    def alarm_period_seconds(self) -> int:
+        """The slot alarms' period: the schedule's, or when sampling the shortest CloudWatch high-resolution period
+        that holds a sample (10 s, else 30 s; CDK accepts 10 and 30, not 20)."""
+        if not self.sampling:
+            return self.schedule_minutes * 60
+        return 10 if self.sample_seconds == 10 else 30
 
 
 class ConfigFile(ExporterConfig):
@@ -181,6 +285,7 @@ class ConfigFile(ExporterConfig):
                 f"{len(filters)} filters in all: the history tier writes one partition per filter a query, "
                 f"and Athena writes at most {MAX_WRITE_PARTITIONS}; split the instances across stacks",
             )
+        self._samples_fit()
         instances = [i.instance_id for i in self.instances]
         for n, alarm in enumerate(self.deployment.alarms):
             at = ("deployment", "alarms", n)
@@ -203,6 +308,39 @@ class ConfigFile(ExporterConfig):
                     alarm.filter,
                 )
         return self
+
+
+    def least_calls_per_sample(self) -> int:
+        """GetCurrentUserData calls a snapshot makes at the least: one a chunk of filter values (more pages
+        once a chunk has more than 100 agents, which only `plan` can see)."""
+        return sum(
+            1 if f.kind == ALL_AGENTS else -(-len(f.values) // FILTER_KINDS[f.kind][2])
+            for i in self.instances
+            for f in i.filters
+        )
+
+    def calls_a_sample_can_make(self) -> int:
+        """What one sample can spend at the configured pace: its burst plus what refills in its budget, and no more
+        than refills in a slot, or samples fall behind one another."""
+        d = self.deployment
+        pace = self.pacing.pace("GetCurrentUserData")
+        return int(min(pace.burst + pace.requests_per_second * d.sample_budget_seconds, pace.requests_per_second * d.sample_seconds))
+
+    def _samples_fit(self) -> None:
+        d = self.deployment
+        if not d.sampling:
+            return
+        pace = self.pacing.pace("GetCurrentUserData")
+        need, can = self.least_calls_per_sample(), self.calls_a_sample_can_make()
+        if need > can:
+            raise Rule(
+                ("deployment", "sample_seconds"),
+                f"{d.sample_seconds} s sampling does not fit: each sample needs at least {need} GetCurrentUserData calls "
+                f"(one per filter chunk), and at {pace.requests_per_second:g}/s, burst {pace.burst}, a sample can make "
+                f"{can} in the {d.sample_budget_seconds:g} s it has; sample less often, or raise the quota "
+                "(Service Quotas L-9E54B88B) and set pacing.operations.GetCurrentUserData",
+                d.sample_seconds,
+            )
 
 
 @dataclass(frozen=True)
