@@ -37,6 +37,10 @@ def _utc_now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+def _sleep(seconds: float) -> None:
+    time.sleep(seconds)
+
+
 @dataclass(frozen=True)
 class Slot:
     """One sample's time and the end of its slot (None: a run of one sample, bounded by the Lambda alone)."""
@@ -92,14 +96,16 @@ def run_samples(
     sample_seconds: int,
     lambda_remaining: Callable[[], float] | None = None,
     reserve: float = 0.0,
-    wall: Wall = _utc_now,
-    sleep: Callable[[float], None] = time.sleep,
+    wall: Wall | None = None,
+    sleep: Callable[[float], None] | None = None,
     emit: Callable[[Iterable[dict[str, Any]]], int] = emit_emf,
     span: Span = no_span,
     clock: Callable[[], float] = time.monotonic,
 ) -> list[SampleResult]:
     """Take each planned sample at its time (waiting for it), skipping the ones that can no longer be taken.
-    Never raises for a filter's failure: each sample's report lists its own."""
+    Never raises for a filter's failure: each sample's report lists its own. `wall` and `sleep` default to the
+    real clock (looked up at the call, so a test's world can stand in for it)."""
+    wall, sleep = wall or _utc_now, sleep or _sleep
     results = []
     resolution = slot_resolution(sample_seconds)
     for slot in planned:
