@@ -111,6 +111,65 @@ def test_plan_measures_fit_metrics_and_cost_of_the_users_config(tmp_path, center
     assert cost["total"] == pytest.approx(monthly_cost(recorded)["total"], rel=0.05)
 
 
+def test_plan_at_15_s_sampling_states_fit_per_sample_and_prices_four_samples_a_minute(tmp_path, center, connect_sim):
+    connect_sim([center], rate=2, burst=5)
+    plans = {}
+    for seconds in (60, 15):
+        config = tmp_path / f"config-{seconds}.json"
+        config.write_text(
+            json.dumps(
+                {
+                    "instances": [{"instance_id": center.id, "filters": [{"name": "all-agents", "metrics": ["slots"]}]}],
+                    "deployment": {
+                        "sample_seconds": seconds,
+                        "alarms": [{"filter": "all-agents", "channel": "VOICE", "threshold": 1}],
+                    },
+                }
+            )
+        )
+        result = run("plan", "--config", str(config), "--format", "json")
+        assert result.returncode == 0, result.stderr
+        plans[seconds] = json.loads(result.stdout)
+    sampled, minute = plans[15], plans[60]
+    # A sample has its 15 s slot, less for the last (59 s timeout, 3 s reserve, begun at 45 s): 11 s.
+    assert (sampled["samples_per_run"], sampled["budget_seconds"], sampled["sample_calls_allowed"]) == (4, 11, 27)
+    assert (minute["samples_per_run"], minute["budget_seconds"]) == (1, 50)
+    assert sampled["api_calls"]["GetCurrentUserData"] <= 27 and not [w for w in sampled["warnings"] if "fit" in w]
+    cost, base = sampled["monthly_cost_usd"], minute["monthly_cost_usd"]
+    assert cost["s3_puts"] == pytest.approx(4 * base["s3_puts"], rel=0.02)
+    assert cost["log_ingestion"] > 3 * base["log_ingestion"]
+    assert cost["lambda"] > 10 * base["lambda"]  # billed while it waits 45 s for its later samples
+    assert cost["alarms"] == pytest.approx(base["alarms"] + 0.30 - 0.10, abs=0.001)  # the slot alarm: high resolution
+    text = run("plan", "--config", str(tmp_path / "config-15.json")).stdout
+    assert text.startswith("Sample: ") and "every 15 s (4 a run); a sample has 11 s" in text
+
+
+def test_validate_states_the_sampling_fit_and_refuses_a_rate_the_quota_cannot_carry(tmp_path):
+    config = json.loads(EXAMPLE.read_text())
+    config["deployment"]["sample_seconds"] = 15
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(config))
+    good = run("validate", "--config", str(path))
+    assert good.stdout.strip() == (
+        f"ok: {path}: 1 instance(s), 5 filter(s), rate(1 minute), a sample every 15 s (at least 5 of the 27 calls "
+        "a sample can make), 30 s alarm periods, 2 slot alarm(s)"
+    )
+    config["instances"][0]["filters"] += [{"name": f"q{i}", "queues": [f"queue-{i}"]} for i in range(20)]
+    config["deployment"]["sample_seconds"] = 10
+    path.write_text(json.dumps(config))
+    bad = run("validate", "--config", str(path))
+    assert (bad.returncode, bad.stdout) == (2, "")
+    assert bad.stderr == (
+        f"error: {path}: deployment.sample_seconds: 10 s sampling does not fit: each sample needs at least 25 "
+        "GetCurrentUserData calls (one per filter chunk), and at 2/s, burst 5, a sample can make 17 in the 6 s it has; "
+        "sample less often, or raise the quota (Service Quotas L-9E54B88B) and set pacing.operations.GetCurrentUserData "
+        "(got 10)\n"
+    )
+    config["pacing"] = {"operations": {"GetCurrentUserData": {"requests_per_second": 5, "burst": 10}}}
+    path.write_text(json.dumps(config))
+    assert run("validate", "--config", str(path)).returncode == 0  # a raised quota carries it
+
+
 def test_plan_prices_come_from_a_file_and_a_bad_one_is_one_line(tmp_path, center, connect_sim):
     connect_sim([center])
     config = tmp_path / "config.json"

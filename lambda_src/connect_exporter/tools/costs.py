@@ -24,6 +24,7 @@ PRICES: dict[str, float] = {
     "s3_storage_gb_month": 0.023,
     "custom_metric_month": 0.30,  # first 10,000 metrics
     "alarm_month": 0.10,  # standard resolution
+    "alarm_high_resolution_month": 0.30,  # a 10- or 30-second period
     "dashboard_month": 3.00,
     "kms_key_month": 1.00,
     "logs_ingestion_gb": 0.50,
@@ -36,6 +37,7 @@ PRICE_NOTES: dict[str, str] = {
     "s3_storage_gb_month": "S3 Standard storage, per GB-month",
     "custom_metric_month": "CloudWatch custom metric, per metric-month (first 10,000)",
     "alarm_month": "CloudWatch alarm (standard resolution), per month",
+    "alarm_high_resolution_month": "CloudWatch alarm (high resolution: 10 or 30 s period), per month",
     "dashboard_month": "CloudWatch dashboard, per month",
     "kms_key_month": "KMS customer-managed key, per month",
     "logs_ingestion_gb": "CloudWatch Logs ingestion (standard), per GB",
@@ -62,8 +64,8 @@ GB, TB = 1024**3, 1024**4
 class Usage:
     """One snapshot, measured, and the deployment around it."""
 
-    seconds: float  # billed Lambda duration of one run
-    objects: int  # S3 objects written by one run
+    seconds: float  # billed Lambda duration of one run (a sampling run is billed while it waits for its samples)
+    objects: int  # S3 objects written by one run (every sample's)
     bytes: int  # gzip bytes written by one run
     custom_metrics: int
     emf_bytes: int  # EMF written to the log by one run
@@ -74,7 +76,8 @@ class Usage:
     history_retention_days: int = 400
     history_reconcile_days: int = 2
     history: bool = True  # the stack's compaction into the history table
-    alarms: int = 0
+    alarms: int = 0  # standard resolution
+    high_resolution_alarms: int = 0  # the slot alarms when sampling below a minute
     fixed: bool = True  # the dashboard and the alarm topic's KMS key
 
 
@@ -95,7 +98,7 @@ def monthly_cost(usage: Usage, prices: Mapping[str, float] = PRICES) -> dict[str
             else 0.0
         ),
         "custom_metrics": usage.custom_metrics * p["custom_metric_month"],
-        "alarms": usage.alarms * p["alarm_month"],
+        "alarms": usage.alarms * p["alarm_month"] + usage.high_resolution_alarms * p["alarm_high_resolution_month"],
         "log_ingestion": runs
         * (usage.emf_bytes + PLATFORM_LOG_BYTES + FILTER_LOG_BYTES * usage.filters)
         / GB

@@ -17,7 +17,6 @@ from ..snapshot import SnapshotReport
 from .costs import PRICE_NOTES, Usage, monthly_cost
 from .deployment import DeploymentSettings, alarm_count
 
-DEADLINE_RESERVE_SECONDS = 5.0  # the handler's default: kept to write and report (EXPORTER_DEADLINE_RESERVE_SECONDS)
 METRICS_WARNING_SHARE = 0.5  # custom metrics above half the bill are worth a look
 
 
@@ -43,7 +42,7 @@ class InstancePlan:
 @dataclass(frozen=True)
 class Plan:
     schedule_seconds: float
-    budget_seconds: float  # the Lambda timeout less the reserve to write and report
+    budget_seconds: float  # what one sample has to page: the Lambda timeout less the reserve, or its slot
     snapshot_seconds: float
     paced_floor_seconds: float  # the least any exporter could take at the configured pace
     headroom_seconds: float
@@ -54,6 +53,9 @@ class Plan:
     monthly_cost_usd: dict[str, float]
     prices: dict[str, float]
     instances: list[InstancePlan]
+    sample_seconds: int = 60
+    samples_per_run: int = 1
+    sample_calls_allowed: int = 0  # GetCurrentUserData calls a sample can make at the configured pace
     warnings: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
@@ -71,8 +73,10 @@ def make_plan(
     config = settings.exporter
     keys = metric_keys(emf)
     by_family = Counter(METRIC_FAMILY[metric] if any(d == "Filter" for d, _ in dims) else "instance" for _, metric, dims in keys)
-    schedule = settings.deployment.schedule_minutes * 60.0
-    budget = settings.deployment.timeout_seconds - DEADLINE_RESERVE_SECONDS
+    d = settings.deployment
+    schedule = d.schedule_minutes * 60.0
+    budget = d.sample_budget_seconds  # per sample: a sample of a sampling run has its slot, or less for the last
+    samples = d.samples_per_run
     calls = dict(sorted(report.api_stats.calls.items()))
     instances = []
     for instance in config.instances:
@@ -95,19 +99,22 @@ def make_plan(
             )
         own = sum(1 for _, _, dims in keys if dims == (("InstanceId", instance.instance_id),))
         instances.append(InstancePlan(instance.instance_id, filters, own))
+    slot_alarms = len(settings.alarms) if d.sampling else 0
     usage = Usage(
-        seconds=report.duration_seconds,
-        objects=sum(1 for o in report.outcomes if o.ok),
-        bytes=sum(o.bytes_written for o in report.outcomes),
+        # A sampling run is billed from its first sample to the end of its last, waits included.
+        seconds=(samples - 1) * d.sample_seconds + report.duration_seconds,
+        objects=samples * sum(1 for o in report.outcomes if o.ok),
+        bytes=samples * sum(o.bytes_written for o in report.outcomes),
         custom_metrics=len(keys),
-        emf_bytes=report.emf_bytes,
-        filters=len(report.outcomes),
+        emf_bytes=samples * report.emf_bytes,
+        filters=samples * len(report.outcomes),
         memory_mb=settings.deployment.memory_mb,
         schedule_minutes=settings.deployment.schedule_minutes,
         snapshot_retention_days=settings.deployment.snapshot_retention_days,
         history_retention_days=settings.deployment.history_retention_days,
         history_reconcile_days=settings.deployment.history_reconcile_days,
-        alarms=alarm_count(settings),
+        alarms=alarm_count(settings) - slot_alarms,
+        high_resolution_alarms=slot_alarms,
     )
     cost = {k: round(v, 2) for k, v in monthly_cost(usage, prices).items()}
     plan = Plan(
@@ -123,6 +130,9 @@ def make_plan(
         monthly_cost_usd=cost,
         prices=dict(prices),
         instances=instances,
+        sample_seconds=d.sample_seconds,
+        samples_per_run=samples,
+        sample_calls_allowed=settings.exporter.calls_a_sample_can_make() if d.sampling else 0,
     )
     plan.warnings.extend(_warnings(plan, config))
     return plan
@@ -138,10 +148,11 @@ def _warnings(plan: Plan, config: ExporterConfig) -> list[str]:
             for f in i.filters
             if f.kind != ALL_AGENTS
         ]
+        has = f"a sample has (every {plan.sample_seconds} s)" if plan.samples_per_run > 1 else "a run has"
         warnings.append(
-            f"does not fit: a snapshot takes {plan.snapshot_seconds:.1f} s of the {plan.budget_seconds:.0f} s a run has. "
+            f"does not fit: a snapshot takes {plan.snapshot_seconds:.1f} s of the {plan.budget_seconds:.0f} s {has}. "
             "Raise the GetCurrentUserData quota (Service Quotas L-9E54B88B) and set pacing.operations.GetCurrentUserData, "
-            "or lengthen deployment.schedule"
+            + ("or sample less often (deployment.sample_seconds)" if plan.samples_per_run > 1 else "or lengthen deployment.schedule")
             + (
                 f", or drop filters that re-read agents the all-agents filter already reads: {', '.join(rereads)}"
                 if rereads
@@ -152,6 +163,12 @@ def _warnings(plan: Plan, config: ExporterConfig) -> list[str]:
         warnings.append(
             f"little headroom: {plan.headroom_seconds:.1f} s left of {plan.budget_seconds:.0f} s; "
             "more agents or a slower API will not fit"
+        )
+    calls = plan.api_calls.get("GetCurrentUserData", 0)
+    if plan.samples_per_run > 1 and calls > plan.sample_calls_allowed:
+        warnings.append(
+            f"does not fit the quota: a sample makes {calls} GetCurrentUserData calls and the pace allows "
+            f"{plan.sample_calls_allowed} a sample every {plan.sample_seconds} s; samples would fall behind one another"
         )
     metrics_cost = plan.monthly_cost_usd["custom_metrics"]
     if metrics_cost > METRICS_WARNING_SHARE * plan.monthly_cost_usd["total"]:
@@ -168,7 +185,12 @@ def format_plan(plan: Plan) -> str:
     out = [
         f"Snapshot: {plan.snapshot_seconds:.1f} s of a {plan.schedule_seconds:.0f} s schedule "
         f"({plan.share_of_schedule:.0%}); a run has {plan.budget_seconds:.0f} s, headroom {plan.headroom_seconds:.1f} s "
-        f"(paced floor {plan.paced_floor_seconds:.1f} s)",
+        f"(paced floor {plan.paced_floor_seconds:.1f} s)"
+        if plan.samples_per_run == 1
+        else f"Sample: {plan.snapshot_seconds:.1f} s, every {plan.sample_seconds} s ({plan.samples_per_run} a run); "
+        f"a sample has {plan.budget_seconds:.0f} s, headroom {plan.headroom_seconds:.1f} s (paced floor "
+        f"{plan.paced_floor_seconds:.1f} s); GetCurrentUserData {plan.api_calls.get('GetCurrentUserData', 0)} calls "
+        f"a sample of the {plan.sample_calls_allowed} the quota allows",
         "API calls: " + ", ".join(f"{op} {n}" for op, n in plan.api_calls.items()),
         "",
         f"{'instance / filter':<48} {'agents':>7} {'calls':>6} {'seconds':>8} {'share':>6} {'metrics':>8}  families",
