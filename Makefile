@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 export PYTHONPATH := lambda_src:.
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: setup demo plan scan history activity test test-trino trino test-unit test-integration test-infra lint bench bench-history synth cdk-synth diff deploy destroy docs schema format clean
+.PHONY: setup demo plan scan history activity test test-trino trino test-unit test-integration test-infra lint bench bench-history bench-latency synth cdk-synth diff deploy destroy docs schema format clean
 
 setup: $(VENV)/.installed
 
@@ -105,6 +105,9 @@ activity: history  ## agent activity on the make-history lake: time in status, o
 
 bench: setup  ## minutes: the CLI at the default quota, 1k-10k agents; writes docs/benchmarks.md and .png
 	$(BIN)/python -m simulator bench
+
+bench-latency: setup  ## ~25 minutes: slot change to EMF datapoint at 60/15/10 s sampling, 500 and 2,000 agents; docs/benchmarks-latency.md
+	$(BIN)/python -m simulator bench-latency
 
 docs: setup  ## the README's record-column table, rendered from lambda_src/connect_exporter/schema.py
 	$(BIN)/python docs/columns.py

@@ -1,4 +1,4 @@
-"""`python -m simulator serve|config|demo|plan|bench|bench-history|history`: run the Connect simulator, print a matching
+"""`python -m simulator serve|config|demo|plan|bench|bench-history|bench-latency|history`: run the Connect simulator, print a matching
 config, run the demo, plan it or the benchmark, export a local history of snapshots (query it with `python -m local_athena`)."""
 
 from __future__ import annotations
@@ -37,6 +37,10 @@ def main(argv: list[str] | None = None) -> int:
         "bench-history", help="a day of raw snapshots against the compacted history; writes docs/benchmarks-history.md"
     )
     bench_history.add_argument("--minutes", type=int, default=1440)
+    bench_latency = commands.add_parser(
+        "bench-latency", help="time from a slot change to the datapoint that shows it; writes docs/benchmarks-latency.md"
+    )
+    bench_latency.add_argument("--minutes", type=int, default=4, help="minutes of runs per case")
     history = commands.add_parser("history", help="export the last N minutes of a moving center, one snapshot a minute")
     history.add_argument("--minutes", type=int, default=60)
     history.add_argument("--agents", type=int, default=300)
@@ -51,6 +55,10 @@ def main(argv: list[str] | None = None) -> int:
         from .history_benchmark import main as bench_history_main
 
         return bench_history_main(args.minutes)
+    if args.command == "bench-latency":
+        from .latency import main as bench_latency_main
+
+        return bench_latency_main(args.minutes)
     if args.command == "history":
         from .history import run_history
 

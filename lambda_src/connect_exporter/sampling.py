@@ -50,9 +50,10 @@ class Slot:
 
 
 def slots(at: dt.datetime, period_seconds: float, sample_seconds: int) -> list[Slot]:
-    """The samples of a run scheduled at `at`: one when `sample_seconds` is not below the period, else
-    `period / sample_seconds` of them, evenly spaced from `at`, the last slot ending where the next run begins."""
-    if sample_seconds >= period_seconds:
+    """The samples of a run scheduled at `at`: one when `sample_seconds` is a minute (whatever the schedule's
+    period) or not below the period, else `period / sample_seconds` of them, evenly spaced from `at`, the last
+    slot ending where the next run begins."""
+    if sample_seconds >= min(60, period_seconds):
         return [Slot(at, None)]
     step = dt.timedelta(seconds=sample_seconds)
     return [Slot(at + k * step, at + (k + 1) * step) for k in range(int(period_seconds // sample_seconds))]

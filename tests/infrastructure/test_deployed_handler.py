@@ -143,6 +143,7 @@ RUNTIME_MODULES = [
     "pacing.py",
     "pager.py",
     "records.py",
+    "sampling.py",
     "schema.py",
     "sinks.py",
     "snapshot.py",

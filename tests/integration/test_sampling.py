@@ -121,10 +121,12 @@ def test_a_retried_run_adds_nothing_to_samples_already_written(sampled):
     assert objects() == first
 
 
-def test_the_default_takes_one_sample_at_the_minute_with_standard_resolution(deploy, connect_sim, capsys):
+@pytest.mark.parametrize("schedule_seconds", ["60", "300"])
+def test_the_default_takes_one_sample_a_run_with_standard_resolution(deploy, connect_sim, capsys, monkeypatch, schedule_seconds):
     (inst,) = build_instances(1, 200, seed=3, routing_profiles=5, queues=5)
     connect_sim([inst])
     objects = deploy({"instances": [{"instance_id": inst.id, "filters": [{"name": "all-agents"}]}]})
+    monkeypatch.setenv("EXPORTER_SCHEDULE_SECONDS", schedule_seconds)  # rate(5 minutes): still one sample, not five
     at = nearest_minute()
     result = handler.lambda_handler({"scheduled_time": at.isoformat()}, Context())
     assert (result["samples"], result["written"]) == (1, 1)
