@@ -44,6 +44,13 @@ def main(argv: list[str] | None = None) -> int:
         default=15,
         help="agent_activity's interval (deployment.activity_interval_minutes)",
     )
+    comp.add_argument(
+        "--sample-seconds",
+        type=int,
+        choices=(10, 15, 20, 30, 60),
+        default=60,
+        help="what one snapshot stands for in agent activity (deployment.sample_seconds)",
+    )
     query = commands.add_parser("query", help="run a named query or any Trino SQL over the lake's catalog")
     query.add_argument("--lake", required=True)
     which = query.add_mutually_exclusive_group(required=True)
@@ -52,6 +59,13 @@ def main(argv: list[str] | None = None) -> int:
     query.add_argument("--format", choices=("table", "json"), default="table")
     query.add_argument("--rows", type=int, default=20, help="rows shown as a table (json prints all)")
     query.add_argument("--today", help="date that current_date means, YYYY-MM-DD (default: today, UTC)")
+    query.add_argument(
+        "--sample-seconds",
+        type=int,
+        choices=(10, 15, 20, 30, 60),
+        default=60,
+        help="what one snapshot stands for where a named query counts time (deployment.sample_seconds)",
+    )
     pictures = commands.add_parser("pictures", help="agent activity's timeline and occupancy heat map as PNG files")
     pictures.add_argument("--lake", required=True)
     pictures.add_argument("--out", default="docs", help="directory for activity-timeline.png and activity-occupancy.png")
@@ -81,6 +95,7 @@ def _compact(lake: Lake, args: argparse.Namespace) -> int:
         reconcile_days=args.reconcile_days,
         retention_days=args.retention_days,
         interval_minutes=args.activity_interval_minutes,
+        sample_seconds=args.sample_seconds,
     )
     if done.reconciled_from:
         print(f"reconciled: raw holds rows history lacks from {done.reconciled_from}; merged again from there", file=sys.stderr)
@@ -99,7 +114,7 @@ def _query(lake: Lake, args: argparse.Namespace) -> int:
         named = {q.name: q for q in QUERIES}
         if args.name not in named:
             raise LakeError(f"no named query {args.name}; there are {', '.join(named)}")
-        sql = named[args.name].render(VIEW_REF)
+        sql = named[args.name].render(VIEW_REF, sample_seconds=args.sample_seconds)
     else:
         sql = args.sql
     today = dt.date.fromisoformat(args.today) if args.today else None

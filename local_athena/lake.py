@@ -128,6 +128,7 @@ def compact(
     reconcile_days: int = 2,
     retention_days: int = 400,
     interval_minutes: int = activity.INTERVAL_MINUTES,
+    sample_seconds: int = activity.SAMPLE_SECONDS,
 ) -> Compaction:
     """What the stack's state machine does, as of `until`, statement for statement: plan, merge, refresh agent
     activity, advance the watermark, rebuild the view, until no hour closed before `until` is left. `maintenance` adds the daily
@@ -149,7 +150,7 @@ def compact(
             if plan["work"] == "yes":
                 before = _count(con)
                 run(history.render(history.merge_sql(), plan))
-                for sql in activity.refresh_sql(interval_minutes=interval_minutes):
+                for sql in activity.refresh_sql(interval_minutes=interval_minutes, sample_seconds=sample_seconds):
                     run(history.render(sql, plan))
                 run(history.render(history.watermark_sql(), plan))
                 out.steps.append(Step(plan["start"], plan["stop"], _count(con) - before))

@@ -41,11 +41,16 @@ def main(argv: list[str] | None = None) -> int:
         "bench-latency", help="time from a slot change to the datapoint that shows it; writes docs/benchmarks-latency.md"
     )
     bench_latency.add_argument("--minutes", type=int, default=4, help="minutes of runs per case")
-    history = commands.add_parser("history", help="export the last N minutes of a moving center, one snapshot a minute")
+    history = commands.add_parser(
+        "history", help="export the last N minutes of a moving center, one snapshot a minute (or --sample-seconds)"
+    )
     history.add_argument("--minutes", type=int, default=60)
     history.add_argument("--agents", type=int, default=300)
     history.add_argument("--seed", type=int, default=7)
     history.add_argument("--out", default="out/history")
+    history.add_argument(
+        "--sample-seconds", type=int, choices=(10, 15, 20, 30, 60), default=60, help="deployment.sample_seconds"
+    )
     args = parser.parse_args(argv)
     if args.command == "bench":
         from .benchmark import main as bench
@@ -62,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "history":
         from .history import run_history
 
-        return run_history(args.out, args.minutes, args.agents, args.seed)
+        return run_history(args.out, args.minutes, args.agents, args.seed, args.sample_seconds)
     instances = build_instances(args.instances, args.agents, args.seed)
     if args.command == "config":
         json.dump(exporter_config(instances), sys.stdout, indent=2)

@@ -1,4 +1,5 @@
-"""A span of one-minute snapshots of a moving contact center, exported in-process at simulator speed.
+"""A span of snapshots of a moving contact center, one a minute or `sample_seconds` apart, exported in-process
+at simulator speed.
 
 The Athena-answer and history tests' input, and a local lake for trying the history tier (`python -m
 simulator history`, then `python -m local_athena compact` and `query`). The quota is lifted: this is
@@ -21,6 +22,7 @@ from connect_exporter.config import validate_config
 from connect_exporter.connect import ConnectApi
 from connect_exporter.directory import Directory
 from connect_exporter.observability import logger
+from connect_exporter.sampling import slot_resolution
 from connect_exporter.sinks import LocalSink
 from connect_exporter.snapshot import SnapshotReport, run_snapshot
 
@@ -38,8 +40,10 @@ def export_history(
     root: Path,
     emit: Emit,
     on_minute: Callable[[dt.datetime], None] = lambda at: None,
+    sample_seconds: int = 60,
 ) -> list[SnapshotReport]:
-    """Advance the instance to each minute from `start`, call `on_minute`, then export that minute's snapshot."""
+    """Advance the instance to each sample from `start` (each minute, or every `sample_seconds` below one), call
+    `on_minute` with its time, then export that sample's snapshot."""
     config = validate_config(
         {
             "instances": [{"instance_id": instance.id, "filters": filters}],
@@ -58,11 +62,12 @@ def export_history(
     api, directory, sink = ConnectApi(client, config.pacing), Directory(config.names_ttl_seconds), LocalSink(root)
     reports = []
     try:
-        for minute in range(minutes):
-            at = start + dt.timedelta(minutes=minute)
+        step = dt.timedelta(seconds=min(60, sample_seconds))
+        for sample in range(minutes * 60 // int(step.total_seconds())):
+            at = start + sample * step
             instance.advance(at)
             on_minute(at)
-            reports.append(run_snapshot(config, at, api, directory, sink, emit=emit))
+            reports.append(run_snapshot(config, at, api, directory, sink, emit=emit, slot_resolution=slot_resolution(sample_seconds)))
     finally:
         sim.stop()
     return reports
@@ -85,7 +90,7 @@ def history_filters(instance: Instance) -> list[dict[str, Any]]:
     ]
 
 
-def run_history(out: str, minutes: int = 60, agents: int = 300, seed: int = 7) -> int:
+def run_history(out: str, minutes: int = 60, agents: int = 300, seed: int = 7, sample_seconds: int = 60) -> int:
     """`python -m simulator history`: the last `minutes` minutes of a moving center under out/snapshots."""
     logger.setLevel("WARNING")  # a line per filter per minute would bury the summary
     end = dt.datetime.now(dt.UTC).replace(second=0, microsecond=0)
@@ -100,11 +105,13 @@ def run_history(out: str, minutes: int = 60, agents: int = 300, seed: int = 7) -
             emf.write(lines)
             return len(lines)
 
-        reports = export_history(instance, history_filters(instance), start, minutes, out_dir / "snapshots", emit)
+        reports = export_history(
+            instance, history_filters(instance), start, minutes, out_dir / "snapshots", emit, sample_seconds=sample_seconds
+        )
     records = sum(o.records for r in reports for o in r.outcomes)
     failed = sum(len(r.failures) for r in reports)
     print(
-        f"{minutes} snapshots ({start:%H:%M}-{end:%H:%M} UTC) of {agents} agents moving: {records} records under "
+        f"{len(reports)} snapshots ({start:%H:%M}-{end:%H:%M} UTC) of {agents} agents moving: {records} records under "
         f"{out_dir / 'snapshots'}, EMF in {out_dir / 'emf.jsonl'}; {failed} failed filters",
         file=sys.stderr,
     )
