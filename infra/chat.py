@@ -25,6 +25,7 @@ from .nag import acknowledge
 
 # Chatbot's "Notification permissions" policy template: what it needs to render an alarm in a channel.
 NOTIFICATION_ACTIONS = ["cloudwatch:Describe*", "cloudwatch:Get*", "cloudwatch:List*"]
+LOGGING_LEVEL = "ERROR"  # Chatbot logs delivery failures to CloudWatch Logs (us-east-1)
 
 
 class ChatAlerts(Construct):
@@ -35,13 +36,7 @@ class ChatAlerts(Construct):
         self.guardrail = self._build_guardrail()
         self.role = self._build_role()
         self.channels: list[chatbot.CfnSlackChannelConfiguration | chatbot.CfnMicrosoftTeamsChannelConfiguration] = []
-        common = {
-            "iam_role_arn": self.role.role_arn,
-            "guardrail_policies": [self.guardrail.managed_policy_arn],
-            "sns_topic_arns": [topic.topic_arn],
-            "logging_level": "ERROR",  # Chatbot logs delivery failures to CloudWatch Logs in us-east-1
-            "user_role_required": False,
-        }
+        role_arn, guardrails, topics = self.role.role_arn, [self.guardrail.managed_policy_arn], [topic.topic_arn]
         if chat.slack:
             self.channels.append(
                 chatbot.CfnSlackChannelConfiguration(
@@ -50,7 +45,11 @@ class ChatAlerts(Construct):
                     configuration_name=f"{Aws.STACK_NAME}-slack",
                     slack_workspace_id=chat.slack.workspace_id,
                     slack_channel_id=chat.slack.channel_id,
-                    **common,
+                    iam_role_arn=role_arn,
+                    guardrail_policies=guardrails,
+                    sns_topic_arns=topics,
+                    logging_level=LOGGING_LEVEL,
+                    user_role_required=False,
                 )
             )
         if chat.teams:
@@ -62,7 +61,11 @@ class ChatAlerts(Construct):
                     team_id=chat.teams.team_id,
                     teams_channel_id=chat.teams.channel_id,
                     teams_tenant_id=chat.teams.tenant_id,
-                    **common,
+                    iam_role_arn=role_arn,
+                    guardrail_policies=guardrails,
+                    sns_topic_arns=topics,
+                    logging_level=LOGGING_LEVEL,
+                    user_role_required=False,
                 )
             )
 

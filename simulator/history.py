@@ -67,7 +67,9 @@ def export_history(
             at = start + sample * step
             instance.advance(at)
             on_minute(at)
-            reports.append(run_snapshot(config, at, api, directory, sink, emit=emit, slot_resolution=slot_resolution(sample_seconds)))
+            reports.append(
+                run_snapshot(config, at, api, directory, sink, emit=emit, slot_resolution=slot_resolution(sample_seconds))
+            )
     finally:
         sim.stop()
     return reports

@@ -129,6 +129,10 @@ def measure(case: Case, minutes: int, seed: int = 11) -> dict[str, Any]:
         for m in range(minutes):
             at = first + dt.timedelta(minutes=m)
             ends = time.monotonic() + (at + dt.timedelta(seconds=59) - dt.datetime.now(dt.UTC)).total_seconds()
+
+            def remaining(ends: float = ends) -> float:
+                return ends - time.monotonic()  # a 59 s timeout from the minute, as the stack sets it
+
             results = run_samples(
                 config,
                 slots(at, 60, case.sample_seconds),
@@ -136,7 +140,7 @@ def measure(case: Case, minutes: int, seed: int = 11) -> dict[str, Any]:
                 directory,
                 sink,
                 sample_seconds=case.sample_seconds,
-                lambda_remaining=lambda ends=ends: ends - time.monotonic(),
+                lambda_remaining=remaining,
                 reserve=3.0 if case.sample_seconds < 60 else 5.0,
                 emit=watch.emit,
             )

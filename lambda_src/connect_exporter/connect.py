@@ -10,7 +10,6 @@ filter each take a `counted()` view, so no statistics object is threaded through
 
 from __future__ import annotations
 
-
 import random
 import threading
 import time

@@ -58,7 +58,9 @@ class Settings(Model):
     # The schedule's period; a run that starts a whole period after its scheduled time writes nothing.
     schedule_seconds: float | None = Field(None, ge=0, le=900, validation_alias="EXPORTER_SCHEDULE_SECONDS")
     # Seconds between samples within a run (deployment.sample_seconds): 60 is one sample a minute.
-    sample_seconds: Annotated[SampleSeconds, Field(validation_alias="EXPORTER_SAMPLE_SECONDS"), Say("must be 10, 15, 20, 30 or 60")] = 60
+    sample_seconds: Annotated[
+        SampleSeconds, Field(validation_alias="EXPORTER_SAMPLE_SECONDS"), Say("must be 10, 15, 20, 30 or 60")
+    ] = 60
 
     @field_validator("destination")
     @classmethod

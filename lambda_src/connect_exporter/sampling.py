@@ -130,7 +130,9 @@ def run_samples(
     return results
 
 
-def _skip(config: ExporterConfig, slot: Slot, why: str, emit: Callable[[Iterable[dict[str, Any]]], int], reason: str) -> SampleResult:
+def _skip(
+    config: ExporterConfig, slot: Slot, why: str, emit: Callable[[Iterable[dict[str, Any]]], int], reason: str
+) -> SampleResult:
     """A sample not taken, timestamped with its time: late, a warning and `LateRunsSkipped` per instance (as a
     late run); out of time, an error line and every filter counted in `FailedFilters` (as a refused run)."""
     extra = {"snapshot_time": slot.at.isoformat(), "skipped": why, "reason": reason}

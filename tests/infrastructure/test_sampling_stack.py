@@ -54,7 +54,12 @@ def test_slot_alarms_evaluate_30_s_periods_and_the_rest_stay_at_a_minute(samplin
     assert len(slot_alarms) == 2
     for alarm in slot_alarms:
         props = properties(sampling, alarm)
-        assert (props["Period"], props["Statistic"], props["EvaluationPeriods"], props["DatapointsToAlarm"]) == (30, "Minimum", 5, 3)
+        assert (props["Period"], props["Statistic"], props["EvaluationPeriods"], props["DatapointsToAlarm"]) == (
+            30,
+            "Minimum",
+            5,
+            3,
+        )
     for alarm in ids(sampling.template, "AWS::CloudWatch::Alarm", {"MetricName": "FilterFailed"}):
         assert properties(sampling, alarm)["Period"] == 60  # standard-resolution health: a 30 s period would read gaps
 
@@ -120,7 +125,13 @@ def test_nothing_in_a_channel_can_do_more_than_read_cloudwatch(sampling):
     for document in (guardrail, inline):
         assert _allows(sampling, document, "cloudwatch:DescribeAlarms")
         assert _allows(sampling, document, "cloudwatch:GetMetricData")
-        for action in ("cloudwatch:PutMetricAlarm", "cloudwatch:DeleteAlarms", "sns:Publish", "lambda:InvokeFunction", "iam:PassRole"):
+        for action in (
+            "cloudwatch:PutMetricAlarm",
+            "cloudwatch:DeleteAlarms",
+            "sns:Publish",
+            "lambda:InvokeFunction",
+            "iam:PassRole",
+        ):
             assert not _allows(sampling, document, action), action
 
 

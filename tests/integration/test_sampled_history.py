@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import shutil
 from collections import defaultdict
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +29,7 @@ UNTIL = START + dt.timedelta(minutes=MINUTES) - dt.timedelta(seconds=SAMPLE)  # 
 
 
 @pytest.fixture(scope="module")
-def sampled(tmp_path_factory) -> tuple[Any, list[Transition]]:
+def sampled(tmp_path_factory) -> Iterator[tuple[Any, list[Transition]]]:
     instance = build_instance(seed=13, agents=40, routing_profiles=4, queues=6, epoch=START)
     journal = instance.start_journal()
     root = tmp_path_factory.mktemp("sampled")

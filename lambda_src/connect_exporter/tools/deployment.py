@@ -309,14 +309,11 @@ class ConfigFile(ExporterConfig):
                 )
         return self
 
-
     def least_calls_per_sample(self) -> int:
         """GetCurrentUserData calls a snapshot makes at the least: one a chunk of filter values (more pages
         once a chunk has more than 100 agents, which only `plan` can see)."""
         return sum(
-            1 if f.kind == ALL_AGENTS else -(-len(f.values) // FILTER_KINDS[f.kind][2])
-            for i in self.instances
-            for f in i.filters
+            1 if f.kind == ALL_AGENTS else -(-len(f.values) // FILTER_KINDS[f.kind][2]) for i in self.instances for f in i.filters
         )
 
     def calls_a_sample_can_make(self) -> int:
@@ -324,7 +321,9 @@ class ConfigFile(ExporterConfig):
         than refills in a slot, or samples fall behind one another."""
         d = self.deployment
         pace = self.pacing.pace("GetCurrentUserData")
-        return int(min(pace.burst + pace.requests_per_second * d.sample_budget_seconds, pace.requests_per_second * d.sample_seconds))
+        return int(
+            min(pace.burst + pace.requests_per_second * d.sample_budget_seconds, pace.requests_per_second * d.sample_seconds)
+        )
 
     def _samples_fit(self) -> None:
         d = self.deployment

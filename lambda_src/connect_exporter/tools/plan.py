@@ -152,7 +152,11 @@ def _warnings(plan: Plan, config: ExporterConfig) -> list[str]:
         warnings.append(
             f"does not fit: a snapshot takes {plan.snapshot_seconds:.1f} s of the {plan.budget_seconds:.0f} s {has}. "
             "Raise the GetCurrentUserData quota (Service Quotas L-9E54B88B) and set pacing.operations.GetCurrentUserData, "
-            + ("or sample less often (deployment.sample_seconds)" if plan.samples_per_run > 1 else "or lengthen deployment.schedule")
+            + (
+                "or sample less often (deployment.sample_seconds)"
+                if plan.samples_per_run > 1
+                else "or lengthen deployment.schedule"
+            )
             + (
                 f", or drop filters that re-read agents the all-agents filter already reads: {', '.join(rereads)}"
                 if rereads
