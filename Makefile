@@ -106,7 +106,7 @@ activity: history  ## agent activity on the make-history lake: time in status, o
 bench: setup  ## minutes: the CLI at the default quota, 1k-10k agents; writes docs/benchmarks.md and .png
 	$(BIN)/python -m simulator bench
 
-bench-latency: setup  ## ~25 minutes: slot change to EMF datapoint at 60/15/10 s sampling, 500 and 2,000 agents; docs/benchmarks-latency.md
+bench-latency: setup  ## ~30 minutes: slot change to EMF datapoint at 60/15/10 s sampling, 500 and 2,000 agents; docs/benchmarks-latency.md
 	$(BIN)/python -m simulator bench-latency
 
 docs: setup  ## the README's record-column table, rendered from lambda_src/connect_exporter/schema.py

@@ -40,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     bench_latency = commands.add_parser(
         "bench-latency", help="time from a slot change to the datapoint that shows it; writes docs/benchmarks-latency.md"
     )
-    bench_latency.add_argument("--minutes", type=int, default=4, help="minutes of runs per case")
+    bench_latency.add_argument("--minutes", type=int, default=5, help="minutes of runs per case")
     history = commands.add_parser(
         "history", help="export the last N minutes of a moving center, one snapshot a minute (or --sample-seconds)"
     )
