@@ -245,6 +245,9 @@ def write_report(results: list[dict[str, Any]], imports: list[float], path: Path
         "faster at that quota. Wall time is the whole CLI process, interpreter start-up included. Filters: "
         "all-agents plus three queue filters of ten queues each, per instance, unless the case says otherwise.",
         "",
+        "How soon a change in Connect reaches an alarm, at one sample a minute and below it, is measured by "
+        "`make bench-latency`: [benchmarks-latency.md](benchmarks-latency.md).",
+        "",
         "![wall time against agents](benchmarks.png)",
         "",
         f"| case | agents | filters | records | wall s | floor s | ratio | fits one minute (≤ {PAGING_BUDGET:g} s) | calls by operation | throttled | CPU s | CPU s per 1,000 agents | peak RSS MB | bytes written | EMF docs | EMF bytes | custom metrics |",

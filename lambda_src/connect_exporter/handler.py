@@ -1,9 +1,10 @@
-"""Lambda entry point: parse the scheduled event, run one snapshot, and fail loudly after saving.
+"""Lambda entry point: parse the scheduled event, take the minute's samples, and fail loudly after saving.
 
 Whatever the event, the handler answers before Lambda's timeout: a run it cannot make (no usable time, a time
 in the future, ARNs of another account or Region) is refused in one log line with EMF that says so
-(`RunsRefused`, and every filter counted in `FailedFilters`); a run it makes stops paging before the reserve,
-reports each filter it could not write, and raises after saving the rest.
+(`RunsRefused`, and every filter counted in `FailedFilters`); a run it makes takes one snapshot, or one every
+`EXPORTER_SAMPLE_SECONDS` (`sampling`), each stopping its paging before its slot ends or the reserve, reports
+each filter it could not write, and raises after saving the rest.
 """
 
 from __future__ import annotations
