@@ -114,7 +114,8 @@ def run_samples(
         if slot.end is not None and now >= slot.end:
             results.append(_skip(config, slot, "late", emit, f"its slot ended at {slot.end:%H:%M:%S}Z"))
             continue
-        wait = max(0.0, (slot.at - now).total_seconds())
+        # A run of one sample starts at once, as it always has; a sampling run waits for each sample's time.
+        wait = max(0.0, (slot.at - now).total_seconds()) if slot.end is not None else 0.0
         if wait and lambda_remaining is not None and lambda_remaining() - reserve - wait < MIN_CALL_SECONDS:
             # Waiting would outlive the function: refused, and every filter counted failed (validate and synth
             # keep the last slot inside the timeout, so this is a deployment at odds with its config).
