@@ -85,13 +85,15 @@ $(SCAN)/.installed: requirements-scan.txt
 # The stack synthesized with the default config and with "encryption": "kms": cdk-nag's AwsSolutions and
 # Serverless packs fail synth on any unanswered finding, then checkov fails on any check not skipped with a reason,
 # and asl-validator (npm) checks the compaction state machine.
-scan: setup $(SCAN)/.installed  ## cdk-nag (AwsSolutions, Serverless) and checkov on both templates
+scan: setup $(SCAN)/.installed  ## cdk-nag (AwsSolutions, Serverless) and checkov on the default, KMS and alarms-in-seconds templates
 	rm -rf cdk.out/scan && mkdir -p cdk.out/scan
 	$(BIN)/python -c "import json; c = json.load(open('config/example.json')); c['deployment']['encryption'] = 'kms'; json.dump(c, open('cdk.out/scan/kms.json', 'w'))"
 	CDK_OUTDIR=cdk.out/scan/default CDK_CONTEXT_JSON='{"config": "config/example.json"}' $(BIN)/python app.py
 	CDK_OUTDIR=cdk.out/scan/kms CDK_CONTEXT_JSON='{"config": "cdk.out/scan/kms.json"}' $(BIN)/python app.py
+	CDK_OUTDIR=cdk.out/scan/seconds CDK_CONTEXT_JSON='{"config": "config/alarms-in-seconds.json"}' $(BIN)/python app.py
 	$(SCAN)/bin/checkov --quiet --compact --skip-download --framework cloudformation \
-		-f cdk.out/scan/default/ConnectUserDataExporter.template.json -f cdk.out/scan/kms/ConnectUserDataExporter.template.json
+		-f cdk.out/scan/default/ConnectUserDataExporter.template.json -f cdk.out/scan/kms/ConnectUserDataExporter.template.json \
+		-f cdk.out/scan/seconds/ConnectUserDataExporter.template.json
 	# The compaction state machine as Step Functions' language defines it (intrinsics included); tokens read as aws.
 	$(BIN)/python -c "import json, sys; from tests.infrastructure.statemachine import definition; \
 		print(json.dumps(definition(json.load(open(sys.argv[1])))).replace('arn:REF:', 'arn:aws:'))" \

@@ -33,9 +33,11 @@ def test_the_committed_schema_is_what_the_models_publish():
     assert config_schema() == json.loads(SCHEMA_FILE.read_text()), "run: make schema"
 
 
-def test_the_example_names_the_schema_and_passes_it(schema):
-    assert EXAMPLE["$schema"] == "./config.schema.json"
-    assert list(schema.iter_errors(EXAMPLE)) == []
+@pytest.mark.parametrize("path", sorted(p.name for p in (REPO / "config").glob("*.json") if p != SCHEMA_FILE))
+def test_every_example_names_the_schema_and_passes_it(schema, path):
+    example = json.loads((REPO / "config" / path).read_text())
+    assert example["$schema"] == "./config.schema.json"
+    assert list(schema.iter_errors(example)) == []
 
 
 @pytest.mark.parametrize("raw, expected", [b for b in BROKEN if not any(rule in b[1] for rule in ACROSS_OBJECTS)])
@@ -64,6 +66,10 @@ def test_rules_across_objects_are_checked_by_validate_alone(schema, raw, expecte
         {"alarms": [{"filter": "support", "channel": "FAX", "threshold": 1}]},
         {"database": "Connect-Data"},
         {"activity_interval_minutes": 20},
+        {"sample_seconds": 45},
+        {"chat": {}},
+        {"chat": {"slack": {"workspace_id": "t-lower", "channel_id": "C1"}}},
+        {"chat": {"teams": {"team_id": "not-a-uuid", "channel_id": "19%3ax%40thread.tacv2", "tenant_id": "x"}}},
         {"unknown": 1},
     ],
 )

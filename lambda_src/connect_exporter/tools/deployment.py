@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal, get_args
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from ..config import (
     ALL_AGENTS,
@@ -112,6 +112,8 @@ class TeamsChannel(Model):
 
 class ChatConfig(Model):
     """Where alarms are posted besides the topic's e-mail: AWS Chatbot channels subscribed to the alarm topic."""
+
+    model_config = ConfigDict(json_schema_extra={"minProperties": 1})  # the editor's view of `_somewhere`
 
     slack: SlackChannel | None = None
     teams: TeamsChannel | None = None
