@@ -13,6 +13,8 @@ publisher needs the key, and CloudWatch alarms already have it (`monitoring`).
 
 from __future__ import annotations
 
+from typing import TypedDict
+
 from aws_cdk import Aws
 from aws_cdk import aws_chatbot as chatbot
 from aws_cdk import aws_iam as iam
@@ -25,7 +27,16 @@ from .nag import acknowledge
 
 # Chatbot's "Notification permissions" policy template: what it needs to render an alarm in a channel.
 NOTIFICATION_ACTIONS = ["cloudwatch:Describe*", "cloudwatch:Get*", "cloudwatch:List*"]
-LOGGING_LEVEL = "ERROR"  # Chatbot logs delivery failures to CloudWatch Logs (us-east-1)
+
+
+class _Shared(TypedDict):
+    """What every channel configuration holds alike."""
+
+    iam_role_arn: str
+    guardrail_policies: list[str]
+    sns_topic_arns: list[str]
+    logging_level: str
+    user_role_required: bool
 
 
 class ChatAlerts(Construct):
@@ -36,7 +47,13 @@ class ChatAlerts(Construct):
         self.guardrail = self._build_guardrail()
         self.role = self._build_role()
         self.channels: list[chatbot.CfnSlackChannelConfiguration | chatbot.CfnMicrosoftTeamsChannelConfiguration] = []
-        role_arn, guardrails, topics = self.role.role_arn, [self.guardrail.managed_policy_arn], [topic.topic_arn]
+        shared = _Shared(
+            iam_role_arn=self.role.role_arn,
+            guardrail_policies=[self.guardrail.managed_policy_arn],
+            sns_topic_arns=[topic.topic_arn],
+            logging_level="ERROR",  # Chatbot logs delivery failures to CloudWatch Logs (us-east-1)
+            user_role_required=False,
+        )
         if chat.slack:
             self.channels.append(
                 chatbot.CfnSlackChannelConfiguration(
@@ -45,11 +62,7 @@ class ChatAlerts(Construct):
                     configuration_name=f"{Aws.STACK_NAME}-slack",
                     slack_workspace_id=chat.slack.workspace_id,
                     slack_channel_id=chat.slack.channel_id,
-                    iam_role_arn=role_arn,
-                    guardrail_policies=guardrails,
-                    sns_topic_arns=topics,
-                    logging_level=LOGGING_LEVEL,
-                    user_role_required=False,
+                    **shared,
                 )
             )
         if chat.teams:
@@ -61,11 +74,7 @@ class ChatAlerts(Construct):
                     team_id=chat.teams.team_id,
                     teams_channel_id=chat.teams.channel_id,
                     teams_tenant_id=chat.teams.tenant_id,
-                    iam_role_arn=role_arn,
-                    guardrail_policies=guardrails,
-                    sns_topic_arns=topics,
-                    logging_level=LOGGING_LEVEL,
-                    user_role_required=False,
+                    **shared,
                 )
             )
 

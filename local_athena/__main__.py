@@ -12,6 +12,7 @@ from pathlib import Path
 import duckdb
 import sqlglot
 
+from connect_exporter.config import SAMPLE_SECONDS
 from lake_sql.named import QUERIES
 from lake_sql.queries import VIEW_REF
 
@@ -44,13 +45,7 @@ def main(argv: list[str] | None = None) -> int:
         default=15,
         help="agent_activity's interval (deployment.activity_interval_minutes)",
     )
-    comp.add_argument(
-        "--sample-seconds",
-        type=int,
-        choices=(10, 15, 20, 30, 60),
-        default=60,
-        help="what one snapshot stands for in agent activity (deployment.sample_seconds)",
-    )
+    _sample_seconds(comp, "what one snapshot stands for in agent activity (deployment.sample_seconds)")
     query = commands.add_parser("query", help="run a named query or any Trino SQL over the lake's catalog")
     query.add_argument("--lake", required=True)
     which = query.add_mutually_exclusive_group(required=True)
@@ -59,13 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     query.add_argument("--format", choices=("table", "json"), default="table")
     query.add_argument("--rows", type=int, default=20, help="rows shown as a table (json prints all)")
     query.add_argument("--today", help="date that current_date means, YYYY-MM-DD (default: today, UTC)")
-    query.add_argument(
-        "--sample-seconds",
-        type=int,
-        choices=(10, 15, 20, 30, 60),
-        default=60,
-        help="what one snapshot stands for where a named query counts time (deployment.sample_seconds)",
-    )
+    _sample_seconds(query, "what one snapshot stands for where a named query counts time (deployment.sample_seconds)")
     pictures = commands.add_parser("pictures", help="agent activity's timeline and occupancy heat map as PNG files")
     pictures.add_argument("--lake", required=True)
     pictures.add_argument("--out", default="docs", help="directory for activity-timeline.png and activity-occupancy.png")
@@ -84,6 +73,10 @@ def main(argv: list[str] | None = None) -> int:
     except LakeError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+
+
+def _sample_seconds(parser: argparse.ArgumentParser, help: str) -> None:
+    parser.add_argument("--sample-seconds", type=int, choices=SAMPLE_SECONDS, default=60, help=help)
 
 
 def _compact(lake: Lake, args: argparse.Namespace) -> int:

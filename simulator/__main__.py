@@ -8,6 +8,8 @@ import json
 import sys
 import time
 
+from connect_exporter.config import SAMPLE_SECONDS
+
 from .hostile import MODES
 from .scenario import build_instances, exporter_config
 from .server import ConnectSimulator, Faults
@@ -48,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     history.add_argument("--agents", type=int, default=300)
     history.add_argument("--seed", type=int, default=7)
     history.add_argument("--out", default="out/history")
-    history.add_argument("--sample-seconds", type=int, choices=(10, 15, 20, 30, 60), default=60, help="deployment.sample_seconds")
+    history.add_argument("--sample-seconds", type=int, choices=SAMPLE_SECONDS, default=60, help="deployment.sample_seconds")
     args = parser.parse_args(argv)
     if args.command == "bench":
         from .benchmark import main as bench
