@@ -27,6 +27,7 @@ class World:
         self.slept = 0.0
         self.world_start = instance.clock
         self.truths: list[dict[str, tuple[str, dict[str, int]]]] = [self.truth()]
+        self.connect: Any = None  # the simulator answering as Connect
 
     def now(self) -> dt.datetime:
         return self.start + dt.timedelta(seconds=time.monotonic() - self.began + self.slept)
@@ -42,6 +43,10 @@ class World:
         return {a.id: (inst.statuses[a.status].name, inst.slots(a)[0]) for a in inst.agents.values() if a.logged_in}
 
 
+def emf_number(value: Any) -> float:
+    return float(value[0] if isinstance(value, list) else value)
+
+
 def nearest_minute() -> dt.datetime:
     """A scheduled time the handler takes as on time: the nearest whole minute, 30 s either way."""
     return (dt.datetime.now(dt.UTC) + dt.timedelta(seconds=30)).replace(second=0, microsecond=0)
@@ -53,13 +58,14 @@ def sampled(deploy, connect_sim, monkeypatch):
 
     def start(seconds: int, agents: int = 300) -> tuple[Instance, Any, World, dt.datetime]:
         (inst,) = build_instances(1, agents, seed=23, routing_profiles=12, queues=20)
-        connect_sim([inst])
+        sim = connect_sim([inst])
         objects = deploy({"instances": [{"instance_id": inst.id, "filters": [{"name": "all-agents"}]}]})
         monkeypatch.setenv("EXPORTER_SAMPLE_SECONDS", str(seconds))
         monkeypatch.setenv("EXPORTER_SCHEDULE_SECONDS", "60")
         monkeypatch.setenv("EXPORTER_DEADLINE_RESERVE_SECONDS", "3")
         at = nearest_minute()
         world = World(at, inst)
+        world.connect = sim
         monkeypatch.setattr(sampling, "_utc_now", world.now)
         monkeypatch.setattr(sampling, "_sleep", world.sleep)
         return inst, objects, world, at
@@ -108,6 +114,31 @@ def test_a_run_that_starts_late_skips_the_samples_whose_slots_passed_and_takes_t
     docs = emf_lines(capsys.readouterr().out)
     late = sorted(d["_aws"]["Timestamp"] for d in docs if d.get("LateRunsSkipped"))
     assert late == [int((at + dt.timedelta(seconds=s)).timestamp() * 1000) for s in (0, 15)]
+
+
+def test_a_sample_that_outlasts_its_slot_fails_alone_and_the_next_is_taken_on_time(sampled, capsys):
+    inst, objects, world, at = sampled(15)
+    second = at + dt.timedelta(seconds=15)
+    stalled: list[dt.datetime] = []
+
+    def stall(operation: str, params: dict[str, Any]) -> None:
+        # The second sample's first call answers 14.5 s later (as the wall clock sees it): its slot is spent.
+        if operation == "GetCurrentUserData" and world.now() >= second and not stalled:
+            stalled.append(world.now())
+            world.slept += 14.5
+
+    world.connect.faults.intercept = stall
+    with pytest.raises(
+        handler.SnapshotFailed, match=r"^1 filter\(s\) failed: \d\d:\d\d:15Z instance .* filter all-agents: stopped paging"
+    ):
+        handler.lambda_handler({"scheduled_time": at.isoformat()}, Context(budget_seconds=59))
+    assert stalled
+    assert sorted(k.rsplit("-", 1)[-1] for k in objects()) == sorted(
+        f"{at + dt.timedelta(seconds=s):%Y%m%dT%H%M%SZ}.json.gz" for s in (0, 30, 45)
+    )
+    docs = emf_lines(capsys.readouterr().out)
+    failed = {d["_aws"]["Timestamp"]: emf_number(d["FilterFailed"]) for d in docs if "FilterFailed" in d}
+    assert failed == {int((at + dt.timedelta(seconds=s)).timestamp() * 1000): float(s == 15) for s in (0, 15, 30, 45)}
 
 
 def test_a_retried_run_adds_nothing_to_samples_already_written(sampled):
