@@ -267,7 +267,9 @@ class Deployment(Model):
     @property
     def alarm_period_seconds(self) -> int:
         """The slot alarms' period: the schedule's, or when sampling the shortest CloudWatch high-resolution period
-        that holds a sample (10 s, else 30 s; CDK accepts 10 and 30, not 20)."""
+        that holds a sample (10 s, else 30 s). PutMetricAlarm takes 10, 20 or 30 s only over metrics stored with
+        StorageResolution 1, and evaluates such an alarm every 10 s; CDK's Metric refuses 20 (it allows 1, 5, 10,
+        30 or a multiple of 60)."""
         if not self.sampling:
             return self.schedule_minutes * 60
         return 10 if self.sample_seconds == 10 else 30
