@@ -54,9 +54,10 @@ CHANNELS: tuple[str, ...] = get_args(Channel)
 # Seconds between samples within a run (`sampling`): 60 is one a minute; below it, slot metrics are high resolution.
 SampleSeconds = Literal[10, 15, 20, 30, 60]
 SAMPLE_SECONDS: tuple[int, ...] = get_args(SampleSeconds)
-# A sampling run keeps less in reserve than a once-a-minute run (5 s): its last sample must fit between the
-# minute's last slot and the timeout, and one sample's write is a few hundred KB.
-SAMPLING_RESERVE_SECONDS = 3.0
+SAMPLE_SECONDS_PROBLEM = f"must be {', '.join(map(str, SAMPLE_SECONDS[:-1]))} or {SAMPLE_SECONDS[-1]}"
+# What the handler keeps to write and report (EXPORTER_DEADLINE_RESERVE_SECONDS). A sampling run keeps less: its
+# last sample must fit between the minute's last slot and the timeout, and one sample's write is a few hundred KB.
+DEADLINE_RESERVE_SECONDS, SAMPLING_RESERVE_SECONDS = 5.0, 3.0
 
 # Metric families a filter can emit; each custom metric costs money every month (see `metrics.filter_documents`).
 Family = Literal["slots", "agents", "status", "contacts", "health"]

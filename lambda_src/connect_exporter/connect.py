@@ -181,17 +181,16 @@ class ConnectApi:
     def counted(self) -> ConnectApi:
         """A view with the same client, buckets and deadline whose `stats` count only its own calls (and
         still add to this view's)."""
-        view = object.__new__(ConnectApi)
-        view._shared = self._shared
-        view.stats = CallStats()
-        view._counters = (view.stats, *self._counters)
-        return view
+        return self._view(self._shared)
 
     def within(self, deadline: Deadline) -> ConnectApi:
-        """A view with the same client and buckets but its own deadline (a sample's slot): samples of one run
-        share the account's pace, so a sample never starts on a bucket it thinks is full."""
+        """A counted view with the same client and buckets but its own deadline (a sample's slot): samples of
+        one run share the account's pace, so a sample never starts on a bucket it thinks is full."""
+        return self._view(replace(self._shared, deadline=deadline))  # buckets and lock: the same objects
+
+    def _view(self, shared: _Shared) -> ConnectApi:
         view = object.__new__(ConnectApi)
-        view._shared = replace(self._shared, deadline=deadline)  # buckets and lock: the same objects
+        view._shared = shared
         view.stats = CallStats()
         view._counters = (view.stats, *self._counters)
         return view

@@ -22,7 +22,16 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ConfigDict, Field, field_validator
 
 from .clients import connect_client, s3_client
-from .config import DEFAULT_CONFIG_PATH, ConfigError, ExporterConfig, SampleSeconds, home_problems, load_config
+from .config import (
+    DEADLINE_RESERVE_SECONDS,
+    DEFAULT_CONFIG_PATH,
+    SAMPLE_SECONDS_PROBLEM,
+    ConfigError,
+    ExporterConfig,
+    SampleSeconds,
+    home_problems,
+    load_config,
+)
 from .connect import ConnectApi
 from .directory import Directory
 from .metrics import late_run_document, refused_run_document
@@ -55,13 +64,13 @@ class Settings(Model):
     destination: Annotated[
         str, Field(pattern=r"^s3://", validation_alias="EXPORTER_DESTINATION"), Say("must be s3://bucket/prefix")
     ]
-    deadline_reserve_seconds: float = Field(5.0, ge=0, le=900, validation_alias="EXPORTER_DEADLINE_RESERVE_SECONDS")
+    deadline_reserve_seconds: float = Field(
+        DEADLINE_RESERVE_SECONDS, ge=0, le=900, validation_alias="EXPORTER_DEADLINE_RESERVE_SECONDS"
+    )
     # The schedule's period; a run that starts a whole period after its scheduled time writes nothing.
     schedule_seconds: float | None = Field(None, ge=0, le=900, validation_alias="EXPORTER_SCHEDULE_SECONDS")
     # Seconds between samples within a run (deployment.sample_seconds): 60 is one sample a minute.
-    sample_seconds: Annotated[
-        SampleSeconds, Field(validation_alias="EXPORTER_SAMPLE_SECONDS"), Say("must be 10, 15, 20, 30 or 60")
-    ] = 60
+    sample_seconds: Annotated[SampleSeconds, Field(validation_alias="EXPORTER_SAMPLE_SECONDS"), Say(SAMPLE_SECONDS_PROBLEM)] = 60
 
     @field_validator("destination")
     @classmethod

@@ -17,9 +17,10 @@ from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from ..config import (
     ALL_AGENTS,
+    DEADLINE_RESERVE_SECONDS,
     FILTER_KINDS,
     FILTER_NAME,
-    SAMPLE_SECONDS,
+    SAMPLE_SECONDS_PROBLEM,
     SAMPLING_RESERVE_SECONDS,
     Channel,
     ConfigError,
@@ -51,10 +52,6 @@ KMS_KEY_ARN = r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/[A-Za-z0-9-]{1,128}$"
 Days = Annotated[int, Field(ge=1, le=3650)]
 ENCRYPTION_MODES = ("s3-managed", "kms")
 ENCRYPTION_PROBLEM = 'must be "s3-managed", "kms" or a KMS key ARN (arn:...:kms:REGION:ACCOUNT:key/ID)'
-
-
-# What the handler keeps to write and report when it takes one sample a run (EXPORTER_DEADLINE_RESERVE_SECONDS).
-DEADLINE_RESERVE_SECONDS = 5.0
 
 
 class AlarmRule(Model):
@@ -183,7 +180,7 @@ class Deployment(Model):
     tracing: bool = True  # X-Ray active tracing and Powertools Tracer
     # Seconds between samples within each run: below 60, slot metrics are high resolution and slot alarms
     # evaluate 10- or 30-second periods (`alarm_period_seconds`).
-    sample_seconds: Annotated[SampleSeconds, Say(f"must be one of {', '.join(map(str, SAMPLE_SECONDS))}")] = 60
+    sample_seconds: Annotated[SampleSeconds, Say(SAMPLE_SECONDS_PROBLEM)] = 60
     chat: ChatConfig | None = None
 
     @field_validator("encryption")
@@ -204,7 +201,7 @@ class Deployment(Model):
 
     @model_validator(mode="after")
     def _samples_within_a_minute(self) -> Deployment:
-        if self.sample_seconds < 60 and self.schedule_minutes != 1:
+        if self.sampling and self.schedule_minutes != 1:
             raise Rule(
                 ("sample_seconds",),
                 f"must be 60 unless deployment.schedule is rate(1 minute) (it is {self.schedule}): "
