@@ -63,7 +63,7 @@ test-integration: setup
 test-infra: setup
 	$(BIN)/python -m pytest tests/infrastructure
 
-PY_SOURCES := lambda_src simulator local_athena lake_sql infra tests docs app.py
+PY_SOURCES := lambda_src simulator benchmarks local_athena lake_sql infra tests docs app.py
 
 lint: setup scan  ## ruff (bugs, imports, pyupgrade, simplify, complexity) and its format, mypy, the config schema, the scanners
 	$(BIN)/ruff check $(PY_SOURCES)
@@ -106,18 +106,18 @@ activity: history  ## agent activity on the make-history lake: time in status, o
 	$(BIN)/python -m local_athena pictures --lake out/history --out docs
 
 bench: setup  ## minutes: the CLI at the default quota, 1k-10k agents; writes docs/benchmarks.md and .png
-	$(BIN)/python -m simulator bench
+	$(BIN)/python -m benchmarks snapshot
 
 bench-latency: setup  ## ~30 minutes: slot change to EMF datapoint at 60/15/10 s sampling, 500 and 2,000 agents; docs/benchmarks-latency.md
-	$(BIN)/python -m simulator bench-latency
+	$(BIN)/python -m benchmarks latency
 
 docs: setup  ## the README's record-column table, rendered from lambda_src/connect_exporter/schema.py
 	$(BIN)/python docs/columns.py
 
 bench-history: setup trino  ## ~20 minutes: a day of 1,000 agents, raw against history; bytes on Trino; docs/benchmarks-history.md, -trino.md
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-trino.txt
-	$(BIN)/python -m simulator bench-history
-	TRINO_JAVA=$(TRINO_JAVA) $(BIN)/python -m tests.trino.bench
+	$(BIN)/python -m benchmarks history
+	TRINO_JAVA=$(TRINO_JAVA) $(BIN)/python -m benchmarks trino
 
 clean:
 	rm -rf $(VENV) $(SCAN) .trino out cdk.out .pytest_cache .hypothesis .mypy_cache .ruff_cache

@@ -144,6 +144,8 @@ class Exporter(Construct):
 
     def _build_function(self, bucket: s3.IBucket) -> lambda_.Function:
         deployment = self._settings.deployment
+        # The public layer carries Powertools' extras, pydantic among them (the config models): the layer's own
+        # canary imports pydantic from it (powertools-lambda-python, layer_v3/layer/canary/app.py).
         powertools = lambda_.LayerVersion.from_layer_version_arn(
             self,
             "Powertools",

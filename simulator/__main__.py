@@ -1,5 +1,6 @@
-"""`python -m simulator serve|config|demo|plan|bench|bench-history|bench-latency|history`: run the Connect simulator, print a matching
-config, run the demo, plan it or the benchmark, export a local history of snapshots (query it with `python -m local_athena`)."""
+"""`python -m simulator serve|config|demo|plan|history`: run the Connect simulator, print a matching config, run the
+demo or plan it, export a local history of snapshots (query it with `python -m local_athena`). Benchmarks that drive
+the simulator live in `benchmarks/`."""
 
 from __future__ import annotations
 
@@ -34,15 +35,6 @@ def main(argv: list[str] | None = None) -> int:
             )
         if name in ("demo", "plan"):
             sub.add_argument("--out", default=f"out/{name}")
-    commands.add_parser("bench", help="measure the exporter at the default quota; writes docs/benchmarks.md")
-    bench_history = commands.add_parser(
-        "bench-history", help="a day of raw snapshots against the compacted history; writes docs/benchmarks-history.md"
-    )
-    bench_history.add_argument("--minutes", type=int, default=1440)
-    bench_latency = commands.add_parser(
-        "bench-latency", help="time from a slot change to the datapoint that shows it; writes docs/benchmarks-latency.md"
-    )
-    bench_latency.add_argument("--minutes", type=int, default=5, help="minutes of runs per case")
     history = commands.add_parser(
         "history", help="export the last N minutes of a moving center, one snapshot a minute (or --sample-seconds)"
     )
@@ -52,18 +44,6 @@ def main(argv: list[str] | None = None) -> int:
     history.add_argument("--out", default="out/history")
     history.add_argument("--sample-seconds", type=int, choices=SAMPLE_SECONDS, default=60, help="deployment.sample_seconds")
     args = parser.parse_args(argv)
-    if args.command == "bench":
-        from .benchmark import main as bench
-
-        return bench()
-    if args.command == "bench-history":
-        from .history_benchmark import main as bench_history_main
-
-        return bench_history_main(args.minutes)
-    if args.command == "bench-latency":
-        from .latency import main as bench_latency_main
-
-        return bench_latency_main(args.minutes)
     if args.command == "history":
         from .history import run_history
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from simulator.scenario import exporter_config
 
 from ..support import world
-from .support import EXPORTER_FUNCTION, REPO, properties, synth, the
+from .support import EXPORTER_FUNCTION, REPO, Synthesized, properties, synth, the
 
 RUNNER = """
 import importlib, json, sys, time
@@ -37,8 +37,10 @@ def _subsegments(segment: dict) -> list[dict]:
     return found
 
 
-def asset_dir(outdir: Path, template: dict, logical_id: str) -> Path:
-    return outdir / template["Resources"][logical_id]["Metadata"]["aws:asset:path"]
+def asset_dir(synthesized: Synthesized, kind: str, logical_id: str) -> Path:
+    """The folder of a resource's code asset in the cloud assembly (the asset metadata `cdk synth` writes)."""
+    resource = synthesized.template.find_resources(kind)[logical_id]
+    return synthesized.outdir / resource["Metadata"]["aws:asset:path"]
 
 
 def test_scheduled_input_through_the_synthesized_handler_lands_under_the_table_location(tmp_path, connect_sim, s3):
@@ -57,23 +59,21 @@ def test_scheduled_input_through_the_synthesized_handler_lands_under_the_table_l
     # The nearest minute: the function skips a run that starts a whole schedule period late and refuses a time
     # more than a period ahead, so rounding leaves at least 30 s either way (truncating left none at hh:mm:59).
     scheduled = (datetime.now(UTC) + timedelta(seconds=30)).replace(second=0, microsecond=0)
-    outdir, template = synthesized.outdir, synthesized.json
-
     fn_id = the(synthesized.template, "AWS::Lambda::Function", EXPORTER_FUNCTION)
-    fn = template["Resources"][fn_id]
-    layer_id = the(synthesized.template, "AWS::Lambda::LayerVersion")
-    env_vars = fn["Properties"]["Environment"]["Variables"]
+    fn = properties(synthesized, fn_id)
+    code = asset_dir(synthesized, "AWS::Lambda::Function", fn_id)
+    layer = asset_dir(synthesized, "AWS::Lambda::LayerVersion", the(synthesized.template, "AWS::Lambda::LayerVersion"))
+    env_vars = fn["Environment"]["Variables"]
     destination = "".join(p if isinstance(p, str) else bucket for p in env_vars["EXPORTER_DESTINATION"]["Fn::Join"][1])
-    config_path = env_vars["EXPORTER_CONFIG_PATH"].replace("/opt", str(asset_dir(outdir, template, layer_id)), 1)
+    config_path = env_vars["EXPORTER_CONFIG_PATH"].replace("/opt", str(layer), 1)
     schedule = properties(synthesized, the(synthesized.template, "AWS::Scheduler::Schedule", prefix="Exporter"))
     event = schedule["Target"]["Input"].replace("<aws.scheduler.scheduled-time>", f"{scheduled:%Y-%m-%dT%H:%M:%SZ}")
 
     assert len(json.dumps(env_vars)) < 4096 and len(event) < 8192
     # The function's code is the package and nothing else: no tests, no simulator, no install metadata.
-    code = asset_dir(outdir, template, fn_id)
     assert [p.name for p in code.iterdir()] == ["connect_exporter"]
     assert not [p for p in code.rglob("*") if p.name.startswith("test") or p.suffix == ".pyc"]
-    assert fn["Properties"]["TracingConfig"] == {"Mode": "Active"}
+    assert fn["TracingConfig"] == {"Mode": "Active"}
     # As Lambda runs it with active tracing: a trace header, and the X-Ray daemon's UDP address (here, this test).
     daemon = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     daemon.bind(("127.0.0.1", 0))
@@ -83,14 +83,14 @@ def test_scheduled_input_through_the_synthesized_handler_lands_under_the_table_l
         **{k: v for k, v in env_vars.items() if isinstance(v, str)},
         "EXPORTER_DESTINATION": destination,
         "EXPORTER_CONFIG_PATH": config_path,
-        "PYTHONPATH": str(asset_dir(outdir, template, fn_id)),
-        "LAMBDA_TASK_ROOT": str(asset_dir(outdir, template, fn_id)),
+        "PYTHONPATH": str(code),
+        "LAMBDA_TASK_ROOT": str(code),
         "AWS_LAMBDA_FUNCTION_NAME": "exporter",
         "AWS_XRAY_DAEMON_ADDRESS": f"127.0.0.1:{daemon.getsockname()[1]}",
         "_X_AMZN_TRACE_ID": "Root=1-67891233-abcdef012345678912345678;Parent=53995c3f42cd8ad8;Sampled=1",
     }
     result = subprocess.run(
-        [sys.executable, "-c", RUNNER, fn["Properties"]["Handler"], event], env=env, capture_output=True, text=True, timeout=120
+        [sys.executable, "-c", RUNNER, fn["Handler"], event], env=env, capture_output=True, text=True, timeout=120
     )
     datagrams = []
     with contextlib.suppress(TimeoutError):
@@ -112,11 +112,8 @@ def test_scheduled_input_through_the_synthesized_handler_lands_under_the_table_l
     traces = "\n".join(datagrams)
     assert not [a.username for a in inst.agents.values() if a.username in traces]
 
-    table = next(
-        v
-        for v in template["Resources"].values()
-        if v["Type"] == "AWS::Glue::Table" and v["Properties"]["TableInput"]["TableType"] == "EXTERNAL_TABLE"
-    )["Properties"]["TableInput"]
+    raw = the(synthesized.template, "AWS::Glue::Table", {"TableInput": {"TableType": "EXTERNAL_TABLE"}})
+    table = properties(synthesized, raw)["TableInput"]
     params = table["Parameters"]
     location = "".join(p if isinstance(p, str) else bucket for p in params["storage.location.template"]["Fn::Join"][1])
     pattern = re.escape(location.removeprefix(f"s3://{bucket}/"))
@@ -153,7 +150,7 @@ RUNTIME_MODULES = [
 
 def test_the_function_asset_holds_the_runtime_modules_only(synthesized):
     function_id = the(synthesized.template, "AWS::Lambda::Function", EXPORTER_FUNCTION)
-    root = asset_dir(synthesized.outdir, synthesized.json, function_id)
+    root = asset_dir(synthesized, "AWS::Lambda::Function", function_id)
     files = sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file())
     assert files == [f"connect_exporter/{name}" for name in RUNTIME_MODULES]
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from simulator.benchmark import Case, bench_filters, missed_targets, monthly_cost, run_case
+from benchmarks.snapshot import Case, bench_filters, missed_targets, monthly_cost, run_case
 from simulator.scenario import build_instances
 
 from ..support import expected_ids

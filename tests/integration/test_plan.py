@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from simulator.benchmark import bench_filters, monthly_cost
+from benchmarks.snapshot import bench_filters, monthly_cost
 from simulator.scenario import build_instances
 
 from ..support import REPO, expected_calls, expected_ids

@@ -1,4 +1,4 @@
-"""`python -m simulator bench-history`: raw minute snapshots against the compacted history, over a day.
+"""`python -m benchmarks history` (`make bench-history`): raw minute snapshots against the compacted history, over a day.
 
 A day of one-minute snapshots of a moving 1,000-agent center (the benchmark's four filters) is exported
 into a local lake, compacted an hour at a time by the stack's own SQL (`python -m local_athena`), and
@@ -28,12 +28,12 @@ from lake_sql.named import QUERIES
 from lake_sql.queries import TABLE_REF
 from local_athena.engine import to_duckdb
 from local_athena.lake import Lake, compact
+from simulator.history import export_history
+from simulator.world import build_instance
 
-from .benchmark import HISTORY_MARK, bench_filters
-from .history import export_history
-from .world import build_instance
+from .snapshot import HISTORY_MARK, bench_filters
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[1]
 DAY = dt.datetime(2026, 11, 23, tzinfo=dt.UTC)
 AGENTS = 1000
 ATHENA_PER_TB, ATHENA_MIN_BYTES = 5.0, 10 * 1024**2  # us-east-1 list price; Athena bills at least 10 MB a query

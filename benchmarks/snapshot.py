@@ -1,4 +1,4 @@
-"""`python -m simulator bench`: the exporter CLI against the simulator at Connect's default quota.
+"""`python -m benchmarks snapshot` (`make bench`): the exporter CLI against the simulator at Connect's default quota.
 
 Each case runs the CLI as a user would (a subprocess) against a simulator answering at 2 requests/s,
 burst 5, and measures what the issue asks for: wall time against the API floor, calls by operation,
@@ -26,13 +26,12 @@ from connect_exporter.metrics import metric_keys
 from connect_exporter.tools.costs import PRICE_NOTES, PRICES, Usage
 from connect_exporter.tools.costs import monthly_cost as cost_model
 from connect_exporter.tools.deployment import alarm_count, load_settings
+from simulator.demo import exporter_env
+from simulator.scenario import build_instances
+from simulator.server import ConnectSimulator, Faults
+from simulator.world import Instance
 
-from .demo import exporter_env
-from .scenario import build_instances
-from .server import ConnectSimulator, Faults
-from .world import Instance
-
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[1]
 RATE, BURST = 2.0, 5
 HISTORY_MARK = "\n<!-- history tier: written by make bench-history -->\n"
 AT = "2026-11-24T09:00:00Z"
