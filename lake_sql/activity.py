@@ -251,16 +251,19 @@ def fill_activity_sql(
     database: str = DATABASE, interval_minutes: int = INTERVAL_MINUTES, sample_seconds: int = SAMPLE_SECONDS
 ) -> str:
     """The activity of the intervals from `since` to `stop`: status seconds from the intervals table, contacts
-    and slot-seconds from history's snapshots of the window, one row per agent, interval and status."""
+    and slot-seconds from history's snapshots of the window, one row per agent, interval and status. Each
+    snapshot's slots count for its own `period_seconds` (the rate it was taken at), or `sample_seconds` (the
+    deployed rate) where a row has none: a deployment that changes its rate does not reweigh older snapshots."""
     m = interval_minutes
-    seen = "instance_id, user_id, snapshot_time, status_name, username, routing_profile_id, routing_profile_name, available_slots, max_slots, active_slots, contacts"
+    seen = "instance_id, user_id, snapshot_time, period_seconds, status_name, username, routing_profile_id, routing_profile_name, available_slots, max_slots, active_slots, contacts"
     per_channel = {
         measure: [f"{channel.lower()}_{measure}" for channel in CHANNELS] for measure in CHANNEL_MEASURES if measure != "contacts"
     }
     zero_channels = ", ".join(f"0e0 AS {c}" for c in CHANNEL_COLUMNS if not c.endswith("_contacts"))
+    weight = f"coalesce(period_seconds, {sample_seconds}) * 1e0"  # seconds, as a double
     zero_contacts = ", ".join(f"0 AS {c.lower()}_contacts" for c in CHANNELS)
     slot_sums = ", ".join(
-        f"sum(coalesce(element_at({measure.removesuffix('_slot_seconds')}_slots, '{channel}'), 0)) * {sample_seconds}e0 AS {column}"
+        f"sum(coalesce(element_at({measure.removesuffix('_slot_seconds')}_slots, '{channel}'), 0) * {weight}) AS {column}"
         for measure, columns in per_channel.items()
         for channel, column in zip(CHANNELS, columns, strict=True)
     )

@@ -16,6 +16,14 @@ LAST_30_DAYS = "dt >= date_format(current_date - INTERVAL '30' DAY, '%Y-%m-%d')"
 DATABASE, TABLE, VIEW = "connect_user_data", "snapshots", "user_data"
 TABLE_REF = f'"{DATABASE}"."{TABLE}"'
 VIEW_REF = f'"{DATABASE}"."{VIEW}"'
+# Each agent once per snapshot (an agent in several filters: the first filter's copy, `copy = 1`), with the
+# seconds the snapshot stands for: its own `period_seconds`, or the deployed rate where a row has none. So a
+# day sampled at a minute and a day at 15 s each count their own time after the deployment changes its rate.
+_ONCE_PER_SNAPSHOT = """SELECT dt, instance_id, user_id, username, status_name, snapshot_time,
+         coalesce(period_seconds, {{sample_seconds}}) AS seconds,
+         row_number() OVER (PARTITION BY instance_id, user_id, snapshot_time ORDER BY filter_name) AS copy
+  FROM {{table}}
+  WHERE {where}"""
 
 
 @dataclass(frozen=True)
@@ -106,23 +114,29 @@ ORDER BY longest_in_state_seconds DESC, instance_id, filter_name, channel, agent
     ),
     NamedQuery(
         "status-minutes-per-agent-today",
-        "Minutes each agent spent in each status today (UTC): its snapshots, each weighed by the sampling period",
-        """SELECT instance_id, user_id, max_by(username, snapshot_time) AS username, status_name,
-       count(DISTINCT snapshot_time) AS snapshots,
-       round(count(DISTINCT snapshot_time) * {sample_seconds} / 60e0, 2) AS minutes
-FROM {table}
-WHERE dt = date_format(current_date, '%Y-%m-%d')
+        "Minutes each agent spent in each status today (UTC): its snapshots, each weighed by the period it was taken at",
+        f"""WITH seen AS (
+  {_ONCE_PER_SNAPSHOT.format(where="dt = date_format(current_date, '%Y-%m-%d')")}
+)
+SELECT instance_id, user_id, max_by(username, snapshot_time) AS username, status_name,
+       count(*) AS snapshots,
+       round(sum(seconds) / 60e0, 2) AS minutes
+FROM seen
+WHERE copy = 1
 GROUP BY instance_id, user_id, status_name
 ORDER BY instance_id, user_id, snapshots DESC, status_name""",
     ),
     NamedQuery(
         "status-minutes-per-agent-per-day",
-        "Minutes each agent spent in each status, per UTC day, over the last 30 days: snapshots weighed by the sampling period",
-        f"""SELECT dt, instance_id, user_id, max_by(username, snapshot_time) AS username, status_name,
-       count(DISTINCT snapshot_time) AS snapshots,
-       round(count(DISTINCT snapshot_time) * {{sample_seconds}} / 60e0, 2) AS minutes
-FROM {{table}}
-WHERE {LAST_30_DAYS}
+        "Minutes each agent spent in each status, per UTC day, over the last 30 days: snapshots weighed by the period each was taken at",
+        f"""WITH seen AS (
+  {_ONCE_PER_SNAPSHOT.format(where=LAST_30_DAYS)}
+)
+SELECT dt, instance_id, user_id, max_by(username, snapshot_time) AS username, status_name,
+       count(*) AS snapshots,
+       round(sum(seconds) / 60e0, 2) AS minutes
+FROM seen
+WHERE copy = 1
 GROUP BY dt, instance_id, user_id, status_name
 ORDER BY dt, instance_id, user_id, snapshots DESC, status_name""",
     ),
@@ -149,10 +163,11 @@ ORDER BY a.dt, a.hour, a.instance_id, a.routing_profile_name, s.channel""",
     ),
     NamedQuery(
         "zero-available-slot-minutes-per-day",
-        "Minutes per UTC day in which a filter had no available slot on a channel (snapshots weighed by the sampling period), over the last 30 days",
+        "Minutes per UTC day in which a filter had no available slot on a channel (snapshots weighed by the period each was taken at), over the last 30 days",
         f"""WITH slots AS (
   SELECT t.dt, t.instance_id, t.filter_name, t.snapshot_time, s.channel,
-         sum(coalesce(element_at(t.available_slots, s.channel), 0)) AS available
+         sum(coalesce(element_at(t.available_slots, s.channel), 0)) AS available,
+         max(coalesce(t.period_seconds, {{sample_seconds}})) AS seconds
   FROM {{table}} AS t
   CROSS JOIN UNNEST(map_keys(t.max_slots)) AS s (channel)
   WHERE t.{LAST_30_DAYS}
@@ -161,7 +176,7 @@ ORDER BY a.dt, a.hour, a.instance_id, a.routing_profile_name, s.channel""",
 SELECT dt, instance_id, filter_name, channel,
        sum(CASE WHEN available = 0 THEN 1 ELSE 0 END) AS snapshots_with_none_available,
        count(*) AS snapshots,
-       round(sum(CASE WHEN available = 0 THEN 1 ELSE 0 END) * {{sample_seconds}} / 60e0, 2) AS minutes_with_none_available
+       round(sum(CASE WHEN available = 0 THEN seconds ELSE 0 END) / 60e0, 2) AS minutes_with_none_available
 FROM slots
 GROUP BY dt, instance_id, filter_name, channel
 ORDER BY dt, instance_id, filter_name, channel""",

@@ -68,7 +68,16 @@ def export_history(
             instance.advance(at)
             on_minute(at)
             reports.append(
-                run_snapshot(config, at, api, directory, sink, emit=emit, slot_resolution=slot_resolution(sample_seconds))
+                run_snapshot(
+                    config,
+                    at,
+                    api,
+                    directory,
+                    sink,
+                    emit=emit,
+                    slot_resolution=slot_resolution(sample_seconds),
+                    period_seconds=int(step.total_seconds()),
+                )
             )
     finally:
         sim.stop()

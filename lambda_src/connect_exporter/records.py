@@ -32,11 +32,13 @@ def flatten(
     snapshot_time: dt.datetime,
     names: Names = NO_NAMES,
     problems: list[str] | None = None,
+    period_seconds: int | None = None,
 ) -> dict[str, Any]:
     """One record with every schema key present, in schema order; None wherever the API gave nothing. A value
     that cannot be read (a null slot count, a contact that is not an object, a timestamp that is not one) is
-    None too, and its field's name is added to `problems`: one bad field costs that field, not the agent."""
-    agent = Agent(user_data, snapshot_time, problems)
+    None too, and its field's name is added to `problems`: one bad field costs that field, not the agent.
+    `period_seconds` is the time the snapshot stands for (None: unknown, off schedule)."""
+    agent = Agent(user_data, snapshot_time, problems, period_seconds)
     try:
         record = {column.name: column.value(agent) if column.value else None for column in COLUMNS}
     except UNREADABLE:  # the careful path, column by column, only for the agent that needs it

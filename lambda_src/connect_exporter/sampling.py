@@ -43,10 +43,12 @@ def _sleep(seconds: float) -> None:
 
 @dataclass(frozen=True)
 class Slot:
-    """One sample's time and the end of its slot (None: a run of one sample, bounded by the Lambda alone)."""
+    """One sample's time, the end of its slot (None: a run of one sample, bounded by the Lambda alone) and the
+    seconds it stands for (its records' `period_seconds`: what time in status weighs it by)."""
 
     at: dt.datetime
     end: dt.datetime | None
+    seconds: int
 
 
 def slots(at: dt.datetime, period_seconds: float, sample_seconds: int) -> list[Slot]:
@@ -54,9 +56,9 @@ def slots(at: dt.datetime, period_seconds: float, sample_seconds: int) -> list[S
     period) or not below the period, else `period / sample_seconds` of them, evenly spaced from `at`, the last
     slot ending where the next run begins."""
     if sample_seconds >= min(60, period_seconds):
-        return [Slot(at, None)]
+        return [Slot(at, None, round(period_seconds))]
     step = dt.timedelta(seconds=sample_seconds)
-    return [Slot(at + k * step, at + (k + 1) * step) for k in range(int(period_seconds // sample_seconds))]
+    return [Slot(at + k * step, at + (k + 1) * step, sample_seconds) for k in range(int(period_seconds // sample_seconds))]
 
 
 def slot_resolution(sample_seconds: int) -> int:
@@ -125,7 +127,16 @@ def run_samples(
             sleep(wait)
         deadline = slot_deadline(slot, lambda_remaining, reserve, wall)
         report = run_snapshot(
-            config, slot.at, api.within(deadline), directory, sink, emit=emit, span=span, clock=clock, slot_resolution=resolution
+            config,
+            slot.at,
+            api.within(deadline),
+            directory,
+            sink,
+            emit=emit,
+            span=span,
+            clock=clock,
+            slot_resolution=resolution,
+            period_seconds=slot.seconds,
         )
         results.append(SampleResult(slot, report))
     return results

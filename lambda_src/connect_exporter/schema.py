@@ -97,8 +97,15 @@ class Agent:
     the wrong kind (a list where an object belongs, a null contact) is read as absent and its name added to
     `problems`: one bad block costs its fields, not the agent."""
 
-    def __init__(self, item: Mapping[str, Any], snapshot_time: dt.datetime, problems: list[str] | None = None) -> None:
+    def __init__(
+        self,
+        item: Mapping[str, Any],
+        snapshot_time: dt.datetime,
+        problems: list[str] | None = None,
+        period_seconds: int | None = None,
+    ) -> None:
         self.snapshot_time = snapshot_time
+        self.period_seconds = period_seconds
         self.item = item
         self.problems = problems if problems is not None else []
         self.user = self._block(item, "User")
@@ -207,6 +214,13 @@ _SLOTS = "map<string,int>"
 
 COLUMNS: tuple[Column, ...] = (
     Column("snapshot_time", "timestamp", "Scheduled time of the snapshot (UTC)", lambda a: iso_utc(a.snapshot_time)),
+    Column(
+        "period_seconds",
+        "int",
+        "Seconds this snapshot stands for: its sampling period (sample_seconds, or the schedule's period at a "
+        "minute's sampling), what time in status weighs it by; null (the CLI, older versions): the deployed rate",
+        lambda a: a.period_seconds,
+    ),
     Column("user_id", "string", "Agent (user) id", lambda a: _text(a.user.get("Id"))),
     Column("user_arn", "string", "Agent (user) ARN", lambda a: _text(a.user.get("Arn"))),
     Column("username", "string", "Agent login name, from ListUsers", named=("user_id", "users")),

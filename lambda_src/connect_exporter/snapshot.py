@@ -160,15 +160,17 @@ def run_snapshot(
     progress: Progress | None = None,
     span: Span = no_span,
     slot_resolution: int = STANDARD_RESOLUTION,
+    period_seconds: int | None = None,
 ) -> SnapshotReport:
     """Export one snapshot; never raises for a filter's failure (see `SnapshotReport.failures`).
     `progress(instance_id, filter_name, agents, approximate_total)` hears of each page (a terminal's bar).
     Each run has an id of its own, stored with every object it writes (see `sinks.S3Sink`).
-    `slot_resolution` is the slot metrics' EMF StorageResolution (1 when sampling below a minute)."""
+    `slot_resolution` is the slot metrics' EMF StorageResolution (1 when sampling below a minute);
+    `period_seconds` the time this snapshot stands for, written in every record (None: off schedule)."""
     started = clock()
     run_api = api.counted()
     report = SnapshotReport(snapshot_time=at, api_stats=run_api.stats, run_id=uuid.uuid4().hex)
-    run = _Run(config, at, directory, sink, emit, report, clock, progress, span, slot_resolution)
+    run = _Run(config, at, directory, sink, emit, report, clock, progress, span, slot_resolution, period_seconds)
     for instance in config.instances:
         instance_started = clock()
         instance_api = run_api.counted()
@@ -201,6 +203,7 @@ class _Run:
     progress: Progress | None = None
     span: Span = no_span
     slot_resolution: int = STANDARD_RESOLUTION
+    period_seconds: int | None = None
 
     def send(self, documents: list[dict]) -> None:
         self.report.emf_bytes += self.emit(documents)
@@ -290,7 +293,7 @@ def _export_filter(
         records = []
         for agent in agents:
             problems: list[str] = []
-            record = flatten(agent, run.at, problems=problems)
+            record = flatten(agent, run.at, problems=problems, period_seconds=run.period_seconds)
             if problems:  # one bad field costs that field: counted, and the first few agents named by id
                 outcome.malformed_fields += len(problems)
                 agents_malformed += 1

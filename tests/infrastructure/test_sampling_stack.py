@@ -73,15 +73,16 @@ def test_each_sampling_rate_gets_the_shortest_high_resolution_period_that_holds_
     assert env["Variables"]["EXPORTER_SAMPLE_SECONDS"] == str(sample_seconds)
 
 
-def test_history_and_named_queries_weigh_each_snapshot_by_the_sampling_period(sampling):
+def test_history_and_named_queries_weigh_a_snapshot_without_a_period_by_the_deployed_rate(sampling):
+    """Each row's own `period_seconds` first; the deployed 15 s for a row without one (the CLI, older versions)."""
     machine = json.dumps(properties(sampling, the(sampling.template, "AWS::StepFunctions::StateMachine")))
-    assert "* 15e0 AS voice_active_slot_seconds" in machine  # agent activity's slot-seconds: 15 s a snapshot
-    assert "* 60e0" not in machine
+    assert "* coalesce(period_seconds, 15) * 1e0) AS voice_active_slot_seconds" in machine  # activity's slot-seconds
+    assert "coalesce(period_seconds, 60)" not in machine
     minutes = [q.name for q in QUERIES if "{sample_seconds}" in q.sql]
     assert minutes, "no named query weighs snapshots"
     for name in minutes:
         query = properties(sampling, the(sampling.template, "AWS::Athena::NamedQuery", {"Name": name}))["QueryString"]
-        assert "* 15 / 60e0" in query, name
+        assert "period_seconds, 15)" in query and "period_seconds, 60)" not in query, name
 
 
 def test_slack_and_teams_channels_get_the_alarm_topic_a_read_only_role_and_guardrail(sampling):

@@ -4,6 +4,8 @@ period, against the simulator's journal of what every agent did (two hours, comp
 from __future__ import annotations
 
 import datetime as dt
+import gzip
+import json
 import shutil
 from collections import defaultdict
 from collections.abc import Iterator
@@ -117,3 +119,66 @@ def test_named_queries_count_minutes_not_samples(sampled):
     for r in rows:
         per_agent[r["user_id"]] += float(r["minutes"])
     assert max(per_agent.values()) == pytest.approx(MINUTES, abs=0.01)
+
+
+def _without_period(root: Path) -> None:
+    """Rewrite every snapshot under `root` as a version before `period_seconds` wrote it: the key absent."""
+    for path in root.rglob("*.json.gz"):
+        lines = [json.loads(line) for line in gzip.decompress(path.read_bytes()).splitlines()]
+        for record in lines:
+            del record["period_seconds"]
+        path.write_bytes(gzip.compress("".join(json.dumps(r) + "\n" for r in lines).encode()))
+
+
+def test_a_change_of_rate_weighs_each_snapshot_by_the_period_it_was_taken_at(tmp_path):
+    """An hour at a minute's sampling, then the deployment moves to 15 s: each row carries its own period, so
+    the first hour still counts 60 minutes (not 15) once 15 s is the deployed rate, in the named queries and in
+    agent activity's slot-seconds alike. The second hour's rows are written without a period (as by a version
+    before the column): they count at the deployed rate."""
+    instance = build_instance(seed=21, agents=12, routing_profiles=2, queues=4, epoch=START)
+    filters: list[dict[str, Any]] = [{"name": "all-agents"}]
+    export_history(instance, filters, START, 60, tmp_path / "snapshots", lambda docs: 0, sample_seconds=60)
+    later = tmp_path / "later"
+    export_history(instance, filters, START + dt.timedelta(hours=1), 60, later, lambda docs: 0, sample_seconds=SAMPLE)
+    _without_period(later)
+    shutil.copytree(later, tmp_path / "snapshots", dirs_exist_ok=True)
+    lake = Lake(tmp_path)
+    compact(lake, START + dt.timedelta(hours=2, minutes=5), sample_seconds=SAMPLE)  # as deployed now: 15 s
+    con = lake.connect()
+    try:
+        periods = run_query(
+            con, f"SELECT hour, min(period_seconds) AS low, max(period_seconds) AS high FROM {VIEW_REF} GROUP BY hour"
+        )
+        assert {r["hour"]: (r["low"], r["high"]) for r in periods} == {22: (60, 60), 23: (None, None)}
+        query = next(q for q in QUERIES if q.name == "status-minutes-per-agent-per-day")
+        rows = run_query(con, to_duckdb(query.render(VIEW_REF, sample_seconds=SAMPLE), START.date()))
+        minutes: dict[str, float] = defaultdict(float)
+        for r in rows:
+            minutes[r["user_id"]] += float(r["minutes"])
+        throughout = run_query(con, f"SELECT user_id FROM {VIEW_REF} GROUP BY user_id HAVING count(*) = {60 + 3600 // SAMPLE}")
+        assert throughout
+        for r in throughout:  # an agent seen in every snapshot: two hours, an hour at each rate
+            assert minutes[r["user_id"]] == pytest.approx(120, abs=0.01), r["user_id"]
+
+        # Slot-seconds and zero-slot minutes, computed here from the rows, each snapshot at its own period.
+        snapshots = run_query(con, f"SELECT snapshot_time, period_seconds, max_slots, available_slots FROM {VIEW_REF}")
+        weight = {s["snapshot_time"]: s["period_seconds"] or SAMPLE for s in snapshots}
+        chat = sum((s["max_slots"] or {}).get("CHAT", 0) * weight[s["snapshot_time"]] for s in snapshots)
+        (kept,) = run_query(con, f"SELECT sum(chat_max_slot_seconds) AS seconds FROM {ref(activity.ACTIVITY)}")
+        assert kept["seconds"] == chat > 0
+        available: dict[tuple, int] = defaultdict(int)
+        for s in snapshots:
+            for channel, count in (s["max_slots"] or {}).items():
+                available[(s["snapshot_time"], channel)] += (
+                    (s["available_slots"] or {}).get(channel, 0) if count is not None else 0
+                )
+        none: dict[str, float] = defaultdict(float)
+        for (at, channel), total in available.items():
+            none[channel] += weight[at] / 60 if total == 0 else 0
+        zero = next(q for q in QUERIES if q.name == "zero-available-slot-minutes-per-day")
+        got: dict[str, float] = defaultdict(float)
+        for r in run_query(con, to_duckdb(zero.render(VIEW_REF, sample_seconds=SAMPLE), START.date())):
+            got[r["channel"]] += float(r["minutes_with_none_available"])
+        assert got == pytest.approx(dict(none), abs=0.02) and any(none.values())
+    finally:
+        con.close()

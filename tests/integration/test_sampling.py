@@ -89,6 +89,7 @@ def test_a_15_s_run_writes_four_snapshots_each_the_world_at_its_own_time(sampled
     for key, when, truth in zip(keys, times, world.truths, strict=True):
         records = written[key]
         assert {r["snapshot_time"] for r in records} == {when.strftime("%Y-%m-%dT%H:%M:%S.000Z")}
+        assert {r["period_seconds"] for r in records} == {15}  # what time in status weighs each by, in history too
         got = {r["user_id"]: (r["status_name"], r["available_slots"]) for r in records}
         assert got == truth, key
         changed += truth != world.truths[0]
@@ -161,7 +162,9 @@ def test_the_default_takes_one_sample_a_run_with_standard_resolution(deploy, con
     at = nearest_minute()
     result = handler.lambda_handler({"scheduled_time": at.isoformat()}, Context())
     assert (result["samples"], result["written"]) == (1, 1)
+    (records,) = objects().values()
     assert [k.rsplit("-", 1)[-1] for k in objects()] == [f"{at:%Y%m%dT%H%M%SZ}.json.gz"]
+    assert {r["period_seconds"] for r in records} == {int(schedule_seconds)}  # a 5-minute run's snapshot is 5 minutes
     docs = emf_lines(capsys.readouterr().out)
     assert all("StorageResolution" not in m for d in docs for x in d["_aws"]["CloudWatchMetrics"] for m in x["Metrics"])
 

@@ -55,10 +55,11 @@ NAMES = Names(
 
 
 def test_every_field_is_flattened_with_names_and_iso_timestamps():
-    record = flatten(full_item(), AT, NAMES)
+    record = flatten(full_item(), AT, NAMES, period_seconds=15)
     assert tuple(record) == tuple(c.name for c in COLUMNS)
     assert record == {
         "snapshot_time": "2026-11-24T03:45:00.000Z",
+        "period_seconds": 15,
         "user_id": "u1",
         "user_arn": "arn:u1",
         "username": "jdoe",

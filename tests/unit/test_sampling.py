@@ -19,15 +19,16 @@ def test_a_minute_holds_evenly_spaced_samples_whose_slots_tile_it(seconds, count
     assert [s.at for s in planned] == [AT + dt.timedelta(seconds=k * seconds) for k in range(count)]
     assert [s.end for s in planned] == [s.at + dt.timedelta(seconds=seconds) for s in planned]
     assert planned[-1].end == AT + dt.timedelta(minutes=1)  # where the next run begins
+    assert {s.seconds for s in planned} == {seconds}  # what each sample's records stand for
 
 
 @pytest.mark.parametrize("period", [60, 120, 300])
 def test_a_minute_s_sampling_is_one_sample_a_run_bounded_by_the_lambda_alone_whatever_the_schedule(period):
-    assert slots(AT, period, 60) == [Slot(AT, None)]
+    assert slots(AT, period, 60) == [Slot(AT, None, period)]
 
 
 def test_a_sample_stops_paging_at_its_slot_end_or_the_lambda_deadline_whichever_is_first():
-    slot = Slot(AT, AT + dt.timedelta(seconds=15))
+    slot = Slot(AT, AT + dt.timedelta(seconds=15), 15)
     now = AT + dt.timedelta(seconds=4)
     roomy = slot_deadline(slot, lambda: 50.0, 3.0, lambda: now)
     assert roomy.left() == pytest.approx(11.0)  # the slot's 11 s left, not the Lambda's 47
