@@ -20,6 +20,7 @@ PSEUDO = {
     "AWS::Partition": PARTITION,
     "AWS::URLSuffix": "amazonaws.com",
     "AWS::StackName": STACK,
+    "AWS::StackId": f"arn:{PARTITION}:cloudformation:{REGION}:{ACCOUNT}:stack/{STACK}/6f1c2e60-cf1a-11f0-9b4e-0a1b2c3d4e5f",
 }
 
 

@@ -75,6 +75,17 @@ def properties(synthesized: Synthesized, logical_id: str) -> dict[str, Any]:
     return synthesized.json["Resources"][logical_id].get("Properties", {})
 
 
+def event_matches(pattern: Any, event: Any) -> bool:
+    """EventBridge's matching of an event pattern as the stack uses it: every field the pattern names must be in
+    the event; a list matches when the event's value (or one of its values) equals one of its items; an object
+    matches field by field. Content filters (objects inside a list) are refused, not guessed."""
+    if isinstance(pattern, dict):
+        return isinstance(event, dict) and all(k in event and event_matches(v, event[k]) for k, v in pattern.items())
+    assert isinstance(pattern, list) and not any(isinstance(p, dict) for p in pattern), f"unsupported pattern {pattern}"
+    values = event if isinstance(event, list) else [event]
+    return any(v in pattern for v in values)
+
+
 def cloudwatch_alarm_requests(template: dict, alarm_id: str, action: str, resource: str) -> Request:
     """What CloudWatch sends when alarm `alarm_id` acts: its service principal, on behalf of the alarm."""
     return Request(

@@ -18,8 +18,8 @@ from simulator.history import export_history, history_filters
 from simulator.world import build_instance
 
 from . import statemachine
-from .policies import ACCOUNT, PARTITION, REGION, resolve, role_may
-from .support import Synthesized, ids, properties, synth_example, the
+from .policies import ACCOUNT, PARTITION, PSEUDO, REGION, STACK, resolve, role_may
+from .support import Synthesized, event_matches, ids, properties, synth_example, the
 
 UTC = dt.UTC
 START = dt.datetime(2026, 11, 23, 23, 0, tzinfo=UTC)
@@ -82,6 +82,68 @@ def machine_and_role(synthesized: Synthesized) -> tuple[str, str]:
     """The compaction state machine's logical id and its role's."""
     machine = the(synthesized.template, "AWS::StepFunctions::StateMachine")
     return machine, properties(synthesized, machine)["RoleArn"]["Fn::GetAtt"][0]
+
+
+STACK_STATUSES = (
+    "CREATE_IN_PROGRESS",
+    "CREATE_COMPLETE",
+    "CREATE_FAILED",
+    "ROLLBACK_COMPLETE",
+    "UPDATE_IN_PROGRESS",
+    "UPDATE_COMPLETE_CLEANUP_IN_PROGRESS",
+    "UPDATE_COMPLETE",
+    "UPDATE_ROLLBACK_COMPLETE",
+    "DELETE_IN_PROGRESS",
+    "DELETE_COMPLETE",
+)
+
+
+def stack_status_event(stack_id: str, status: str) -> dict:
+    """A "CloudFormation Stack Status Change" event as the default bus receives it (CloudFormation User Guide,
+    "Stack Status Change event detail": source, detail-type, detail.stack-id, detail.status-details)."""
+    return {
+        "version": "0",
+        "id": "6a7e8feb-b491-4cf7-a9f1-bf3703467718",
+        "detail-type": "CloudFormation Stack Status Change",
+        "source": "aws.cloudformation",
+        "account": ACCOUNT,
+        "time": "2026-12-02T18:43:48Z",
+        "region": REGION,
+        "resources": [stack_id],
+        "detail": {"stack-id": stack_id, "status-details": {"status": status, "status-reason": ""}, "client-request-token": ""},
+    }
+
+
+def test_a_deploy_starts_one_compaction_run_when_the_stack_is_created_or_updated(synthesized):
+    """History, agent activity's tables and the views exist minutes after `cdk deploy`, not at the next :20: the
+    rule matches this stack's CREATE_COMPLETE and UPDATE_COMPLETE (and nothing else, nor another stack's), and
+    starts the machine with `{}`, the console's start (compaction, no maintenance; run on a lake in the test above)."""
+    template = synthesized.json
+    machine, _ = machine_and_role(synthesized)
+    starts_machine = {"Targets": Match.array_with([Match.object_like({"Arn": {"Ref": machine}})])}
+    rule = properties(synthesized, the(synthesized.template, "AWS::Events::Rule", starts_machine))
+    pattern = resolve(template, rule["EventPattern"])
+    this = PSEUDO["AWS::StackId"]
+    matched = [s for s in STACK_STATUSES if event_matches(pattern, stack_status_event(this, s))]
+    assert matched == ["CREATE_COMPLETE", "UPDATE_COMPLETE"]
+    assert not event_matches(pattern, stack_status_event(this.replace(f"/{STACK}/", "/AnotherStack/"), "CREATE_COMPLETE"))
+    (target,) = rule["Targets"]
+    assert json.loads(target["Input"]) == {} and target["RetryPolicy"]["MaximumRetryAttempts"] == 2
+    # The role EventBridge runs it as: this account's rules only, and it may start this machine and nothing else.
+    role = target["RoleArn"]["Fn::GetAtt"][0]
+    (trust,) = properties(synthesized, role)["AssumeRolePolicyDocument"]["Statement"]
+    assert trust["Principal"] == {"Service": "events.amazonaws.com"}
+    assert resolve(template, trust["Condition"]) == {"StringEquals": {"aws:SourceAccount": ACCOUNT}}
+    assert role_may(template, role, "states:StartExecution", machine)
+    other_machine = f"arn:{PARTITION}:states:{REGION}:{ACCOUNT}:stateMachine:another"
+    exporter = the(synthesized.template, "AWS::Lambda::Function", {"Handler": "connect_exporter.handler.lambda_handler"})
+    for action, resource in (
+        ("states:StartExecution", other_machine),
+        ("states:StopExecution", machine),
+        ("lambda:InvokeFunction", exporter),
+        ("iam:PassRole", machine_and_role(synthesized)[1]),
+    ):
+        assert not role_may(template, role, action, resource), (action, resource)
 
 
 def test_schedules_run_compaction_hourly_after_the_settle_time_and_maintenance_daily(synthesized):
