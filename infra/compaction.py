@@ -151,8 +151,18 @@ class Compaction(Construct):
         # The daily pass: a short watermark, expired days deleted and rewritten one a pass, yesterday bin-packed,
         # watermark compacted, then VACUUM frees what no snapshot references.
         find_expired = query(
-            "FindExpiredDay", history.expired_sql(database, deployment.history_retention_days), result_path="$.found"
+            "FindExpiredDay",
+            history.expired_sql(database, deployment.history_retention_days, activity.RETAINED),
+            result_path="$.found",
         )
+        # An expired day leaves history and agent activity's two tables together, each deleted then rewritten.
+        drop_expired: sfn.Chain | None = None
+        for name, table in zip(("Day", "Intervals", "Activity"), activity.RETAINED, strict=True):
+            step = query(f"DropExpired{name}", formatted(history.retention_sql(database, table), "$.expired")).next(
+                query(f"RewriteExpired{name}", formatted(history.optimize_expired_sql(database, table), "$.expired"))
+            )
+            drop_expired = step if drop_expired is None else drop_expired.next(step)
+        assert drop_expired is not None
         retention = (
             dynamic("TrimWatermark", history.trim_watermark_sql(database))
             .next(find_expired)
@@ -171,11 +181,7 @@ class Compaction(Construct):
                     .next(query("VacuumActivity", history.vacuum_sql(database, activity.ACTIVITY)))
                     .next(done),
                 )
-                .otherwise(
-                    query("DropExpiredDay", formatted(history.retention_sql(database), "$.expired"))
-                    .next(query("RewriteExpiredDay", formatted(history.optimize_expired_sql(database), "$.expired")))
-                    .next(find_expired)
-                )
+                .otherwise(drop_expired.next(find_expired))
             )
         )
         view.next(intervals_now)

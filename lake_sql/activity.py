@@ -43,6 +43,9 @@ from .history import HISTORY, VIEW, ddl_ref, optimize_sql, ref, table_properties
 from .queries import DATABASE, LAST_DAY, NamedQuery
 
 INTERVALS, ACTIVITY = "agent_status_intervals", "agent_activity"
+# The tables the daily pass trims to `history_retention_days`, a day at a time: history and the activity
+# derived from it hold the same agents' data, so none keeps it longer than history does.
+RETAINED = (HISTORY, INTERVALS, ACTIVITY)
 INTERVALS_NOW = "agent_status_intervals_now"  # the view: the table, and the last hour and raw snapshots live
 INTERVAL_MINUTES = 15  # deployment.activity_interval_minutes: 15, 30 or 60 (each divides an hour)
 SAMPLE_SECONDS = 60  # what one snapshot stands for: the schedule period

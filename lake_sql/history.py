@@ -261,16 +261,20 @@ FROM raw LEFT JOIN kept ON raw.instance_id = kept.instance_id AND raw.filter_nam
 WHERE kept.n IS NULL OR kept.n < raw.n"""
 
 
-def expired_sql(database: str = DATABASE, retention_days: int = 400) -> str:
-    """One row, `dt`: the oldest history day past its retention, or 'none'. Retention takes one day a pass
-    (one partition per filter a statement), so a backlog of expired days is caught up day by day."""
-    return f"""SELECT coalesce(min(dt), 'none') AS dt FROM {ref(HISTORY, database)}
-WHERE dt < date_format(current_date - INTERVAL '{retention_days}' DAY, '%Y-%m-%d')"""
+def expired_sql(database: str = DATABASE, retention_days: int = 400, tables: tuple[str, ...] = (HISTORY,)) -> str:
+    """One row, `dt`: the oldest day past its retention in any of `tables` (history and agent activity's two,
+    which hold the same agents' data and so keep it no longer), or 'none'. Retention takes one day a pass (one
+    partition per filter a statement), so a backlog of expired days is caught up day by day."""
+    cutoff = f"date_format(current_date - INTERVAL '{retention_days}' DAY, '%Y-%m-%d')"
+    days = "\n  UNION ALL\n  ".join(f"SELECT min(dt) AS dt FROM {ref(table, database)} WHERE dt < {cutoff}" for table in tables)
+    return f"""SELECT coalesce(min(dt), 'none') AS dt FROM (
+  {days}
+) AS expired"""
 
 
-def retention_sql(database: str = DATABASE) -> str:
-    """One expired history day (whole dt partitions); the OPTIMIZE that follows makes its files unreferenced."""
-    return f"DELETE FROM {ref(HISTORY, database)} WHERE dt = '{{dt}}'"
+def retention_sql(database: str = DATABASE, table: str = HISTORY) -> str:
+    """One expired day of `table` (whole dt partitions); the OPTIMIZE that follows makes its files unreferenced."""
+    return f"DELETE FROM {ref(table, database)} WHERE dt = '{{dt}}'"
 
 
 def optimize_sql(database: str = DATABASE, table: str = HISTORY, where: str = "") -> str:
@@ -279,9 +283,9 @@ def optimize_sql(database: str = DATABASE, table: str = HISTORY, where: str = ""
     return f"OPTIMIZE {ddl_ref(table, database)} REWRITE DATA USING BIN_PACK" + (f" WHERE {where}" if where else "")
 
 
-def optimize_expired_sql(database: str = DATABASE) -> str:
+def optimize_expired_sql(database: str = DATABASE, table: str = HISTORY) -> str:
     """The expired day just deleted: every file has a delete file, so each is rewritten into nothing."""
-    return optimize_sql(database, where="dt = '{dt}'")
+    return optimize_sql(database, table, where="dt = '{dt}'")
 
 
 def optimize_yesterday_sql(database: str = DATABASE) -> str:

@@ -161,9 +161,11 @@ def compact(
             resume = {"from": resume["from"], "after": plan["stop"]}
         if maintenance:
             run(history.render(history.trim_watermark_sql(), plan))
-            while (expired := run(history.expired_sql(retention_days=retention_days))[0])["dt"] != "none":
-                run(history.render(history.retention_sql(), expired))
-                run(history.render(history.optimize_expired_sql(), expired))
+            find_expired = history.expired_sql(retention_days=retention_days, tables=activity.RETAINED)
+            while (expired := run(find_expired)[0])["dt"] != "none":
+                for table in activity.RETAINED:
+                    run(history.render(history.retention_sql(table=table), expired))
+                    run(history.render(history.optimize_expired_sql(table=table), expired))
                 out.expired_days.append(expired["dt"])
             for sql in (
                 history.render(history.optimize_yesterday_sql(), plan),

@@ -363,7 +363,7 @@ def test_the_daily_run_sets_properties_reconciles_first_then_trims_retains_optim
     tail = daily[daily.index(history.render(history.trim_watermark_sql(), data["plan"])) :]
     assert tail == [
         history.render(history.trim_watermark_sql(), data["plan"]),
-        history.expired_sql(retention_days=400),
+        history.expired_sql(retention_days=400, tables=activity.RETAINED),
         f"OPTIMIZE {table} REWRITE DATA USING BIN_PACK WHERE dt = '2026-11-23'",
         f"OPTIMIZE {mark} REWRITE DATA USING BIN_PACK",
         f"OPTIMIZE {intervals} REWRITE DATA USING BIN_PACK WHERE dt = '2026-11-23'",

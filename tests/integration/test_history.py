@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from lake_sql.activity import RETAINED
 from lake_sql.history import HISTORY, ref
 from lake_sql.named import QUERIES
 from lake_sql.queries import TABLE_REF, VIEW_REF
@@ -195,15 +196,22 @@ def test_a_minute_written_after_its_look_back_reaches_history_at_the_daily_run(l
 
 
 def test_the_daily_run_keeps_one_watermark_row_and_drops_expired_days(lake):
+    """History's retention also trims agent activity's two tables: they hold the same agents' data, so an
+    expired day leaves all three (before, activity kept every day forever)."""
     compact(lake, dt.datetime(2026, 11, 24, 2, 0, tzinfo=UTC))
     con = lake.connect()
     ((rows,),) = con.execute(f"SELECT count(*) FROM {ref('history_watermark')}").fetchall()
+    old = {t: con.execute(f"SELECT count(*) FROM {ref(t)} WHERE dt < '2026-11-24'").fetchall()[0][0] for t in RETAINED}
     con.close()
     assert rows > 1  # a row an hourly period
+    assert all(old.values()), old  # each table holds the day that is about to expire: the check is not vacuous
     daily = compact(lake, dt.datetime(2026, 11, 25, 3, 50, tzinfo=UTC), maintenance=True, retention_days=1)
-    assert daily.expired_days == ["2026-11-23"]  # the 24th is within a day of the 25th
+    assert daily.expired_days[-1] == "2026-11-23"  # the 24th is within a day of the 25th
     con = lake.connect()
     ((rows,),) = con.execute(f"SELECT count(*) FROM {ref('history_watermark')}").fetchall()
     ((days,),) = con.execute(f"SELECT array_agg(DISTINCT dt ORDER BY dt) FROM {ref(HISTORY)}").fetchall()
+    left = {t: con.execute(f"SELECT count(*) FROM {ref(t)} WHERE dt < '2026-11-24'").fetchall()[0][0] for t in RETAINED}
+    kept = {t: con.execute(f"SELECT count(*) FROM {ref(t)} WHERE dt >= '2026-11-24'").fetchall()[0][0] for t in RETAINED}
     con.close()
     assert rows == 1 and days == ["2026-11-24"]
+    assert left == dict.fromkeys(RETAINED, 0) and all(kept.values()), (left, kept)
