@@ -120,8 +120,12 @@ def test_the_daily_run_drops_expired_days_and_vacuum_deletes_their_files(trino_s
     machine = statemachine.definition(template)
     statemachine.run(machine, {"maintenance": False}, athena.athena(NOW))
     assert parquet_files(trino_server, "2026-11-23")
+    expiring = f"SELECT count(*) AS n FROM {{}} WHERE dt < '2026-11-25'"
+    assert all(athena.execute(expiring.format(history.ref(t)))[0]["n"] for t in activity.RETAINED)
     two_days_on = dt.datetime(2026, 11, 26, 3, 50, tzinfo=UTC)  # the daily run, history kept a day (the template's)
     data, statements = statemachine.run(machine, {"maintenance": True}, athena.athena(two_days_on))
+    # Agent activity's tables leave with history: the same agents' data, kept no longer.
+    assert [athena.execute(expiring.format(history.ref(t)))[0]["n"] for t in activity.RETAINED] == [0, 0, 0]
     dropped = [s for s in statements if s.startswith("DELETE FROM") and 'history" WHERE dt' in s]
     assert dropped == [f"DELETE FROM {HISTORY} WHERE dt = '2026-11-23'", f"DELETE FROM {HISTORY} WHERE dt = '2026-11-24'"]
     assert [s.split(" WHERE")[0] for s in statements if s.startswith("OPTIMIZE")].count(
