@@ -120,7 +120,7 @@ def test_the_daily_run_drops_expired_days_and_vacuum_deletes_their_files(trino_s
     machine = statemachine.definition(template)
     statemachine.run(machine, {"maintenance": False}, athena.athena(NOW))
     assert parquet_files(trino_server, "2026-11-23")
-    expiring = f"SELECT count(*) AS n FROM {{}} WHERE dt < '2026-11-25'"
+    expiring = "SELECT count(*) AS n FROM {} WHERE dt < '2026-11-25'"
     assert all(athena.execute(expiring.format(history.ref(t)))[0]["n"] for t in activity.RETAINED)
     two_days_on = dt.datetime(2026, 11, 26, 3, 50, tzinfo=UTC)  # the daily run, history kept a day (the template's)
     data, statements = statemachine.run(machine, {"maintenance": True}, athena.athena(two_days_on))
