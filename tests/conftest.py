@@ -19,7 +19,17 @@ os.environ.update(
 )
 os.environ.pop("AWS_PROFILE", None)
 
+from connect_exporter.observability import logger  # noqa: E402
 from simulator.server import ConnectSimulator, Faults  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _lambda_logs():
+    """The CLI makes the shared logger human for its whole process (`use_human_logs`): a test that runs the CLI
+    in-process must not change how the next test's handler logs."""
+    formatter = logger.registered_handler.formatter
+    yield
+    logger.registered_handler.setFormatter(formatter)
 
 
 @pytest.fixture

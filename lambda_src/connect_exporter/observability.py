@@ -9,6 +9,7 @@ from collections.abc import Iterable
 from typing import IO, Any
 
 from aws_lambda_powertools import Logger
+from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
 
 SERVICE = "connect-user-data-exporter"
 
@@ -18,8 +19,10 @@ logger = Logger(service=SERVICE, stream=sys.stderr)
 _STANDARD_ATTRS = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
 
 
-class HumanFormatter(logging.Formatter):
-    """`LEVEL message key=value ...` for people at a terminal (the CLI); Lambda keeps Powertools' JSON."""
+class HumanFormatter(LambdaPowertoolsFormatter):
+    """`LEVEL message key=value ...` for people at a terminal (the CLI); Lambda keeps Powertools' JSON. A
+    Powertools formatter underneath: the Logger calls its formatter's `append_keys` (`inject_lambda_context`
+    does, on every invocation), which a plain `logging.Formatter` lacks."""
 
     def format(self, record: logging.LogRecord) -> str:
         extras = " ".join(
